@@ -1,0 +1,46 @@
+"""Accounts (the owners of everything) and their API keys."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin
+
+ACCOUNT_TYPES = (
+    "kimono",
+    "education_agency",
+    "developer",
+    "personal",
+    "state_education_agency",
+    "partner",
+    "higher_ed",
+)
+OPERATOR_TYPE = "kimono"
+
+
+class Account(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "accounts"
+
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    userdata: Mapped[str | None] = mapped_column(Text, default=None)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="RESTRICT"), default=None, index=True
+    )
+    # Materialized ancestry "/<root>/.../<self>/": descendants are a prefix match, on any backend.
+    path: Mapped[str] = mapped_column(String(2048), index=True)
+
+
+class ApiKey(IdMixin, TimestampMixin, Base):
+    __tablename__ = "api_keys"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,0 +1,27 @@
+"""Which accounts a principal may see: its own, its descendants, or all for an operator."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from interop.accounts.models import Account
+from interop.auth.principals import Principal
+
+
+def visible_account_ids(principal: Principal) -> Select[Any]:
+    """The readable statement every account-scoped query starts from."""
+    statement = select(Account.id)
+    if principal.is_operator:
+        return statement
+    return statement.where(Account.path.startswith(principal.account_path))
+
+
+def child_path(parent: Account | None, account_id: uuid.UUID) -> str:
+    return f"{parent.path if parent else '/'}{account_id}/"
+
+
+def is_visible_account(session: Session, principal: Principal, account_id: uuid.UUID) -> bool:
+    statement = visible_account_ids(principal).where(Account.id == account_id)
+    return session.scalar(select(statement.exists())) is True

@@ -1,0 +1,90 @@
+"""Creating accounts and their API keys (the operator CLI's side of the system)."""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from interop.accounts.models import ACCOUNT_TYPES, Account, ApiKey
+from interop.accounts.repository import child_path
+from interop.auth.secrets import SecretBox, new_client_id, new_secret
+from interop.db import utcnow
+from interop.errors import InvalidRequest, NotFound
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new API key; the only moment its secret exists in clear."""
+
+    client_id: str
+    client_secret: str
+
+
+def create_account(
+    session: Session,
+    box: SecretBox,
+    name: str,
+    account_type: str,
+    parent_id: uuid.UUID | None = None,
+) -> tuple[Account, IssuedKey]:
+    if not 1 <= len(name) <= 255:
+        raise InvalidRequest("account name must be 1..255 characters")
+    if account_type not in ACCOUNT_TYPES:
+        raise InvalidRequest(
+            f"account type must be one of {', '.join(ACCOUNT_TYPES)}, got {account_type!r}"
+        )
+    parent = session.get(Account, parent_id) if parent_id else None
+    if parent_id and parent is None:
+        raise NotFound("parent account")
+    account_id = uuid.uuid4()
+    account = Account(
+        id=account_id,
+        name=name,
+        type=account_type,
+        public_id=secrets.token_hex(8),
+        parent_id=parent_id,
+        path=child_path(parent, account_id),
+    )
+    session.add(account)
+    session.flush()
+    return account, create_api_key(session, box, account.id)
+
+
+def create_api_key(session: Session, box: SecretBox, account_id: uuid.UUID) -> IssuedKey:
+    if session.get(Account, account_id) is None:
+        raise NotFound("account")
+    issued = IssuedKey(new_client_id("acc"), new_secret())
+    session.add(
+        ApiKey(
+            account_id=account_id,
+            client_id=issued.client_id,
+            secret_hash=box.hash_secret(issued.client_secret),
+        )
+    )
+    session.flush()
+    return issued
+
+
+def revoke_api_key(session: Session, client_id: str) -> None:
+    """Revoke at once: tokens issued for the key fail their next request."""
+    api_key = session.scalar(
+        select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+    )
+    if api_key is None:
+        raise NotFound("active API key")
+    api_key.revoked_at = utcnow()
+
+
+def list_accounts(session: Session) -> list[tuple[Account, int]]:
+    """Every account with its number of active keys, oldest first."""
+    active_keys = dict(
+        session.execute(
+            select(ApiKey.account_id, func.count())
+            .where(ApiKey.revoked_at.is_(None))
+            .group_by(ApiKey.account_id)
+        ).tuples()
+    )
+    accounts = session.scalars(select(Account).order_by(Account.created_at, Account.id))
+    return [(account, active_keys.get(account.id, 0)) for account in accounts]

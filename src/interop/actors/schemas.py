@@ -1,0 +1,73 @@
+"""Actor bodies, including the (ext) install request."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from interop.schemas import InputModel
+
+
+class ActorIntegration(BaseModel):
+    id: uuid.UUID
+    name: str
+    version: str
+
+
+class ActorCredentials(TypedDict):
+    client_id: str
+    client_secret: NotRequired[str]
+
+
+class ActorSource(InputModel):
+    kind: Literal["oneroster_csv"]
+    location: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="A directory, a .zip file, a file:// URL or an http(s):// URL of a zip.",
+    )
+
+
+class ActorOut(BaseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    cloud_id: uuid.UUID
+    name: str
+    type: Literal["connector", "integration", "repository", "application"]
+    integration: ActorIntegration | None
+    tenant_id: uuid.UUID | None
+    credentials: ActorCredentials
+    source: dict[str, Any] | None = Field(description="(ext) A connector's data source.")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class IntegrationRef(InputModel):
+    id: uuid.UUID | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    version: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Default: the newest installable."
+    )
+
+
+class LicenseTerms(InputModel):
+    valid_to: datetime | None = None
+
+
+class IntegrationInstall(InputModel):
+    type: Literal["integration"]
+    integration: IntegrationRef
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    license: LicenseTerms | None = None
+
+
+class ConnectorInstall(InputModel):
+    type: Literal["connector"]
+    name: str = Field(min_length=1, max_length=255)
+    source: ActorSource
+
+
+ActorInstall = Annotated[IntegrationInstall | ConnectorInstall, Field(discriminator="type")]

@@ -1,0 +1,166 @@
+"""create_app(): middleware, error handlers, service endpoints and the API routers."""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interop.auth.keys import KeyRing
+from interop.auth.router import router as auth_router
+from interop.auth.secrets import SecretBox, load_master_secret
+from interop.config import Settings
+from interop.db import Database
+from interop.errors import InteropError, error_body
+from interop.limits import RequestLimits
+from interop.metrics import HttpMetrics, MetricsMiddleware
+from interop.migrations_runner import migrations_are_current
+from interop.routers import API_ROUTERS
+
+API_PREFIX = "/v2/interop"
+log = logging.getLogger("interop")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.resolved_database_url)
+        box = SecretBox(load_master_secret(settings))
+        keys = KeyRing(database, box)
+        keys.load()
+        app.state.database, app.state.secret_box, app.state.keys = database, box, keys
+        try:
+            yield
+        finally:
+            database.dispose()
+
+    app = FastAPI(
+        title="Interop API",
+        version="2.0",
+        summary="Self-hosted DataSync Interop API: clouds, actors, integrations and tenants.",
+        lifespan=lifespan,
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.include_router(auth_router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    _add_service_endpoints(app)
+    _add_error_handlers(app)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AccessLog)
+    return app
+
+
+class AccessLog:
+    """One log line per request: method, path (never the query or headers), status, time."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def _add_service_endpoints(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["Service"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["Service"], summary="The database is reachable and migrated")
+    def readyz(request: Request) -> JSONResponse:
+        database: Database = request.app.state.database
+        try:
+            database.ping()
+            current = migrations_are_current(database.read_engine)
+        except (OperationalError, DBAPIError):
+            return _error(503, "database_unavailable", "the database cannot be reached")
+        if not current:
+            return _error(503, "database_unavailable", "migrations are not applied: run `interop migrate`")
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["Service"], summary="Prometheus metrics")
+    def prometheus_metrics(request: Request) -> Response:
+        return Response(
+            request.app.state.metrics.render(),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+
+def _error(status: int, code: str, message: str, details: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, code, message, details), status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InteropError)
+    async def interop_error(_request: Request, exc: InteropError) -> JSONResponse:
+        headers = None
+        if exc.code == "invalid_token":
+            headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        return _error(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {
+                "field": ".".join(str(part) for part in error["loc"]),
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        return _error(400, "invalid_request", "the request is invalid", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+                415: "unsupported_media_type"}.get(exc.status_code)
+        if code is None:
+            code = "invalid_request" if exc.status_code < 500 else "internal_error"
+        message = "no such path" if exc.status_code == 404 else str(exc.detail)
+        return _error(exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def database_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return _error(503, "database_unavailable", "the database cannot be reached; retry later",
+                      headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(500, "internal_error", "unexpected error; the server log has the details")
+
+

@@ -1,0 +1,99 @@
+"""The server's ES256 signing keys: created on first start, kept in the database (so every
+process of a PostgreSQL deployment shares them), published as a JWKS."""
+
+import json
+import secrets
+import threading
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from interop.auth.models import SigningKey
+from interop.auth.secrets import SecretBox
+from interop.db import Database
+
+ALGORITHM = "ES256"
+
+
+class KeyRing:
+    """The active private key and every published public key, cached in memory.
+
+    Tokens name their key by `kid`; an unknown `kid` reloads from the database once, so a key
+    created or rotated by another process is picked up without a restart.
+    """
+
+    def __init__(self, database: Database, box: SecretBox) -> None:
+        self._database = database
+        self._box = box
+        self._lock = threading.Lock()
+        self._active_kid = ""
+        self._active_private: Any = None
+        self._public: dict[str, Any] = {}
+        self._jwks: dict[str, Any] = {"keys": []}
+
+    def load(self) -> None:
+        """Read the keys; create the first one when there is none."""
+        with self._lock:
+            rows = self._read_keys()
+            if not any(row.retired_at is None for row in rows):
+                self._create_key()
+                rows = self._read_keys()
+            self._install(rows)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(
+            claims, self._active_private, algorithm=ALGORITHM, headers={"kid": self._active_kid}
+        )
+
+    def public_key(self, kid: str) -> Any | None:
+        key = self._public.get(kid)
+        if key is None:
+            self.load()
+            key = self._public.get(kid)
+        return key
+
+    @property
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+    def _read_keys(self) -> list[SigningKey]:
+        with self._database.transaction(write=False) as session:
+            return list(session.scalars(select(SigningKey).order_by(SigningKey.created_at)))
+
+    def _create_key(self) -> None:
+        private = ec.generate_private_key(ec.SECP256R1())
+        kid = secrets.token_hex(8)
+        jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
+        jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
+        pem = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        try:
+            with self._database.transaction() as session:
+                session.add(
+                    SigningKey(
+                        kid=kid,
+                        algorithm=ALGORITHM,
+                        private_key_encrypted=self._box.encrypt(pem),
+                        public_jwk=json.dumps(jwk),
+                    )
+                )
+        except IntegrityError:  # pragma: no cover - another process won a kid race
+            pass
+
+    def _install(self, rows: list[SigningKey]) -> None:
+        active = [row for row in rows if row.retired_at is None][-1]
+        self._active_kid = active.kid
+        self._active_private = serialization.load_pem_private_key(
+            self._box.decrypt(active.private_key_encrypted).encode(), password=None
+        )
+        public_jwks = [json.loads(row.public_jwk) for row in rows]
+        self._public = {jwk["kid"]: ECAlgorithm.from_jwk(json.dumps(jwk)) for jwk in public_jwks}
+        self._jwks = {"keys": public_jwks}

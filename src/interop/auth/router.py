@@ -1,0 +1,140 @@
+"""The token endpoint (RFC 6749 §4.4) and the JWKS that verifies what it signs."""
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from interop.auth.basic import decode_basic
+from interop.auth.service import OAuthError, authenticate_client, issue_token
+from interop.deps import get_database, get_keys, get_secret_box, get_settings
+
+router = APIRouter(tags=["Auth"])
+
+TOKEN_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grant_type"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string"},
+                        "scope": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An access token",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["access_token", "token_type", "expires_in"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"type": "string", "enum": ["Bearer"]},
+                        "expires_in": {"type": "integer"},
+                    },
+                }
+            }
+        },
+    },
+    400: {"description": "RFC 6749 §5.2: invalid_request, unsupported_grant_type"},
+    401: {"description": "RFC 6749 §5.2: invalid_client"},
+}
+
+
+@router.post(
+    "/oauth/token",
+    summary="Get an access token (client credentials)",
+    description=(
+        "Authenticate with client_secret_basic (HTTP Basic) or client_secret_post (form "
+        "fields). Errors follow RFC 6749 §5.2, not the API error envelope."
+    ),
+    openapi_extra=TOKEN_REQUEST_BODY,
+    responses=TOKEN_RESPONSES,
+)
+async def token(request: Request) -> JSONResponse:
+    try:
+        form = _parse_form(request.headers.get("content-type", ""), await request.body())
+        client_id, secret = _client_credentials(request.headers.get("authorization"), form)
+        if not form.get("grant_type"):
+            raise OAuthError("invalid_request", "grant_type is required")
+        if form["grant_type"] != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
+        body = await _issue(request, client_id, secret)
+    except OAuthError as error:
+        return _oauth_error_response(error)
+    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that sign access tokens")
+def jwks(request: Request) -> JSONResponse:
+    return JSONResponse(get_keys(request).jwks, headers={"Cache-Control": "max-age=300"})
+
+
+async def _issue(request: Request, client_id: str, secret: str) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        with get_database(request).transaction(write=False) as session:
+            credential = authenticate_client(
+                session, get_secret_box(request), client_id, secret
+            )
+        return issue_token(get_keys(request), get_settings(request), credential)
+
+    return await run_in_threadpool(work)
+
+
+def _parse_form(content_type: str, body: bytes) -> dict[str, str]:
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise OAuthError(
+            "invalid_request", "the body must be application/x-www-form-urlencoded"
+        )
+    try:
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise OAuthError("invalid_request", "the form body cannot be parsed") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise OAuthError("invalid_request", f"parameter {key} is repeated")
+        form[key] = value
+    return form
+
+
+def _client_credentials(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
+    """client_secret_basic or client_secret_post; using both at once is refused (RFC 6749 §2.3)."""
+    in_form = "client_secret" in form
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise OAuthError("invalid_client", "unsupported client authentication", 401)
+        if in_form:
+            raise OAuthError("invalid_request", "use one client authentication method, not two")
+        try:
+            return decode_basic(value)
+        except ValueError as exc:
+            raise OAuthError("invalid_client", str(exc), 401) from exc
+    if not in_form or not form.get("client_id"):
+        raise OAuthError("invalid_client", "client authentication is required", 401)
+    return form["client_id"], form["client_secret"]
+
+
+def _oauth_error_response(error: OAuthError) -> JSONResponse:
+    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="interop"'
+    return JSONResponse(
+        {"error": error.error, "error_description": error.description},
+        status_code=error.status,
+        headers=headers,
+    )

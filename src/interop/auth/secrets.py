@@ -1,0 +1,93 @@
+"""Secret material: the server master key, new credentials, hashing and encryption at rest.
+
+Account API secrets are hashed with a keyed SHA-256 (they are high-entropy, so a fast hash is
+right, and they are never shown again). Actor secrets must be shown again, so they are
+encrypted with a key derived from the master secret. Nothing here ever logs a secret.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from interop.config import Settings
+
+SECRET_FILE_NAME = "secret.key"
+
+
+def new_secret() -> str:
+    """256 bits from `secrets`, URL-safe: usable in Basic auth and form bodies as-is."""
+    return secrets.token_urlsafe(32)
+
+
+def new_client_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+class SecretBox:
+    """Derives purpose-bound keys from the master secret and applies them."""
+
+    def __init__(self, master: bytes) -> None:
+        if len(master) < 32:
+            raise ValueError("the master secret must be at least 32 bytes")
+        self._hash_key = _derive(master, b"interop/api-key-hash")
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"interop/encryption")))
+
+    def hash_secret(self, secret: str) -> str:
+        return hmac.new(self._hash_key, secret.encode(), hashlib.sha256).hexdigest()
+
+    def secret_matches(self, secret: str, stored_hash: str) -> bool:
+        return hmac.compare_digest(self.hash_secret(secret), stored_hash)
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise RuntimeError(
+                "stored secret cannot be decrypted: INTEROP_SECRET_KEY differs from the one "
+                "that encrypted it"
+            ) from exc
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
+
+
+def load_master_secret(settings: Settings) -> bytes:
+    """The configured master secret, else the data directory's, created on first use."""
+    if settings.secret_key:
+        return _decode_master(settings.secret_key)
+    path = settings.ensure_data_dir() / SECRET_FILE_NAME
+    if not path.exists():
+        _create_secret_file(path)
+    return _decode_master(path.read_text().strip())
+
+
+def _create_secret_file(path: Path) -> None:
+    encoded = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    try:
+        # O_EXCL: two processes starting at once must not both write (and disagree on) a key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as handle:
+        handle.write(encoded + "\n")
+
+
+def _decode_master(encoded: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(encoded.encode())
+    except ValueError as exc:
+        raise ValueError("INTEROP_SECRET_KEY must be urlsafe base64 of 32 bytes") from exc
+    if len(raw) < 32:
+        raise ValueError("INTEROP_SECRET_KEY must decode to at least 32 bytes")
+    return raw

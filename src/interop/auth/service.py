@@ -1,0 +1,162 @@
+"""Client authentication, token issuance and token verification (SPEC §2)."""
+
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interop.accounts.models import Account, ApiKey
+from interop.actors.models import Actor
+from interop.auth.keys import ALGORITHM, KeyRing
+from interop.auth.principals import Principal, PrincipalKind
+from interop.auth.secrets import SecretBox
+from interop.config import Settings
+from interop.errors import InteropError
+from interop.tenants.models import Tenant
+
+AUDIENCE = "interop-api"
+
+
+class OAuthError(Exception):
+    """An RFC 6749 §5.2 error of the token endpoint (its body is not the API envelope)."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.status = status
+
+
+class InvalidToken(InteropError):
+    def __init__(self, message: str) -> None:
+        super().__init__("invalid_token", message)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredential:
+    """A client that proved its secret: what a token is issued for."""
+
+    kind: PrincipalKind
+    client_id: str
+    generation: int
+
+
+def authenticate_client(
+    session: Session, box: SecretBox, client_id: str, secret: str
+) -> ClientCredential:
+    """Check an account key or actor secret; any failure is the same `invalid_client`."""
+    api_key = session.scalar(
+        select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+    )
+    if api_key is not None and box.secret_matches(secret, api_key.secret_hash):
+        return ClientCredential("account", client_id, 1)
+    actor = session.scalar(select(Actor).where(Actor.client_id == client_id))
+    if actor is not None and _constant_time_equal(box.decrypt(actor.secret_encrypted), secret):
+        return ClientCredential("actor", client_id, actor.secret_generation)
+    raise OAuthError("invalid_client", "unknown client or wrong secret", status=401)
+
+
+def issue_token(keys: KeyRing, settings: Settings, credential: ClientCredential) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {
+        "iss": settings.issuer,
+        "sub": credential.client_id,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + settings.token_ttl_seconds,
+        "jti": uuid.uuid4().hex,
+        "kind": credential.kind,
+        "gen": credential.generation,
+    }
+    return {
+        "access_token": keys.sign(claims),
+        "token_type": "Bearer",
+        "expires_in": settings.token_ttl_seconds,
+    }
+
+
+def principal_from_bearer(
+    session: Session, keys: KeyRing, settings: Settings, token: str
+) -> Principal:
+    claims = _verified_claims(keys, settings, token)
+    client_id = str(claims["sub"])
+    if claims.get("kind") == "account":
+        principal = _account_principal(session, client_id)
+    elif claims.get("kind") == "actor":
+        principal = _actor_principal(session, client_id, claims.get("gen"))
+    else:
+        principal = None
+    if principal is None:
+        raise InvalidToken("the token's credentials were revoked or deleted")
+    return principal
+
+
+def principal_from_basic(session: Session, box: SecretBox, client_id: str, secret: str) -> Principal:
+    """Kimono SDK compatibility: an account key sent directly as HTTP Basic."""
+    api_key = session.scalar(
+        select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+    )
+    if api_key is None or not box.secret_matches(secret, api_key.secret_hash):
+        raise InvalidToken("unknown account key or wrong secret")
+    principal = _account_principal(session, client_id)
+    if principal is None:  # pragma: no cover - the key was just found
+        raise InvalidToken("unknown account key")
+    return principal
+
+
+def _verified_claims(keys: KeyRing, settings: Settings, token: str) -> dict[str, Any]:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = keys.public_key(str(kid)) if kid else None
+        if key is None:
+            raise InvalidToken("the token is not signed by a key of this server")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=settings.issuer,
+            options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"the token is invalid: {exc}") from exc
+    return claims
+
+
+def _account_principal(session: Session, client_id: str) -> Principal | None:
+    row = session.execute(
+        select(Account.id, Account.type, Account.path)
+        .join(ApiKey, ApiKey.account_id == Account.id)
+        .where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return Principal("account", client_id, row.id, row.type, row.path)
+
+
+def _actor_principal(session: Session, client_id: str, generation: object) -> Principal | None:
+    row = session.execute(
+        select(Actor.id, Actor.cloud_id, Actor.secret_generation, Account.id.label("account_id"),
+               Account.type, Account.path, Tenant.id.label("tenant_id"))
+        .join(Account, Account.id == Actor.account_id)
+        .outerjoin(Tenant, Tenant.actor_id == Actor.id)
+        .where(Actor.client_id == client_id)
+    ).first()
+    if row is None or row.secret_generation != generation:
+        return None
+    return Principal(
+        "actor", client_id, row.account_id, row.type, row.path,
+        actor_id=row.id, cloud_id=row.cloud_id, tenant_id=row.tenant_id,
+    )
+
+
+def _constant_time_equal(left: str, right: str) -> bool:
+    return hmac.compare_digest(left.encode(), right.encode())

@@ -1,0 +1,31 @@
+"""Cloud queries; every one starts from the readable statement."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from interop.accounts.repository import visible_account_ids
+from interop.auth.principals import Principal
+from interop.clouds.models import Cloud
+from interop.errors import NotFound
+
+
+def readable_clouds(principal: Principal) -> Select[Any]:
+    statement = select(Cloud).order_by(Cloud.created_at, Cloud.id)
+    if principal.is_operator:
+        return statement
+    return statement.where(Cloud.account_id.in_(visible_account_ids(principal)))
+
+
+def get_readable_cloud(
+    session: Session, principal: Principal, cloud_id: uuid.UUID, lock: bool = False
+) -> Cloud:
+    statement = readable_clouds(principal).where(Cloud.id == cloud_id)
+    if lock:
+        statement = statement.with_for_update()
+    cloud = session.scalar(statement)
+    if cloud is None:
+        raise NotFound("cloud")
+    return cloud

@@ -1,0 +1,120 @@
+"""FastAPI dependencies every router shares: the request's session and its principal."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import HTTPBasic, HTTPBearer, OAuth2
+from sqlalchemy.orm import Session
+
+from interop.auth.basic import decode_basic
+from interop.auth.keys import KeyRing
+from interop.auth.principals import Principal
+from interop.auth.secrets import SecretBox
+from interop.auth.service import InvalidToken, principal_from_basic, principal_from_bearer
+from interop.config import Settings
+from interop.db import Database
+from interop.errors import InteropError
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Declared for the OpenAPI document only; the Authorization header is parsed below.
+oauth2_scheme = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/oauth/token")),
+    scheme_name="OAuth2",
+    description="OAuth2 client credentials (RFC 6749 §4.4); send the token as a Bearer.",
+    auto_error=False,
+)
+bearer_scheme = HTTPBearer(
+    bearerFormat="JWT",
+    scheme_name="BearerJWT",
+    description="An access token from /oauth/token (or, with LTI, a platform-signed JWT).",
+    auto_error=False,
+)
+basic_scheme = HTTPBasic(
+    scheme_name="AccountKeyBasic",
+    description="Compatibility: an account API key sent directly as HTTP Basic.",
+    auto_error=False,
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_keys(request: Request) -> KeyRing:
+    keys: KeyRing = request.app.state.keys
+    return keys
+
+
+def get_secret_box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.secret_box
+    return box
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, else rolled back.
+
+    Reads use a plain transaction; writes take the write lock up front on SQLite.
+    """
+    session = get_database(request).session(write=request.method not in READ_METHODS)
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
+
+
+# scope="function": commit before the response is sent, so a client that got its 200
+# always finds its write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    _oauth: Annotated[str | None, Security(oauth2_scheme)] = None,
+    _bearer: Annotated[object, Security(bearer_scheme)] = None,
+) -> Principal:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return principal_from_bearer(session, get_keys(request), get_settings(request), value)
+    if scheme.lower() == "basic" and value:
+        try:
+            client_id, secret = decode_basic(value)
+        except ValueError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return principal_from_basic(session, get_secret_box(request), client_id, secret)
+    raise InvalidToken("an Authorization: Bearer <token> header is required")
+
+
+def require_account(
+    principal: Annotated[Principal, Depends(get_principal)],
+    _basic: Annotated[object, Security(basic_scheme)] = None,
+) -> Principal:
+    if principal.kind != "account":
+        raise InteropError(
+            "wrong_principal", "this endpoint takes account credentials, not an actor's"
+        )
+    return principal
+
+
+def require_actor(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.kind != "actor":
+        raise InteropError(
+            "wrong_principal", "this endpoint takes an actor's credentials, not an account's"
+        )
+    return principal
+
+
+AccountPrincipal = Annotated[Principal, Depends(require_account)]
+ActorPrincipal = Annotated[Principal, Depends(require_actor)]
+AnyPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,207 @@
+"""Integration rules: unique names, versions read from blueprints, no deletion while in use."""
+
+import uuid
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interop.auth.principals import Principal
+from interop.concurrency import check_if_match
+from interop.errors import Conflict, InvalidRequest
+from interop.integrations.blueprint import Blueprint, BlueprintError, parse_blueprint
+from interop.integrations.models import Integration, IntegrationVersion
+from interop.integrations.repository import (
+    current_versions,
+    get_readable_integration,
+    get_version,
+)
+from interop.integrations.schemas import (
+    IntegrationCreate,
+    IntegrationUpdate,
+    IntegrationVersionUpdate,
+)
+from interop.tenants.models import Tenant
+
+
+def create_integration(
+    session: Session, principal: Principal, body: IntegrationCreate
+) -> Integration:
+    integration = Integration(
+        account_id=principal.account_id,
+        name=body.name,
+        title=body.title or body.name,
+        allow_beta=body.allow_beta,
+    )
+    try:
+        with session.begin_nested():
+            session.add(integration)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "integration_name_taken", f"an integration named {body.name!r} already exists"
+        ) from exc
+    return integration
+
+
+def update_integration(
+    session: Session,
+    principal: Principal,
+    integration_id: uuid.UUID,
+    body: IntegrationUpdate,
+    if_match: str | None,
+) -> None:
+    integration = get_readable_integration(session, principal, integration_id, lock=True)
+    check_if_match(if_match, integration.revision)
+    body.reject_changed_read_only(
+        {
+            "id": str(integration.id),
+            "account_id": str(integration.account_id),
+            "name": integration.name,
+            "version": current_versions(session, [integration.id]).get(integration.id),
+        }
+    )
+    if body.title is not None:
+        integration.title = body.title
+    if body.status is not None:
+        integration.status = body.status
+    if body.allow_beta is not None:
+        integration.allow_beta = body.allow_beta
+    integration.revision += 1
+
+
+def delete_integration(
+    session: Session, principal: Principal, integration_id: uuid.UUID, if_match: str | None
+) -> None:
+    integration = get_readable_integration(session, principal, integration_id, lock=True)
+    check_if_match(if_match, integration.revision)
+    if session.scalar(select(exists().where(Tenant.integration_id == integration.id))):
+        raise Conflict("integration_in_use", "the integration still has tenants; uninstall them")
+    try:
+        with session.begin_nested():
+            session.execute(delete(Integration).where(Integration.id == integration.id))
+    except IntegrityError as exc:  # a tenant was installed meanwhile
+        raise Conflict("integration_in_use", "the integration still has tenants") from exc
+
+
+def create_version(
+    session: Session,
+    principal: Principal,
+    integration_id: uuid.UUID,
+    document: bytes,
+    max_bytes: int,
+) -> IntegrationVersion:
+    integration = get_readable_integration(session, principal, integration_id, lock=True)
+    blueprint = _parse(document, max_bytes)
+    version = IntegrationVersion(
+        integration_id=integration.id,
+        version=blueprint.version,
+        release_state="development",
+        **_blueprint_fields(blueprint, document),
+    )
+    try:
+        with session.begin_nested():
+            session.add(version)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "version_exists", f"the integration already has version {blueprint.version!r}"
+        ) from exc
+    integration.revision += 1
+    return version
+
+
+def update_version(
+    session: Session,
+    principal: Principal,
+    integration_id: uuid.UUID,
+    version_name: str,
+    body: IntegrationVersionUpdate,
+    if_match: str | None,
+) -> None:
+    integration = get_readable_integration(session, principal, integration_id)
+    version = get_version(session, integration.id, version_name, lock=True)
+    check_if_match(if_match, version.revision)
+    body.reject_changed_read_only(
+        {
+            "id": str(version.id),
+            "integration_id": str(version.integration_id),
+            "version": version.version,
+            "blueprint_sha256": version.blueprint_sha256,
+        }
+    )
+    if body.release_state is not None:
+        version.release_state = body.release_state
+    if body.title is not None:
+        version.title = body.title
+    version.revision += 1
+
+
+def delete_version(
+    session: Session,
+    principal: Principal,
+    integration_id: uuid.UUID,
+    version_name: str,
+    if_match: str | None,
+) -> None:
+    integration = get_readable_integration(session, principal, integration_id)
+    version = get_version(session, integration.id, version_name, lock=True)
+    check_if_match(if_match, version.revision)
+    if session.scalar(select(exists().where(Tenant.integration_version_id == version.id))):
+        raise Conflict("version_in_use", f"a tenant runs version {version.version!r}")
+    try:
+        with session.begin_nested():
+            session.execute(delete(IntegrationVersion).where(IntegrationVersion.id == version.id))
+    except IntegrityError as exc:
+        raise Conflict("version_in_use", f"a tenant runs version {version.version!r}") from exc
+
+
+def replace_blueprint(
+    session: Session,
+    principal: Principal,
+    integration_id: uuid.UUID,
+    version_name: str,
+    document: bytes,
+    max_bytes: int,
+    if_match: str | None,
+) -> IntegrationVersion:
+    integration = get_readable_integration(session, principal, integration_id)
+    version = get_version(session, integration.id, version_name, lock=True)
+    check_if_match(if_match, version.revision)
+    blueprint = _parse(document, max_bytes)
+    if blueprint.version != version.version:
+        raise InvalidRequest(
+            f"the blueprint declares Version {blueprint.version!r} but the path names "
+            f"{version.version!r}",
+            code="version_mismatch",
+        )
+    for field, value in _blueprint_fields(blueprint, document).items():
+        setattr(version, field, value)
+    version.revision += 1
+    return version
+
+
+def _parse(document: bytes, max_bytes: int) -> Blueprint:
+    try:
+        return parse_blueprint(document, max_bytes=max_bytes)
+    except BlueprintError as error:
+        raise InvalidRequest(
+            error.message,
+            details={"line": error.line, "column": error.column},
+            code="invalid_blueprint",
+        ) from error
+
+
+def _blueprint_fields(blueprint: Blueprint, document: bytes) -> dict[str, str]:
+    try:
+        text = document.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            "blueprint must be encoded as UTF-8", code="invalid_blueprint"
+        ) from exc
+    return {
+        "title": blueprint.title,
+        "blueprint": text,
+        "blueprint_sha256": blueprint.sha256,
+        "auth_type": blueprint.auth_type,
+    }

@@ -1,0 +1,53 @@
+"""OpenAPI helpers: the error responses of each operation, with their `code` values."""
+
+from typing import Any
+
+from interop.errors import ERROR_CODES
+
+# What any authenticated operation can answer, whatever it does.
+COMMON_CODES = (
+    "invalid_request",
+    "invalid_token",
+    "wrong_principal",
+    "request_too_large",
+    "unsupported_media_type",
+    "internal_error",
+    "database_unavailable",
+)
+
+
+def error_responses(*codes: str, authenticated: bool = True) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: one entry per status, its schema enumerating the codes."""
+    chosen = list(codes) + (list(COMMON_CODES) if authenticated else [])
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys(chosen):
+        by_status.setdefault(ERROR_CODES[code][0], []).append(code)
+    return {status: _response(found) for status, found in sorted(by_status.items())}
+
+
+def _response(codes: list[str]) -> dict[str, Any]:
+    lines = "; ".join(f"`{code}`: {ERROR_CODES[code][1]}" for code in codes)
+    return {
+        "description": lines,
+        "content": {"application/json": {"schema": envelope_schema(codes)}},
+    }
+
+
+def envelope_schema(codes: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["status", "code", "message", "ext_message", "details"],
+                "properties": {
+                    "status": {"type": "integer"},
+                    "code": {"type": "string", "enum": codes},
+                    "message": {"type": "string"},
+                    "ext_message": {"type": ["string", "null"]},
+                    "details": {},
+                },
+            }
+        },
+    }

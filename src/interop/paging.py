@@ -1,0 +1,94 @@
+"""Page parameters, the list envelope and its `next`/`prev` links (SPEC §1)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 1000
+
+
+class Paging(BaseModel):
+    page: int
+    page_size: int
+    next: str | None
+    prev: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    page: int
+    page_size: int
+    request: Request
+
+    @property
+    def offset(self) -> int:
+        return self.page * self.page_size
+
+
+def page_params(
+    request: Request,
+    page: Annotated[int, Query(ge=0, description="Specify the page number (defaults to 0)")] = 0,
+    page_size: Annotated[
+        int,
+        Query(ge=1, description="Specify the page_size (defaults to the maximum page size, 1000)"),
+    ] = MAX_PAGE_SIZE,
+) -> PageParams:
+    limit = min(request.app.state.settings.max_page_size, MAX_PAGE_SIZE)
+    return PageParams(page=page, page_size=min(page_size, limit), request=request)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def fetch_page(session: Session, statement: Select[Any], params: PageParams) -> tuple[list[Any], bool]:
+    """Rows of one page of an ordered statement, and whether another page follows."""
+    rows = list(
+        session.execute(statement.limit(params.page_size + 1).offset(params.offset)).all()
+    )
+    has_next = len(rows) > params.page_size
+    return rows[: params.page_size], has_next
+
+
+def page_envelope(items: Sequence[T], params: PageParams, has_next: bool) -> dict[str, Any]:
+    return {
+        "data": list(items),
+        "paging": {
+            "page": params.page,
+            "page_size": params.page_size,
+            "next": _link(params, params.page + 1) if has_next else None,
+            "prev": _link(params, params.page - 1) if params.page > 0 else None,
+        },
+    }
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    params: PageParams,
+    to_item: Callable[[Any], T],
+) -> dict[str, Any]:
+    rows, has_next = fetch_page(session, statement, params)
+    return page_envelope([to_item(row) for row in rows], params, has_next)
+
+
+def count(session: Session, statement: Select[Any]) -> int:
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    return int(total or 0)
+
+
+def _link(params: PageParams, page: int) -> str:
+    """A relative URL repeating every filter of the request, with page/page_size set."""
+    query = [
+        (key, value)
+        for key, value in params.request.query_params.multi_items()
+        if key not in ("page", "page_size")
+    ]
+    query += [("page", str(page)), ("page_size", str(params.page_size))]
+    return f"{params.request.url.path}?{urlencode(query)}"

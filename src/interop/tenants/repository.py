@@ -1,0 +1,49 @@
+"""Tenant queries. A tenant is readable by the accounts above its cloud's account and by the
+accounts above its integration's owner ("your licensed and authorized Integration tenants")."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from interop.accounts.models import Account
+from interop.accounts.repository import visible_account_ids
+from interop.actors.models import Actor
+from interop.auth.principals import Principal
+from interop.clouds.models import Cloud
+from interop.errors import NotFound
+from interop.integrations.models import Integration, IntegrationVersion
+from interop.tenants.models import Tenant
+
+
+def tenant_info_rows() -> Select[Any]:
+    """Everything a TenantInfo shows, in one query."""
+    return (
+        select(Tenant, Account, Cloud, Integration, IntegrationVersion.version, Actor)
+        .join(Account, Account.id == Tenant.account_id)
+        .join(Cloud, Cloud.id == Tenant.cloud_id)
+        .join(Integration, Integration.id == Tenant.integration_id)
+        .join(IntegrationVersion, IntegrationVersion.id == Tenant.integration_version_id)
+        .join(Actor, Actor.id == Tenant.actor_id)
+        .order_by(Tenant.created_at, Tenant.id)
+    )
+
+
+def readable_tenants(principal: Principal) -> Select[Any]:
+    statement = tenant_info_rows()
+    if principal.kind == "actor":
+        return statement.where(Tenant.id == principal.tenant_id)
+    if principal.is_operator:
+        return statement
+    visible = visible_account_ids(principal)
+    return statement.where(
+        or_(Tenant.account_id.in_(visible), Integration.account_id.in_(visible))
+    )
+
+
+def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Any:
+    row = session.execute(readable_tenants(principal).where(Tenant.id == tenant_id)).first()
+    if row is None:
+        raise NotFound("tenant")
+    return row

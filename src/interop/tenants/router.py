@@ -1,0 +1,75 @@
+"""HTTP for tenants: the account-level list and lookup, and an actor's own tenant."""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from interop.auth.secrets import SecretBox
+from interop.concurrency import etag
+from interop.errors import NotFound
+from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
+from interop.openapi import error_responses
+from interop.paging import PageDep, paginate
+from interop.schemas import DataEnvelope, ListEnvelope
+from interop.tenants import service
+from interop.tenants.repository import get_tenant_info_row
+from interop.tenants.schemas import TenantInfo
+
+router = APIRouter(tags=["Tenants"])
+Box = Annotated[SecretBox, Depends(get_secret_box)]
+
+
+@router.get(
+    "/tenants",
+    summary="List Interop Tenants",
+    description="TenantInfo of your licensed and authorized Integration tenants.",
+    response_model=ListEnvelope[TenantInfo],
+    responses=error_responses(),
+)
+def list_tenants(
+    session: SessionDep,
+    principal: AccountPrincipal,
+    page: PageDep,
+    box: Box,
+    accounts: Annotated[
+        list[str],
+        Query(description="Only tenants of these Accounts (UUIDs; repeat or comma-separate)"),
+    ] = [],  # noqa: B006 - FastAPI copies defaults per request
+    integration: Annotated[
+        list[str],
+        Query(description="Only tenants of these Integrations (names; repeat or comma-separate)"),
+    ] = [],  # noqa: B006
+) -> Any:
+    statement = service.filtered_tenants(principal, accounts, integration)
+    return paginate(session, statement, page, lambda row: service.tenant_info(row, box))
+
+
+@router.get(
+    "/tenants/{id}",
+    summary="Find Interop Tenant",
+    response_model=DataEnvelope[TenantInfo],
+    responses=error_responses("not_found"),
+)
+def get_tenant(
+    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, box: Box, response: Response
+) -> Any:
+    row = get_tenant_info_row(session, principal, id)
+    response.headers["ETag"] = etag(row[0].version)
+    return {"data": service.tenant_info(row, box)}
+
+
+@router.get(
+    "/tenant",
+    summary="Find Interop Tenant by actor authentication credentials",
+    response_model=DataEnvelope[TenantInfo],
+    responses=error_responses("not_found"),
+)
+def get_own_tenant(
+    session: SessionDep, principal: ActorPrincipal, box: Box, response: Response
+) -> Any:
+    if principal.tenant_id is None:
+        raise NotFound("tenant (this actor is not an integration)")
+    row = get_tenant_info_row(session, principal, principal.tenant_id)
+    response.headers["ETag"] = etag(row[0].version)
+    return {"data": service.tenant_info(row, box)}

@@ -1,0 +1,170 @@
+"""Clouds: create, list, search, find, delete, and the conventions they show."""
+
+import uuid
+
+import httpx
+
+from factories import install, new_account, new_cloud, new_integration
+
+CLOUDS = "/v2/interop/clouds"
+
+
+def test_create_cloud_returns_it_with_defaults_and_etag(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(CLOUDS, json={"name": "springfield"}, headers=caller.headers)
+    assert response.status_code == 200
+    cloud = response.json()["data"]
+    assert cloud["name"] == "springfield"
+    assert cloud["account_id"] == caller.account_id
+    assert cloud["generation"] == 1
+    assert cloud["userdata"] is None
+    assert cloud["version"] == 1
+    assert set(cloud["env"]) == {"id", "name"}
+    assert uuid.UUID(cloud["id"]).version == 4
+    assert cloud["created_at"].endswith("Z")
+    assert response.headers["etag"] == '"1"'
+
+
+def test_duplicate_cloud_name_in_account_is_409(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    new_cloud(api, caller, "springfield")
+    response = api.post(CLOUDS, json={"name": "springfield"}, headers=caller.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "cloud_name_taken"
+
+
+def test_same_cloud_name_in_two_accounts_is_fine(server, api: httpx.Client) -> None:
+    new_cloud(api, new_account(server, api, "a"), "springfield")
+    new_cloud(api, new_account(server, api, "b"), "springfield")
+
+
+def test_empty_or_long_name_is_400(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    for name in ["", "x" * 256]:
+        response = api.post(CLOUDS, json={"name": name}, headers=caller.headers)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert response.json()["error"]["details"][0]["field"] == "body.name"
+
+
+def test_generation_below_one_is_400(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(CLOUDS, json={"name": "x", "generation": 0}, headers=caller.headers)
+    assert response.status_code == 400
+
+
+def test_wrong_type_is_400_not_422(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(CLOUDS, json={"name": 5}, headers=caller.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_malformed_json_is_400(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(
+        CLOUDS, content=b"{not json", headers={**caller.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_unknown_fields_are_ignored(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(CLOUDS, json={"name": "x", "colour": "blue"}, headers=caller.headers)
+    assert response.status_code == 200
+    assert "colour" not in response.json()["data"]
+
+
+def test_non_json_content_type_is_415(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(
+        CLOUDS, content=b"name=x", headers={**caller.headers, "Content-Type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_body_over_5_mib_is_413(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    body = b'{"name": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    response = api.post(
+        CLOUDS, content=body, headers={**caller.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_chunked_body_over_5_mib_is_413(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+
+    def chunks():
+        yield b'{"name": "'
+        for _ in range(6):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = api.post(
+        CLOUDS, content=chunks(), headers={**caller.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_get_cloud_and_etag(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    response = api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers)
+    assert response.status_code == 200
+    assert response.json()["data"] == cloud
+    assert response.headers["etag"] == '"1"'
+
+
+def test_malformed_id_is_400_unknown_is_404(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    assert api.get(f"{CLOUDS}/not-a-uuid", headers=caller.headers).status_code == 400
+    missing = api.get(f"{CLOUDS}/{uuid.uuid4()}", headers=caller.headers)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+def test_search_combines_filters_with_and(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    a = new_cloud(api, caller, "a", generation=2, userdata="north")
+    new_cloud(api, caller, "b", generation=2, userdata="south")
+    new_cloud(api, caller, "c", generation=1, userdata="north")
+    response = api.get(
+        f"{CLOUDS}/search", params={"generation": 2, "userdata": "north"}, headers=caller.headers
+    )
+    assert response.status_code == 200
+    assert [cloud["id"] for cloud in response.json()["data"]] == [a["id"]]
+    by_name = api.get(f"{CLOUDS}/search", params={"name": "c"}, headers=caller.headers)
+    assert [cloud["name"] for cloud in by_name.json()["data"]] == ["c"]
+
+
+def test_search_bad_generation_is_400(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.get(f"{CLOUDS}/search", params={"generation": "two"}, headers=caller.headers)
+    assert response.status_code == 400
+
+
+def test_delete_cloud_removes_actors_and_tenants(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    new_integration(api, caller)
+    cloud = new_cloud(api, caller)
+    actor = install(api, caller, cloud["id"], "gradebook")
+    assert api.delete(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 204
+    assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 404
+    tenant = api.get(f"/v2/interop/tenants/{actor['tenant_id']}", headers=caller.headers)
+    assert tenant.status_code == 404
+    assert api.get("/v2/interop/actors", headers=caller.headers).json()["data"] == []
+
+
+def test_delete_with_stale_if_match_is_409_and_keeps_the_cloud(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    response = api.delete(f"{CLOUDS}/{cloud['id']}", headers={**caller.headers, "If-Match": '"7"'})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "concurrent_modification"
+    assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 200
+    ok = api.delete(f"{CLOUDS}/{cloud['id']}", headers={**caller.headers, "If-Match": '"1"'})
+    assert ok.status_code == 204

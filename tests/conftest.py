@@ -1,0 +1,160 @@
+"""Test harness: every HTTP test runs against a real uvicorn server on SQLite and PostgreSQL.
+
+One server per backend per test session (started in a thread, on a real socket); the data is
+wiped between tests, so each test starts from a clean, migrated schema. PostgreSQL comes from
+INTEROP_TEST_POSTGRES_URL (default the local `test` database server); each run works in a
+database of its own. Under CI=true an unreachable PostgreSQL fails the run.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from interop.app import create_app
+from interop.config import Settings
+from interop.migrations_runner import upgrade
+from interop.models import Base
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+# Keys survive cleaning: a server's signing key lives as long as the server.
+KEEP_TABLES = {"signing_keys", "alembic_version"}
+
+
+class LogCollector(logging.Handler):
+    """Every log line the servers write during the run, for the no-secret-in-logs test."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+LOGS = LogCollector()
+logging.getLogger().addHandler(LOGS)
+logging.getLogger().setLevel(logging.INFO)
+
+
+@dataclass
+class Server:
+    backend: str
+    base_url: str
+    settings: Settings
+    database_url: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("INTEROP_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _libpq_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this run (and this xdist worker) on the test PostgreSQL."""
+    admin = postgres_admin_url()
+    try:
+        connection = psycopg.connect(_libpq_url(admin), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is unreachable at {admin} under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {admin} (set CI=true to make this fatal)")
+    name = f"interop_test_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = make_url(_sqlalchemy_url(admin)).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    backend: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    if backend == "sqlite":
+        database_url = f"sqlite:///{data_dir / 'interop.db'}"
+    else:
+        database_url = request.getfixturevalue("postgres_database")
+    upgrade(database_url)
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    uv, thread, base_url = _start(settings)
+    try:
+        yield Server(backend, base_url, settings, database_url)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def clean(server: Server) -> Server:
+    """Wipe every row (but the signing keys) so the test starts from an empty schema."""
+    engine = create_engine(server.database_url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
+    with engine.begin() as connection:
+        if server.backend == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+    return server
+
+
+@pytest.fixture
+def api(clean: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=clean.base_url, timeout=30) as client:
+        yield client

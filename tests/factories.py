@@ -1,0 +1,125 @@
+"""Set-up through the public API (and the operator's CLI service for accounts), spelled out."""
+
+import uuid
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import httpx
+
+from interop.accounts.service import create_account
+from interop.auth.secrets import SecretBox, load_master_secret
+from interop.config import Settings
+from interop.db import Database
+
+
+@dataclass
+class Caller:
+    """Someone holding credentials, with a ready Authorization header."""
+
+    client_id: str
+    client_secret: str
+    token: str
+    account_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@cache
+def _database(url: str) -> Database:
+    return Database(url)
+
+
+def new_account(
+    server: Any, api: httpx.Client, name: str = "acme", type: str = "developer",
+    parent: Caller | None = None,
+) -> Caller:
+    """An account and its first key, as `interop accounts create` makes them."""
+    settings: Settings = server.settings
+    box = SecretBox(load_master_secret(settings))
+    parent_id = uuid.UUID(parent.account_id) if parent and parent.account_id else None
+    with _database(server.database_url).transaction() as session:
+        account, key = create_account(session, box, name, type, parent_id)
+        account_id = str(account.id)
+    token = get_token(api, key.client_id, key.client_secret)
+    return Caller(key.client_id, key.client_secret, token, account_id)
+
+
+def get_token(api: httpx.Client, client_id: str, client_secret: str) -> str:
+    response = api.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, client_secret)
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def new_cloud(api: httpx.Client, caller: Caller, name: str = "district", **body: Any) -> dict[str, Any]:
+    response = api.post("/v2/interop/clouds", json={"name": name, **body}, headers=caller.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])
+
+
+def blueprint_xml(version: str = "1.0", title: str = "Gradebook", auth_type: str | None = None) -> str:
+    application = f'<Application><Authentication Type="{auth_type}"/></Application>' if auth_type else "<Application/>"
+    return (
+        f"<IntegrationBlueprint Name='gradebook' Version='{version}' SchemaVersion='2.0.0'>"
+        f"<Integration><Title>{title}</Title></Integration>{application}"
+        "</IntegrationBlueprint>"
+    )
+
+
+def new_integration(
+    api: httpx.Client, caller: Caller, name: str = "gradebook", versions: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An integration with versions {version: release_state} (default: 1.0 released)."""
+    response = api.post("/v2/interop/integrations", json={"name": name}, headers=caller.headers)
+    assert response.status_code == 200, response.text
+    integration = dict(response.json()["data"])
+    for version, state in (versions if versions is not None else {"1.0": "released"}).items():
+        add_version(api, caller, integration["id"], version, state)
+    return integration
+
+
+def add_version(
+    api: httpx.Client, caller: Caller, integration_id: str, version: str = "1.0",
+    release_state: str = "released",
+) -> dict[str, Any]:
+    response = api.post(
+        f"/v2/interop/integrations/{integration_id}/versions",
+        content=blueprint_xml(version),
+        headers={**caller.headers, "Content-Type": "application/xml"},
+    )
+    assert response.status_code == 200, response.text
+    if release_state != "development":
+        patched = api.patch(
+            f"/v2/interop/integrations/{integration_id}/versions/{version}",
+            json={"release_state": release_state},
+            headers=caller.headers,
+        )
+        assert patched.status_code == 204, patched.text
+    return dict(response.json()["data"])
+
+
+def install(
+    api: httpx.Client, caller: Caller, cloud_id: str, integration: str, version: str | None = None,
+) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": integration}
+    if version:
+        ref["version"] = version
+    response = api.post(
+        f"/v2/interop/clouds/{cloud_id}/actors",
+        json={"type": "integration", "integration": ref},
+        headers=caller.headers,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])
+
+
+def actor_caller(api: httpx.Client, actor: dict[str, Any]) -> Caller:
+    credentials = actor["credentials"]
+    token = get_token(api, credentials["client_id"], credentials["client_secret"])
+    return Caller(credentials["client_id"], credentials["client_secret"], token,
+                  extra={"tenant_id": actor["tenant_id"], "actor_id": actor["id"]})

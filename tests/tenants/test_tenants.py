@@ -1,0 +1,82 @@
+"""Tenants: TenantInfo, the account and integration filters, and an actor's own tenant."""
+
+import uuid
+
+import httpx
+
+from factories import actor_caller, install, new_account, new_cloud, new_integration
+
+TENANTS = "/v2/interop/tenants"
+
+
+def _ids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [tenant["id"] for tenant in response.json()["data"]]
+
+
+def test_tenant_info_has_every_section(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    actor = install(api, owner, new_cloud(api, owner)["id"], "gradebook")
+    tenant = api.get(f"{TENANTS}/{actor['tenant_id']}", headers=owner.headers).json()["data"]
+    assert set(tenant) >= {"id", "name", "account", "cloud", "integration", "license", "status",
+                           "sis_status", "auth", "created_at", "updated_at", "version"}
+    assert set(tenant["account"]) == {"id", "name", "public_id", "timezone", "userdata"}
+    assert set(tenant["cloud"]) == {"id", "name", "generation", "env"}
+    assert set(tenant["status"]) == {"op_state", "setup_state", "last_sync_at"}
+    assert set(tenant["auth"]) == {"type", "client_id", "client_secret", "updated_at"}
+
+
+def test_filters_by_accounts_and_integration(server, api: httpx.Client) -> None:
+    dev = new_account(server, api, "dev")
+    new_integration(api, dev, "alpha")
+    new_integration(api, dev, "beta")
+    d1 = new_account(server, api, "d1", "education_agency")
+    d2 = new_account(server, api, "d2", "education_agency")
+    c1, c2 = new_cloud(api, d1), new_cloud(api, d2)
+    t1a = install(api, d1, c1["id"], "alpha")["tenant_id"]
+    t1b = install(api, d1, c1["id"], "beta")["tenant_id"]
+    t2a = install(api, d2, c2["id"], "alpha")["tenant_id"]
+    assert _ids(api.get(TENANTS, headers=dev.headers)) == [t1a, t1b, t2a]
+    assert _ids(api.get(TENANTS, params={"accounts": d1.account_id}, headers=dev.headers)) == [t1a, t1b]
+    assert _ids(api.get(TENANTS, params={"integration": "alpha"}, headers=dev.headers)) == [t1a, t2a]
+    both = api.get(TENANTS, params={"accounts": d1.account_id, "integration": "alpha"}, headers=dev.headers)
+    assert _ids(both) == [t1a]
+    either = api.get(TENANTS, params={"accounts": f"{d1.account_id},{d2.account_id}",
+                                      "integration": ["alpha", "beta"]}, headers=dev.headers)
+    assert _ids(either) == [t1a, t1b, t2a]
+    repeated = api.get(TENANTS, params=[("accounts", d2.account_id), ("accounts", d1.account_id)],
+                       headers=dev.headers)
+    assert _ids(repeated) == [t1a, t1b, t2a]
+
+
+def test_bad_accounts_filter_is_400(server, api: httpx.Client) -> None:
+    dev = new_account(server, api)
+    response = api.get(TENANTS, params={"accounts": "nope"}, headers=dev.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_actor_reads_its_own_tenant(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    actor_json = install(api, owner, new_cloud(api, owner)["id"], "gradebook")
+    actor = actor_caller(api, actor_json)
+    response = api.get("/v2/interop/tenant", headers=actor.headers)
+    assert response.status_code == 200
+    assert response.json()["data"]["id"] == actor_json["tenant_id"]
+    assert response.headers["etag"] == '"1"'
+
+
+def test_connector_actor_has_no_tenant(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    cloud = new_cloud(api, owner)
+    connector = api.post(f"/v2/interop/clouds/{cloud['id']}/actors", headers=owner.headers, json={
+        "type": "connector", "name": "sis", "source": {"kind": "oneroster_csv", "location": "/x"}})
+    actor = actor_caller(api, connector.json()["data"])
+    assert api.get("/v2/interop/tenant", headers=actor.headers).status_code == 404
+
+
+def test_unknown_tenant_is_404(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    assert api.get(f"{TENANTS}/{uuid.uuid4()}", headers=owner.headers).status_code == 404

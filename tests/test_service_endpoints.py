@@ -1,0 +1,107 @@
+"""Service endpoints, the framework's own errors in the envelope, and the OpenAPI document."""
+
+import httpx
+import pytest
+
+from factories import new_account, new_cloud
+
+SEED_OPERATIONS = {
+    ("get", "/actors"), ("get", "/clouds"), ("post", "/clouds"), ("get", "/clouds/search"),
+    ("get", "/clouds/{id}"), ("delete", "/clouds/{id}"), ("get", "/clouds/{id}/actors"),
+    ("get", "/integrations"), ("post", "/integrations"), ("get", "/integrations/{id}/versions"),
+    ("post", "/integrations/{id}/versions"), ("patch", "/integrations/{id}/versions/{version}"),
+    ("delete", "/integrations/{id}/versions/{version}"),
+    ("put", "/integrations/{id}/versions/{version}/blueprint"), ("get", "/integrations/{id}"),
+    ("patch", "/integrations/{id}"), ("delete", "/integrations/{id}"), ("get", "/tenants"),
+    ("get", "/tenants/{id}"), ("get", "/tenant"), ("get", "/tenant/state"),
+    ("get", "/tenant/scoping/schools"), ("post", "/tenant/scoping/schools"),
+    ("delete", "/tenant/scoping/schools"), ("get", "/tenant/scoping/schools/{id}"),
+    ("put", "/tenant/scoping/schools/{id}"), ("delete", "/tenant/scoping/schools/{id}"),
+    ("get", "/tenant/scoping/courses"), ("post", "/tenant/scoping/courses"),
+    ("delete", "/tenant/scoping/courses"), ("get", "/tenant/scoping/courses/{id}"),
+    ("put", "/tenant/scoping/courses/{id}"), ("delete", "/tenant/scoping/courses/{id}"),
+    ("get", "/tenant/application"), ("patch", "/tenant/application"),
+    ("get", "/tenant/rollovers"), ("post", "/tenant/rollovers"), ("get", "/tenant/rollovers/count"),
+    ("get", "/tenant/rollovers/{id}"), ("put", "/tenant/rollovers/{id}"),
+    ("delete", "/tenant/rollovers/{id}"), ("get", "/tenant/schedules"),
+    ("post", "/tenant/schedules"), ("post", "/tenant/schedules/{id}/run"),
+    ("get", "/tenant/schedules/count"), ("get", "/tenant/schedules/{id}"),
+    ("patch", "/tenant/schedules/{id}"), ("delete", "/tenant/schedules/{id}"),
+    ("get", "/ingestions"), ("get", "/ingestions/count"), ("get", "/ingestions/{id}"),
+}
+
+
+def test_healthz(api: httpx.Client) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_checks_database_and_migrations(api: httpx.Client) -> None:
+    response = api.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+def test_metrics_count_requests_by_route_template(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    api.get(f"/v2/interop/clouds/{cloud['id']}", headers=caller.headers)
+    text = api.get("/metrics").text
+    assert 'route="/v2/interop/clouds/{id}"' in text
+    assert cloud["id"] not in text
+    assert "interop_http_request_duration_seconds_bucket" in text
+
+
+def test_docs_page_is_served(api: httpx.Client) -> None:
+    response = api.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+
+
+def test_unknown_path_is_404_in_the_envelope(api: httpx.Client) -> None:
+    response = api.get("/v2/interop/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert response.json()["error"]["status"] == 404
+
+
+def test_wrong_method_is_405_in_the_envelope(api: httpx.Client) -> None:
+    response = api.put("/v2/interop/clouds", json={})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in response.headers["allow"]
+
+
+@pytest.fixture(scope="module")
+def openapi(server) -> dict:
+    return httpx.get(f"{server.base_url}/openapi.json").json()
+
+
+def test_openapi_lists_every_seed_operation(openapi: dict) -> None:
+    listed = {
+        (method, path.removeprefix("/v2/interop"))
+        for path, operations in openapi["paths"].items()
+        for method in operations
+    }
+    assert SEED_OPERATIONS - listed == set()
+
+
+def test_openapi_declares_both_security_schemes(openapi: dict) -> None:
+    schemes = openapi["components"]["securitySchemes"]
+    assert schemes["OAuth2"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    assert schemes["BearerJWT"] == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": schemes["BearerJWT"]["description"],
+    }
+
+
+def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
+    create = openapi["paths"]["/v2/interop/clouds"]["post"]["responses"]
+    conflict_codes = create["409"]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"]
+    assert conflict_codes == ["cloud_name_taken"]
+    assert "422" not in create
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], (method, path)
+            if path.startswith("/v2/interop"):
+                assert "401" in operation["responses"], (method, path)
+                assert operation.get("security"), (method, path)
