@@ -107,7 +107,11 @@ def _free_port() -> int:
 def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     port = _free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False,
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -122,7 +126,9 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
     if backend == "sqlite":

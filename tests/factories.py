@@ -34,7 +34,10 @@ def _database(url: str) -> Database:
 
 
 def new_account(
-    server: Any, api: httpx.Client, name: str = "acme", type: str = "developer",
+    server: Any,
+    api: httpx.Client,
+    name: str = "acme",
+    type: str = "developer",
     parent: Caller | None = None,
 ) -> Caller:
     """An account and its first key, as `interop accounts create` makes them."""
@@ -56,14 +59,22 @@ def get_token(api: httpx.Client, client_id: str, client_secret: str) -> str:
     return str(response.json()["access_token"])
 
 
-def new_cloud(api: httpx.Client, caller: Caller, name: str = "district", **body: Any) -> dict[str, Any]:
+def new_cloud(
+    api: httpx.Client, caller: Caller, name: str = "district", **body: Any
+) -> dict[str, Any]:
     response = api.post("/v2/interop/clouds", json={"name": name, **body}, headers=caller.headers)
     assert response.status_code == 200, response.text
     return dict(response.json()["data"])
 
 
-def blueprint_xml(version: str = "1.0", title: str = "Gradebook", auth_type: str | None = None) -> str:
-    application = f'<Application><Authentication Type="{auth_type}"/></Application>' if auth_type else "<Application/>"
+def blueprint_xml(
+    version: str = "1.0", title: str = "Gradebook", auth_type: str | None = None
+) -> str:
+    application = (
+        f'<Application><Authentication Type="{auth_type}"/></Application>'
+        if auth_type
+        else "<Application/>"
+    )
     return (
         f"<IntegrationBlueprint Name='gradebook' Version='{version}' SchemaVersion='2.0.0'>"
         f"<Integration><Title>{title}</Title></Integration>{application}"
@@ -72,7 +83,10 @@ def blueprint_xml(version: str = "1.0", title: str = "Gradebook", auth_type: str
 
 
 def new_integration(
-    api: httpx.Client, caller: Caller, name: str = "gradebook", versions: dict[str, str] | None = None
+    api: httpx.Client,
+    caller: Caller,
+    name: str = "gradebook",
+    versions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An integration with versions {version: release_state} (default: 1.0 released)."""
     response = api.post("/v2/interop/integrations", json={"name": name}, headers=caller.headers)
@@ -84,7 +98,10 @@ def new_integration(
 
 
 def add_version(
-    api: httpx.Client, caller: Caller, integration_id: str, version: str = "1.0",
+    api: httpx.Client,
+    caller: Caller,
+    integration_id: str,
+    version: str = "1.0",
     release_state: str = "released",
 ) -> dict[str, Any]:
     response = api.post(
@@ -104,7 +121,11 @@ def add_version(
 
 
 def install(
-    api: httpx.Client, caller: Caller, cloud_id: str, integration: str, version: str | None = None,
+    api: httpx.Client,
+    caller: Caller,
+    cloud_id: str,
+    integration: str,
+    version: str | None = None,
 ) -> dict[str, Any]:
     ref: dict[str, Any] = {"name": integration}
     if version:
@@ -121,5 +142,9 @@ def install(
 def actor_caller(api: httpx.Client, actor: dict[str, Any]) -> Caller:
     credentials = actor["credentials"]
     token = get_token(api, credentials["client_id"], credentials["client_secret"])
-    return Caller(credentials["client_id"], credentials["client_secret"], token,
-                  extra={"tenant_id": actor["tenant_id"], "actor_id": actor["id"]})
+    return Caller(
+        credentials["client_id"],
+        credentials["client_secret"],
+        token,
+        extra={"tenant_id": actor["tenant_id"], "actor_id": actor["id"]},
+    )

@@ -10,8 +10,15 @@ import pytest
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 COMMANDS = [
-    [], ["serve"], ["migrate"], ["accounts"], ["accounts", "create"], ["accounts", "list"],
-    ["accounts", "keys"], ["accounts", "keys", "create"], ["accounts", "keys", "revoke"],
+    [],
+    ["serve"],
+    ["migrate"],
+    ["accounts"],
+    ["accounts", "create"],
+    ["accounts", "list"],
+    ["accounts", "keys"],
+    ["accounts", "keys", "create"],
+    ["accounts", "keys", "revoke"],
 ]
 
 
@@ -42,22 +49,44 @@ def test_accounts_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
 
 
 def test_accounts_create_under_a_parent_and_list(tmp_path: Path) -> None:
-    parent = json.loads(run(["accounts", "create", "--name", "State", "--type",
-                             "state_education_agency", "--json"], tmp_path).stdout)
-    child = json.loads(run(["accounts", "create", "--name", "District", "--type",
-                            "education_agency", "--parent", parent["id"], "--json"], tmp_path).stdout)
+    parent = json.loads(
+        run(
+            ["accounts", "create", "--name", "State", "--type", "state_education_agency", "--json"],
+            tmp_path,
+        ).stdout
+    )
+    child = json.loads(
+        run(
+            [
+                "accounts",
+                "create",
+                "--name",
+                "District",
+                "--type",
+                "education_agency",
+                "--parent",
+                parent["id"],
+                "--json",
+            ],
+            tmp_path,
+        ).stdout
+    )
     assert child["parent_id"] == parent["id"]
     listed = json.loads(run(["accounts", "list", "--json"], tmp_path).stdout)
     assert [(a["name"], a["parent_id"], a["active_keys"]) for a in listed] == [
-        ("State", None, 1), ("District", parent["id"], 1)]
+        ("State", None, 1),
+        ("District", parent["id"], 1),
+    ]
 
 
 def test_bad_type_and_unknown_parent_fail_clearly(tmp_path: Path) -> None:
     bad_type = run(["accounts", "create", "--name", "X", "--type", "wizard"], tmp_path)
     assert bad_type.returncode == 1
     assert "account type must be one of" in bad_type.stderr
-    orphan = run(["accounts", "create", "--name", "X", "--parent",
-                  "00000000-0000-4000-8000-000000000000"], tmp_path)
+    orphan = run(
+        ["accounts", "create", "--name", "X", "--parent", "00000000-0000-4000-8000-000000000000"],
+        tmp_path,
+    )
     assert orphan.returncode == 1
     assert "parent account not found" in orphan.stderr
     assert "Traceback" not in orphan.stderr + bad_type.stderr

@@ -16,7 +16,10 @@ def test_pages_walk_in_creation_order_with_links(server, api: httpx.Client) -> N
     first = api.get(CLOUDS, params={"page_size": 2}, headers=caller.headers).json()
     assert [cloud["name"] for cloud in first["data"]] == ["c0", "c1"]
     assert first["paging"] == {
-        "page": 0, "page_size": 2, "next": f"{CLOUDS}?page=1&page_size=2", "prev": None,
+        "page": 0,
+        "page_size": 2,
+        "next": f"{CLOUDS}?page=1&page_size=2",
+        "prev": None,
     }
     second = api.get(first["paging"]["next"], headers=caller.headers).json()
     assert [cloud["name"] for cloud in second["data"]] == ["c2", "c3"]

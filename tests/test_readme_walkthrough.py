@@ -39,14 +39,25 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
     server = subprocess.Popen(
-        [INTEROP, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [INTEROP, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         _wait_until_ready(port, server)
-        script = "set -euo pipefail\n" + walkthrough_script().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        script = "set -euo pipefail\n" + walkthrough_script().replace(
+            "127.0.0.1:8080", f"127.0.0.1:{port}"
+        )
         result = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr + result.stdout
         tenant = json.loads(result.stdout.strip().splitlines()[-1])["data"]

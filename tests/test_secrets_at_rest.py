@@ -13,10 +13,17 @@ def _database_dump(server) -> bytes:
         return b"".join(path.read_bytes() for path in server.data_dir.glob("interop.db*"))
     engine = create_engine(server.database_url)
     with engine.connect() as connection:
-        tables = [row[0] for row in connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
-        rows = [str(row) for table in tables
-                for row in connection.execute(text(f'SELECT * FROM "{table}"'))]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+        ]
+        rows = [
+            str(row)
+            for table in tables
+            for row in connection.execute(text(f'SELECT * FROM "{table}"'))
+        ]
     engine.dispose()
     return "\n".join(rows).encode()
 
@@ -30,8 +37,12 @@ def test_no_secret_is_stored_or_logged_in_clear(server, api: httpx.Client) -> No
         f"/v2/interop/clouds/{cloud['id']}/actors/{actor['id']}/credentials", headers=caller.headers
     ).json()["data"]
     api.get("/v2/interop/tenants", headers=caller.headers)
-    secrets = [caller.client_secret, actor["credentials"]["client_secret"],
-               rotated["credentials"]["client_secret"], caller.token]
+    secrets = [
+        caller.client_secret,
+        actor["credentials"]["client_secret"],
+        rotated["credentials"]["client_secret"],
+        caller.token,
+    ]
 
     dump = _database_dump(server)
     assert caller.client_id.encode() in dump  # the dump really holds the rows

@@ -6,28 +6,57 @@ import pytest
 from factories import new_account, new_cloud
 
 SEED_OPERATIONS = {
-    ("get", "/actors"), ("get", "/clouds"), ("post", "/clouds"), ("get", "/clouds/search"),
-    ("get", "/clouds/{id}"), ("delete", "/clouds/{id}"), ("get", "/clouds/{id}/actors"),
-    ("get", "/integrations"), ("post", "/integrations"), ("get", "/integrations/{id}/versions"),
-    ("post", "/integrations/{id}/versions"), ("patch", "/integrations/{id}/versions/{version}"),
+    ("get", "/actors"),
+    ("get", "/clouds"),
+    ("post", "/clouds"),
+    ("get", "/clouds/search"),
+    ("get", "/clouds/{id}"),
+    ("delete", "/clouds/{id}"),
+    ("get", "/clouds/{id}/actors"),
+    ("get", "/integrations"),
+    ("post", "/integrations"),
+    ("get", "/integrations/{id}/versions"),
+    ("post", "/integrations/{id}/versions"),
+    ("patch", "/integrations/{id}/versions/{version}"),
     ("delete", "/integrations/{id}/versions/{version}"),
-    ("put", "/integrations/{id}/versions/{version}/blueprint"), ("get", "/integrations/{id}"),
-    ("patch", "/integrations/{id}"), ("delete", "/integrations/{id}"), ("get", "/tenants"),
-    ("get", "/tenants/{id}"), ("get", "/tenant"), ("get", "/tenant/state"),
-    ("get", "/tenant/scoping/schools"), ("post", "/tenant/scoping/schools"),
-    ("delete", "/tenant/scoping/schools"), ("get", "/tenant/scoping/schools/{id}"),
-    ("put", "/tenant/scoping/schools/{id}"), ("delete", "/tenant/scoping/schools/{id}"),
-    ("get", "/tenant/scoping/courses"), ("post", "/tenant/scoping/courses"),
-    ("delete", "/tenant/scoping/courses"), ("get", "/tenant/scoping/courses/{id}"),
-    ("put", "/tenant/scoping/courses/{id}"), ("delete", "/tenant/scoping/courses/{id}"),
-    ("get", "/tenant/application"), ("patch", "/tenant/application"),
-    ("get", "/tenant/rollovers"), ("post", "/tenant/rollovers"), ("get", "/tenant/rollovers/count"),
-    ("get", "/tenant/rollovers/{id}"), ("put", "/tenant/rollovers/{id}"),
-    ("delete", "/tenant/rollovers/{id}"), ("get", "/tenant/schedules"),
-    ("post", "/tenant/schedules"), ("post", "/tenant/schedules/{id}/run"),
-    ("get", "/tenant/schedules/count"), ("get", "/tenant/schedules/{id}"),
-    ("patch", "/tenant/schedules/{id}"), ("delete", "/tenant/schedules/{id}"),
-    ("get", "/ingestions"), ("get", "/ingestions/count"), ("get", "/ingestions/{id}"),
+    ("put", "/integrations/{id}/versions/{version}/blueprint"),
+    ("get", "/integrations/{id}"),
+    ("patch", "/integrations/{id}"),
+    ("delete", "/integrations/{id}"),
+    ("get", "/tenants"),
+    ("get", "/tenants/{id}"),
+    ("get", "/tenant"),
+    ("get", "/tenant/state"),
+    ("get", "/tenant/scoping/schools"),
+    ("post", "/tenant/scoping/schools"),
+    ("delete", "/tenant/scoping/schools"),
+    ("get", "/tenant/scoping/schools/{id}"),
+    ("put", "/tenant/scoping/schools/{id}"),
+    ("delete", "/tenant/scoping/schools/{id}"),
+    ("get", "/tenant/scoping/courses"),
+    ("post", "/tenant/scoping/courses"),
+    ("delete", "/tenant/scoping/courses"),
+    ("get", "/tenant/scoping/courses/{id}"),
+    ("put", "/tenant/scoping/courses/{id}"),
+    ("delete", "/tenant/scoping/courses/{id}"),
+    ("get", "/tenant/application"),
+    ("patch", "/tenant/application"),
+    ("get", "/tenant/rollovers"),
+    ("post", "/tenant/rollovers"),
+    ("get", "/tenant/rollovers/count"),
+    ("get", "/tenant/rollovers/{id}"),
+    ("put", "/tenant/rollovers/{id}"),
+    ("delete", "/tenant/rollovers/{id}"),
+    ("get", "/tenant/schedules"),
+    ("post", "/tenant/schedules"),
+    ("post", "/tenant/schedules/{id}/run"),
+    ("get", "/tenant/schedules/count"),
+    ("get", "/tenant/schedules/{id}"),
+    ("patch", "/tenant/schedules/{id}"),
+    ("delete", "/tenant/schedules/{id}"),
+    ("get", "/ingestions"),
+    ("get", "/ingestions/count"),
+    ("get", "/ingestions/{id}"),
 }
 
 
@@ -89,14 +118,18 @@ def test_openapi_declares_both_security_schemes(openapi: dict) -> None:
     schemes = openapi["components"]["securitySchemes"]
     assert schemes["OAuth2"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
     assert schemes["BearerJWT"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
         "description": schemes["BearerJWT"]["description"],
     }
 
 
 def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
     create = openapi["paths"]["/v2/interop/clouds"]["post"]["responses"]
-    conflict_codes = create["409"]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"]
+    conflict_codes = create["409"]["content"]["application/json"]["schema"]["properties"]["error"][
+        "properties"
+    ]["code"]["enum"]
     assert conflict_codes == ["cloud_name_taken"]
     assert "422" not in create
     for path, operations in openapi["paths"].items():
@@ -105,3 +138,16 @@ def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
             if path.startswith("/v2/interop"):
                 assert "401" in operation["responses"], (method, path)
                 assert operation.get("security"), (method, path)
+
+
+def test_tenant_operations_not_served_yet_answer_501_after_auth(server, api: httpx.Client) -> None:
+    from factories import actor_caller, install, new_integration
+
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    actor = actor_caller(api, install(api, owner, new_cloud(api, owner)["id"], "gradebook"))
+    assert api.get("/v2/interop/tenant/schedules").status_code == 401
+    response = api.get("/v2/interop/tenant/schedules", headers=actor.headers)
+    assert response.status_code == 501
+    assert response.json()["error"]["code"] == "not_implemented"
+    assert api.get("/v2/interop/tenant/state", headers=owner.headers).status_code == 403

@@ -14,8 +14,15 @@ import pytest
 from factories import Caller, actor_caller, install, new_account, new_cloud, new_integration
 
 PRINCIPALS = (
-    "anonymous", "operator", "owner", "parent", "child", "developer_owner", "other_developer",
-    "stranger", "actor_of_other_tenant",
+    "anonymous",
+    "operator",
+    "owner",
+    "parent",
+    "child",
+    "developer_owner",
+    "other_developer",
+    "stranger",
+    "actor_of_other_tenant",
 )
 
 
@@ -49,11 +56,19 @@ def world(server, api: httpx.Client) -> World:
     )
     return World(
         callers={
-            "anonymous": None, "operator": operator, "owner": district, "parent": state,
-            "child": school, "developer_owner": developer, "other_developer": other_developer,
-            "stranger": stranger, "actor_of_other_tenant": other_actor,
+            "anonymous": None,
+            "operator": operator,
+            "owner": district,
+            "parent": state,
+            "child": school,
+            "developer_owner": developer,
+            "other_developer": other_developer,
+            "stranger": stranger,
+            "actor_of_other_tenant": other_actor,
         },
-        cloud_id=cloud["id"], tenant_id=tenant_id, integration_id=integration["id"],
+        cloud_id=cloud["id"],
+        tenant_id=tenant_id,
+        integration_id=integration["id"],
     )
 
 
@@ -79,7 +94,10 @@ READS: dict[str, tuple[str, set[str]]] = {
     "list cloud actors": ("/v2/interop/clouds/{cloud_id}/actors", CLOUD_READERS),
     "get tenant": ("/v2/interop/tenants/{tenant_id}", TENANT_READERS),
     "get integration": ("/v2/interop/integrations/{integration_id}", INTEGRATION_READERS),
-    "list integration versions": ("/v2/interop/integrations/{integration_id}/versions", INTEGRATION_READERS),
+    "list integration versions": (
+        "/v2/interop/integrations/{integration_id}/versions",
+        INTEGRATION_READERS,
+    ),
 }
 LISTS: dict[str, tuple[str, str, set[str]]] = {
     "clouds list": ("/v2/interop/clouds", "cloud_id", CLOUD_READERS),
@@ -130,15 +148,29 @@ def _snapshot(api: httpx.Client, world: World) -> Any:
 
 WRITES: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {
     "delete cloud": ("cloud", "DELETE", "/v2/interop/clouds/{cloud_id}", None),
-    "install in cloud": ("cloud", "POST", "/v2/interop/clouds/{cloud_id}/actors",
-                         {"type": "connector", "name": "x",
-                          "source": {"kind": "oneroster_csv", "location": "/x"}}),
-    "patch integration": ("integration", "PATCH", "/v2/interop/integrations/{integration_id}",
-                          {"title": "hijacked"}),
-    "delete integration": ("integration", "DELETE", "/v2/interop/integrations/{integration_id}", None),
+    "install in cloud": (
+        "cloud",
+        "POST",
+        "/v2/interop/clouds/{cloud_id}/actors",
+        {"type": "connector", "name": "x", "source": {"kind": "oneroster_csv", "location": "/x"}},
+    ),
+    "patch integration": (
+        "integration",
+        "PATCH",
+        "/v2/interop/integrations/{integration_id}",
+        {"title": "hijacked"},
+    ),
+    "delete integration": (
+        "integration",
+        "DELETE",
+        "/v2/interop/integrations/{integration_id}",
+        None,
+    ),
 }
 WRITE_CASES = [
-    (name, principal) for name in WRITES for principal in PRINCIPALS
+    (name, principal)
+    for name in WRITES
+    for principal in PRINCIPALS
     if principal not in WRITERS_OF[WRITES[name][0]]
 ]
 

@@ -21,6 +21,7 @@ from interop.errors import InteropError, error_body
 from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, MetricsMiddleware
 from interop.migrations_runner import migrations_are_current
+from interop.openapi import without_framework_422
 from interop.routers import API_ROUTERS
 
 API_PREFIX = "/v2/interop"
@@ -56,9 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     _add_service_endpoints(app)
+    _use_our_openapi(app)
     _add_error_handlers(app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics, api_prefix=API_PREFIX)
     app.add_middleware(AccessLog)
     return app
 
@@ -94,6 +96,17 @@ class AccessLog:
             )
 
 
+def _use_our_openapi(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = without_framework_422(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _add_service_endpoints(app: FastAPI) -> None:
     @app.get("/healthz", tags=["Service"], summary="The process is up")
     def healthz() -> dict[str, str]:
@@ -108,7 +121,9 @@ def _add_service_endpoints(app: FastAPI) -> None:
         except (OperationalError, DBAPIError):
             return _error(503, "database_unavailable", "the database cannot be reached")
         if not current:
-            return _error(503, "database_unavailable", "migrations are not applied: run `interop migrate`")
+            return _error(
+                503, "database_unavailable", "migrations are not applied: run `interop migrate`"
+            )
         return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", tags=["Service"], summary="Prometheus metrics")
@@ -119,9 +134,12 @@ def _add_service_endpoints(app: FastAPI) -> None:
         )
 
 
-def _error(status: int, code: str, message: str, details: Any = None,
-           headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(status, code, message, details), status_code=status, headers=headers)
+def _error(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(status, code, message, details), status_code=status, headers=headers
+    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -145,22 +163,29 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
-                415: "unsupported_media_type"}.get(exc.status_code)
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "request_too_large",
+            415: "unsupported_media_type",
+        }.get(exc.status_code)
         if code is None:
             code = "invalid_request" if exc.status_code < 500 else "internal_error"
         message = "no such path" if exc.status_code == 404 else str(exc.detail)
-        return _error(exc.status_code, code, message, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return _error(exc.status_code, code, message, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def database_down(_request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
-        return _error(503, "database_unavailable", "the database cannot be reached; retry later",
-                      headers={"Retry-After": "5"})
+        return _error(
+            503,
+            "database_unavailable",
+            "the database cannot be reached; retry later",
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return _error(500, "internal_error", "unexpected error; the server log has the details")
-
-

@@ -3,7 +3,7 @@
 import json
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,7 +18,10 @@ from interop.errors import InteropError
 from interop.logs import configure_logging
 from interop.migrations_runner import upgrade
 
-app = typer.Typer(help="Operate an Interop server.", no_args_is_help=True)
+# No local variables in tracebacks: they could hold secrets.
+app = typer.Typer(
+    help="Operate an Interop server.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 accounts_app = typer.Typer(help="Accounts and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="An account's API keys.", no_args_is_help=True)
 accounts_app.add_typer(keys_app, name="keys")
@@ -44,7 +47,9 @@ def serve(
         if workers != 1:
             err_console.print("SQLite serves from one process; ignoring --workers.")
             workers = 1
-    console.print(f"Interop API listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    console.print(
+        f"Interop API listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)"
+    )
     console.print(f"Database: {_redacted(settings.resolved_database_url)}")
     console.print("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
     uvicorn.run(
@@ -71,9 +76,7 @@ def migrate() -> None:
 @accounts_app.command("create")
 def create_account(
     name: Annotated[str, typer.Option(help="The account's name.")],
-    type: Annotated[
-        str, typer.Option(help=f"One of: {', '.join(ACCOUNT_TYPES)}.")
-    ] = "developer",
+    type: Annotated[str, typer.Option(help=f"One of: {', '.join(ACCOUNT_TYPES)}.")] = "developer",
     parent: Annotated[
         str | None, typer.Option(help="Parent account id: the new account sits under it.")
     ] = None,
@@ -82,7 +85,7 @@ def create_account(
     ] = False,
 ) -> None:
     """Create an account and its first API key (the secret is shown once)."""
-    settings, database, box = _open()
+    _, database, box = _open()
     parent_id = _uuid_or_exit(parent, "--parent") if parent else None
     try:
         with database.transaction() as session:
@@ -127,7 +130,13 @@ def list_accounts(
         return
     table = Table("id", "name", "type", "parent_id", "active keys")
     for row in rows:
-        table.add_row(row["id"], row["name"], row["type"], row["parent_id"] or "", str(row["active_keys"]))
+        table.add_row(
+            str(row["id"]),
+            str(row["name"]),
+            str(row["type"]),
+            str(row["parent_id"] or ""),
+            str(row["active_keys"]),
+        )
     console.print(table)
 
 
@@ -171,7 +180,11 @@ def _open() -> tuple[Settings, Database, SecretBox]:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     if settings.is_sqlite:
         upgrade(settings.resolved_database_url)
-    return settings, Database(settings.resolved_database_url), SecretBox(load_master_secret(settings))
+    return (
+        settings,
+        Database(settings.resolved_database_url),
+        SecretBox(load_master_secret(settings)),
+    )
 
 
 def _uuid_or_exit(value: str, name: str) -> uuid.UUID:
@@ -181,7 +194,7 @@ def _uuid_or_exit(value: str, name: str) -> uuid.UUID:
         _fail(f"{name} must be a UUID, got {value!r}")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str) -> NoReturn:
     err_console.print(f"[red]error:[/] {message}")
     raise typer.Exit(code=1)
 

@@ -8,13 +8,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+# A SELECT of any columns: what readable statements and paging pass around.
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,8 +82,13 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True, echo=echo)
         else:
             engine = create_engine(
-                url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
-                pool_timeout=10, connect_args=_postgres_connect_args(url),
+                url,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=10,
+                connect_args=_postgres_connect_args(url),
             )
             self.read_engine = self.write_engine = engine
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)

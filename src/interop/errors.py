@@ -10,11 +10,17 @@ from typing import Any
 # code -> (status, what it means). The OpenAPI document and the docs are generated from this.
 ERROR_CODES: dict[str, tuple[int, str]] = {
     "invalid_request": (400, "The body, a query or a path parameter is malformed or invalid."),
-    "read_only_field": (400, "A read-only field was given a value that differs from the stored one."),
+    "read_only_field": (
+        400,
+        "A read-only field was given a value that differs from the stored one.",
+    ),
     "invalid_blueprint": (400, "The blueprint XML is malformed, hostile or incomplete."),
     "version_mismatch": (400, "The blueprint's Version differs from the version in the path."),
     "not_runnable": (400, "This kind of schedule cannot run on demand."),
-    "invalid_token": (401, "The bearer token or Basic credentials are missing, invalid or revoked."),
+    "invalid_token": (
+        401,
+        "The bearer token or Basic credentials are missing, invalid or revoked.",
+    ),
     "wrong_principal": (403, "The credentials are valid but of the other principal kind."),
     "not_found": (404, "No such object, or the caller may not see it."),
     "method_not_allowed": (405, "The path exists but not with this method."),

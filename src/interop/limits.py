@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 
 from interop.errors import error_body
 
@@ -24,35 +25,33 @@ NON_JSON_ROUTES = (
 )
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class RequestLimits:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
-            await self.app(scope, receive, send)
-            return
-        headers = {key.lower(): value for key, value in scope["headers"]}
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._refuse(send, 413, "request_too_large", self._too_large_message())
-            return
-        if not self._content_type_ok(scope["path"], headers):
-            await self._refuse(
-                send, 415, "unsupported_media_type", "send the body as application/json"
-            )
-            return
-        await self._call_counting(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
+            headers = {key.lower(): value for key, value in scope["headers"]}
+            declared = headers.get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                await self._refuse(send, 413, "request_too_large", self._too_large())
+                return
+            if not self._content_type_ok(scope["path"], headers):
+                await self._refuse(
+                    send, 415, "unsupported_media_type", "send the body as application/json"
+                )
+                return
+            receive = self._counting(receive)
+        await self.app(scope, receive, send)
 
-    async def _call_counting(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Count a streamed (chunked) body too, so no declared length can dodge the limit."""
+    def _counting(self, receive: Receive) -> Receive:
+        """Count a streamed (chunked) body too, so no missing length can dodge the limit.
+
+        The 413 is raised as an HTTPException from inside the app, where FastAPI passes it
+        to the error handlers (any other exception would become a 400 "cannot parse").
+        """
         received = 0
-        response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -60,20 +59,13 @@ class RequestLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    raise HTTPException(413, self._too_large())
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
+        return limited_receive
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await self._refuse(send, 413, "request_too_large", self._too_large_message())
+    def _too_large(self) -> str:
+        return f"the request body exceeds {self.max_body_bytes} bytes"
 
     def _content_type_ok(self, path: str, headers: dict[bytes, bytes]) -> bool:
         if any(route.match(path) for route in NON_JSON_ROUTES):
@@ -81,12 +73,11 @@ class RequestLimits:
         content_type = headers.get(b"content-type")
         if content_type is None:
             # No body, no type: fine (DELETE, run without a body). A body without a type is not.
-            return headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
+            return (
+                headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
+            )
         media_type = content_type.split(b";")[0].strip().lower().decode("latin-1")
         return media_type in JSON_TYPES or media_type.endswith("+json")
-
-    def _too_large_message(self) -> str:
-        return f"the request body exceeds {self.max_body_bytes} bytes"
 
     @staticmethod
     async def _refuse(send: Send, status: int, code: str, message: str) -> None:

@@ -1,6 +1,7 @@
 """Prometheus metrics of the HTTP layer, on a registry owned by each app instance."""
 
 import time
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from interop.limits import ASGIApp, Message, Receive, Scope, Send
@@ -30,9 +31,10 @@ class HttpMetrics:
 class MetricsMiddleware:
     """Counts requests by route *template* (never by raw path, which would hold ids)."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics, api_prefix: str) -> None:
         self.app = app
         self.metrics = metrics
+        self.api_prefix = api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,8 +57,12 @@ class MetricsMiddleware:
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
-    @staticmethod
-    def _template(scope: Scope) -> str:
-        # The router records the matched route in the scope; its path is the template.
-        route = scope.get("route")
-        return str(getattr(route, "path", None) or "unmatched")
+    def _template(self, scope: Scope) -> str:
+        # The router records the matched route in the scope; its path is the template,
+        # relative to the prefix its router was included under.
+        template = getattr(scope.get("route"), "path", None)
+        if template is None:
+            return "unmatched"
+        if scope["path"].startswith(self.api_prefix) and not template.startswith(self.api_prefix):
+            return f"{self.api_prefix}{template}"
+        return str(template)

@@ -51,3 +51,14 @@ def envelope_schema(codes: list[str]) -> dict[str, Any]:
             }
         },
     }
+
+
+def without_framework_422(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop FastAPI's automatic `422`: validation errors are `400 invalid_request` here."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema

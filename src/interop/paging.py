@@ -7,8 +7,10 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
+from interop.db import AnySelect
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
@@ -47,11 +49,11 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def fetch_page(session: Session, statement: Select[Any], params: PageParams) -> tuple[list[Any], bool]:
+def fetch_page(
+    session: Session, statement: AnySelect, params: PageParams
+) -> tuple[list[Any], bool]:
     """Rows of one page of an ordered statement, and whether another page follows."""
-    rows = list(
-        session.execute(statement.limit(params.page_size + 1).offset(params.offset)).all()
-    )
+    rows = list(session.execute(statement.limit(params.page_size + 1).offset(params.offset)).all())
     has_next = len(rows) > params.page_size
     return rows[: params.page_size], has_next
 
@@ -70,7 +72,7 @@ def page_envelope(items: Sequence[T], params: PageParams, has_next: bool) -> dic
 
 def paginate(
     session: Session,
-    statement: Select[Any],
+    statement: AnySelect,
     params: PageParams,
     to_item: Callable[[Any], T],
 ) -> dict[str, Any]:
@@ -78,7 +80,7 @@ def paginate(
     return page_envelope([to_item(row) for row in rows], params, has_next)
 
 
-def count(session: Session, statement: Select[Any]) -> int:
+def count(session: Session, statement: AnySelect) -> int:
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     return int(total or 0)
 

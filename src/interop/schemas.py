@@ -1,13 +1,19 @@
 """Envelopes and base models shared by every domain's schemas."""
 
-from typing import Any, Generic, TypeVar
+import uuid
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from interop.errors import InvalidRequest
 from interop.paging import Paging
 
 T = TypeVar("T")
+
+# Input models are strict (no "5" for 5), but JSON has no UUID or time type: these two
+# are parsed from their string forms. Times must carry an offset (RFC 3339).
+JsonUUID = Annotated[uuid.UUID, Field(strict=False)]
+JsonDateTime = Annotated[AwareDatetime, Field(strict=False)]
 
 
 class DataEnvelope(BaseModel, Generic[T]):

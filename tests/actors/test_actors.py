@@ -23,7 +23,9 @@ def test_install_creates_tenant_credentials_and_license(server, api: httpx.Clien
     assert actor["integration"] == {"id": integration["id"], "name": "gradebook", "version": "1.0"}
     assert actor["credentials"]["client_id"].startswith("act_")
     assert len(actor["credentials"]["client_secret"]) >= 43  # 256 bits, urlsafe base64
-    tenant = api.get(f"/v2/interop/tenants/{actor['tenant_id']}", headers=owner.headers).json()["data"]
+    tenant = api.get(f"/v2/interop/tenants/{actor['tenant_id']}", headers=owner.headers).json()[
+        "data"
+    ]
     assert tenant["license"]["status"] == "active"
     assert tenant["license"]["valid_to"] is None
     valid_from = datetime.fromisoformat(tenant["license"]["valid_from"].replace("Z", "+00:00"))
@@ -38,10 +40,16 @@ def test_install_with_license_valid_to(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     new_integration(api, owner)
     cloud = new_cloud(api, owner)
-    response = _install(api, owner, cloud["id"], {
-        "type": "integration", "integration": {"name": "gradebook"},
-        "license": {"valid_to": "2027-06-30T00:00:00Z"},
-    })
+    response = _install(
+        api,
+        owner,
+        cloud["id"],
+        {
+            "type": "integration",
+            "integration": {"name": "gradebook"},
+            "license": {"valid_to": "2027-06-30T00:00:00Z"},
+        },
+    )
     tenant_id = response.json()["data"]["tenant_id"]
     tenant = api.get(f"/v2/interop/tenants/{tenant_id}", headers=owner.headers).json()["data"]
     assert tenant["license"]["valid_to"] == "2027-06-30T00:00:00Z"
@@ -60,10 +68,16 @@ def test_others_cannot_install_unreleased_versions(server, api: httpx.Client, st
     district = new_account(server, api, "district", "education_agency")
     new_integration(api, owner, versions={"1.0": state})
     cloud = new_cloud(api, district)
-    response = _install(api, district, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}})
+    response = _install(
+        api, district, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}}
+    )
     assert response.status_code == 404
-    pinned = _install(api, district, cloud["id"], {
-        "type": "integration", "integration": {"name": "gradebook", "version": "1.0"}})
+    pinned = _install(
+        api,
+        district,
+        cloud["id"],
+        {"type": "integration", "integration": {"name": "gradebook", "version": "1.0"}},
+    )
     assert pinned.status_code == 404
 
 
@@ -79,7 +93,11 @@ def test_beta_installable_by_others_when_owner_allows(server, api: httpx.Client)
     owner = new_account(server, api, "dev")
     district = new_account(server, api, "district", "education_agency")
     integration = new_integration(api, owner, versions={"2.0": "beta"})
-    api.patch(f"/v2/interop/integrations/{integration['id']}", json={"allow_beta": True}, headers=owner.headers)
+    api.patch(
+        f"/v2/interop/integrations/{integration['id']}",
+        json={"allow_beta": True},
+        headers=owner.headers,
+    )
     actor = install(api, district, new_cloud(api, district)["id"], "gradebook", "2.0")
     assert actor["integration"]["version"] == "2.0"
 
@@ -87,14 +105,20 @@ def test_beta_installable_by_others_when_owner_allows(server, api: httpx.Client)
 def test_install_by_integration_id(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     integration = new_integration(api, owner)
-    response = _install(api, owner, new_cloud(api, owner)["id"],
-                        {"type": "integration", "integration": {"id": integration["id"]}})
+    response = _install(
+        api,
+        owner,
+        new_cloud(api, owner)["id"],
+        {"type": "integration", "integration": {"id": integration["id"]}},
+    )
     assert response.status_code == 200
 
 
 def test_install_without_id_or_name_is_400(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
-    response = _install(api, owner, new_cloud(api, owner)["id"], {"type": "integration", "integration": {}})
+    response = _install(
+        api, owner, new_cloud(api, owner)["id"], {"type": "integration", "integration": {}}
+    )
     assert response.status_code == 400
 
 
@@ -103,7 +127,9 @@ def test_install_twice_in_a_cloud_is_409(server, api: httpx.Client) -> None:
     new_integration(api, owner)
     cloud = new_cloud(api, owner)
     install(api, owner, cloud["id"], "gradebook")
-    response = _install(api, owner, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}})
+    response = _install(
+        api, owner, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}}
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "integration_already_installed"
 
@@ -113,7 +139,9 @@ def test_install_into_an_invisible_cloud_is_404(server, api: httpx.Client) -> No
     stranger = new_account(server, api, "stranger")
     new_integration(api, owner)
     cloud = new_cloud(api, stranger)
-    response = _install(api, owner, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}})
+    response = _install(
+        api, owner, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}}
+    )
     assert response.status_code == 404
 
 
@@ -126,10 +154,16 @@ def test_unknown_actor_type_is_400(server, api: httpx.Client) -> None:
 def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     cloud = new_cloud(api, owner)
-    response = _install(api, owner, cloud["id"], {
-        "type": "connector", "name": "sis",
-        "source": {"kind": "oneroster_csv", "location": "/data/export.zip"},
-    })
+    response = _install(
+        api,
+        owner,
+        cloud["id"],
+        {
+            "type": "connector",
+            "name": "sis",
+            "source": {"kind": "oneroster_csv", "location": "/data/export.zip"},
+        },
+    )
     assert response.status_code == 200
     actor = response.json()["data"]
     assert actor["type"] == "connector"
@@ -140,8 +174,12 @@ def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
 
 def test_connector_with_unknown_source_kind_is_400(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
-    response = _install(api, owner, new_cloud(api, owner)["id"], {
-        "type": "connector", "name": "sis", "source": {"kind": "ftp", "location": "x"}})
+    response = _install(
+        api,
+        owner,
+        new_cloud(api, owner)["id"],
+        {"type": "connector", "name": "sis", "source": {"kind": "ftp", "location": "x"}},
+    )
     assert response.status_code == 400
 
 
@@ -153,7 +191,9 @@ def test_cloud_actors_include_credentials_only_when_asked(server, api: httpx.Cli
     url = f"/v2/interop/clouds/{cloud['id']}/actors"
     plain = api.get(url, headers=owner.headers).json()["data"][0]
     assert plain["credentials"] == {"client_id": actor["credentials"]["client_id"]}
-    full = api.get(url, params={"include_credentials": "true"}, headers=owner.headers).json()["data"][0]
+    full = api.get(url, params={"include_credentials": "true"}, headers=owner.headers).json()[
+        "data"
+    ][0]
     assert full["credentials"] == actor["credentials"]
 
 
@@ -169,8 +209,10 @@ def test_list_actors_has_no_secrets(server, api: httpx.Client) -> None:
 def test_uninstall_unknown_actor_is_404(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     cloud = new_cloud(api, owner)
-    response = api.delete(f"/v2/interop/clouds/{cloud['id']}/actors/00000000-0000-4000-8000-000000000000",
-                          headers=owner.headers)
+    response = api.delete(
+        f"/v2/interop/clouds/{cloud['id']}/actors/00000000-0000-4000-8000-000000000000",
+        headers=owner.headers,
+    )
     assert response.status_code == 404
 
 
@@ -182,6 +224,9 @@ def test_rotate_with_stale_if_match_is_409_and_keeps_secret(server, api: httpx.C
     url = f"/v2/interop/clouds/{cloud['id']}/actors/{actor['id']}/credentials"
     response = api.post(url, headers={**owner.headers, "If-Match": '"9"'})
     assert response.status_code == 409
-    token = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                     auth=(actor["credentials"]["client_id"], actor["credentials"]["client_secret"]))
+    token = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(actor["credentials"]["client_id"], actor["credentials"]["client_secret"]),
+    )
     assert token.status_code == 200

@@ -100,8 +100,11 @@ def test_revoked_account_key_token_fails_at_once(server, api: httpx.Client) -> N
     with Database(server.database_url).transaction() as session:
         revoke_api_key(session, caller.client_id)
     _assert_invalid_token(api.get("/v2/interop/clouds", headers=caller.headers))
-    token = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                     auth=(caller.client_id, caller.client_secret))
+    token = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(caller.client_id, caller.client_secret),
+    )
     assert token.status_code == 401
 
 
@@ -112,7 +115,9 @@ def test_uninstalled_actor_token_fails_at_once(server, api: httpx.Client) -> Non
     actor_json = install(api, owner, cloud["id"], "gradebook")
     actor = actor_caller(api, actor_json)
     assert api.get("/v2/interop/tenant", headers=actor.headers).status_code == 200
-    deleted = api.delete(f"/v2/interop/clouds/{cloud['id']}/actors/{actor_json['id']}", headers=owner.headers)
+    deleted = api.delete(
+        f"/v2/interop/clouds/{cloud['id']}/actors/{actor_json['id']}", headers=owner.headers
+    )
     assert deleted.status_code == 204
     _assert_invalid_token(api.get("/v2/interop/tenant", headers=actor.headers))
 
@@ -140,11 +145,17 @@ def test_rotated_actor_secret_revokes_old_tokens_and_secret(server, api: httpx.C
     new_secret = rotated.json()["data"]["credentials"]["client_secret"]
     assert new_secret != actor.client_secret
     _assert_invalid_token(api.get("/v2/interop/tenant", headers=actor.headers))
-    old = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                   auth=(actor.client_id, actor.client_secret))
+    old = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(actor.client_id, actor.client_secret),
+    )
     assert old.status_code == 401
     fresh = get_token(api, actor.client_id, new_secret)
-    assert api.get("/v2/interop/tenant", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert (
+        api.get("/v2/interop/tenant", headers={"Authorization": f"Bearer {fresh}"}).status_code
+        == 200
+    )
 
 
 def test_cli_revoke_command_revokes(server, api: httpx.Client, monkeypatch) -> None:

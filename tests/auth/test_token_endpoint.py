@@ -61,7 +61,9 @@ def test_unknown_client_is_invalid_client_401(api: httpx.Client) -> None:
 def test_other_grant_type_is_unsupported_grant_type(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     response = api.post(
-        "/oauth/token", data={"grant_type": "password"}, auth=(caller.client_id, caller.client_secret)
+        "/oauth/token",
+        data={"grant_type": "password"},
+        auth=(caller.client_id, caller.client_secret),
     )
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
@@ -105,7 +107,10 @@ def test_token_verifies_with_pyjwt_against_the_jwks(server, api: httpx.Client) -
     jwks_client = PyJWKClient(f"{server.base_url}/.well-known/jwks.json")
     signing_key = jwks_client.get_signing_key_from_jwt(caller.token)
     claims = jwt.decode(
-        caller.token, signing_key.key, algorithms=["ES256"], audience="interop-api",
+        caller.token,
+        signing_key.key,
+        algorithms=["ES256"],
+        audience="interop-api",
         issuer="interop",
     )
     assert claims["sub"] == caller.client_id
@@ -135,6 +140,10 @@ def test_third_party_oauth2_client_gets_a_token_and_calls_the_api(
 
 def test_each_token_has_a_unique_jti(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
-    first = jwt.decode(get_token(api, caller.client_id, caller.client_secret), options={"verify_signature": False})
-    second = jwt.decode(get_token(api, caller.client_id, caller.client_secret), options={"verify_signature": False})
+    first = jwt.decode(
+        get_token(api, caller.client_id, caller.client_secret), options={"verify_signature": False}
+    )
+    second = jwt.decode(
+        get_token(api, caller.client_id, caller.client_secret), options={"verify_signature": False}
+    )
     assert first["jti"] != second["jti"]

@@ -89,11 +89,15 @@ def test_patch_integration_changes_title_and_status(server, api: httpx.Client) -
 def test_patch_changing_the_name_is_read_only_field(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    same = api.patch(f"{INTEGRATIONS}/{integration['id']}", json={"name": "gradebook"},
-                     headers=caller.headers)
+    same = api.patch(
+        f"{INTEGRATIONS}/{integration['id']}", json={"name": "gradebook"}, headers=caller.headers
+    )
     assert same.status_code == 204
-    changed = api.patch(f"{INTEGRATIONS}/{integration['id']}", json={"name": "other", "title": "T"},
-                        headers=caller.headers)
+    changed = api.patch(
+        f"{INTEGRATIONS}/{integration['id']}",
+        json={"name": "other", "title": "T"},
+        headers=caller.headers,
+    )
     assert changed.status_code == 400
     assert changed.json()["error"]["code"] == "read_only_field"
     body = api.get(f"{INTEGRATIONS}/{integration['id']}", headers=caller.headers).json()["data"]
@@ -103,16 +107,20 @@ def test_patch_changing_the_name_is_read_only_field(server, api: httpx.Client) -
 def test_patch_bad_status_is_400(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    response = api.patch(f"{INTEGRATIONS}/{integration['id']}", json={"status": "sleepy"},
-                         headers=caller.headers)
+    response = api.patch(
+        f"{INTEGRATIONS}/{integration['id']}", json={"status": "sleepy"}, headers=caller.headers
+    )
     assert response.status_code == 400
 
 
 def test_patch_with_stale_if_match_is_409(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    response = api.patch(f"{INTEGRATIONS}/{integration['id']}", json={"title": "x"},
-                         headers={**caller.headers, "If-Match": '"5"'})
+    response = api.patch(
+        f"{INTEGRATIONS}/{integration['id']}",
+        json={"title": "x"},
+        headers={**caller.headers, "If-Match": '"5"'},
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "concurrent_modification"
 
@@ -126,7 +134,9 @@ def test_delete_integration_in_use_is_409_then_204(server, api: httpx.Client) ->
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "integration_in_use"
     api.delete(f"/v2/interop/clouds/{cloud['id']}/actors/{actor['id']}", headers=caller.headers)
-    assert api.delete(f"{INTEGRATIONS}/{integration['id']}", headers=caller.headers).status_code == 204
+    assert (
+        api.delete(f"{INTEGRATIONS}/{integration['id']}", headers=caller.headers).status_code == 204
+    )
     assert api.get(f"{INTEGRATIONS}/{integration['id']}", headers=caller.headers).status_code == 404
 
 
@@ -174,7 +184,9 @@ def test_duplicate_version_is_409(server, api: httpx.Client) -> None:
 def test_auth_type_comes_from_the_blueprint(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    response = _post_blueprint(api, caller, integration["id"], blueprint_xml("1.0", auth_type="oauth2"))
+    response = _post_blueprint(
+        api, caller, integration["id"], blueprint_xml("1.0", auth_type="oauth2")
+    )
     assert response.json()["data"]["auth_type"] == "oauth2"
 
 
@@ -183,13 +195,18 @@ HOSTILE = {
         '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
         '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
         '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
-        "<Blueprint Id='x' Version='1.0'><Integration><Title>&lol3;</Title></Integration></Blueprint>"
+        "<Blueprint Id='x' Version='1.0'><Integration><Title>&lol3;</Title></Integration>"
+        "</Blueprint>"
     ),
     "external_entity": (
         '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-        "<Blueprint Id='x' Version='1.0'><Integration><Title>&xxe;</Title></Integration></Blueprint>"
+        "<Blueprint Id='x' Version='1.0'><Integration><Title>&xxe;</Title></Integration>"
+        "</Blueprint>"
     ),
-    "deep_nesting": "<Blueprint Id='x' Version='1.0'>" + "<a>" * 5000 + "</a>" * 5000 + "</Blueprint>",
+    "deep_nesting": "<Blueprint Id='x' Version='1.0'>"
+    + "<a>" * 5000
+    + "</a>" * 5000
+    + "</Blueprint>",
     "truncated": blueprint_xml("1.0")[:60],
     "missing_version": "<Blueprint Id='x'><Integration><Title>T</Title></Integration></Blueprint>",
 }
@@ -213,7 +230,9 @@ def test_hostile_blueprint_is_400_and_leaves_nothing(server, api: httpx.Client, 
 def test_truncated_blueprint_error_names_line_and_column(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    response = _post_blueprint(api, caller, integration["id"], "<Blueprint Id='x' Version='1'>\n<Integration>")
+    response = _post_blueprint(
+        api, caller, integration["id"], "<Blueprint Id='x' Version='1'>\n<Integration>"
+    )
     details = response.json()["error"]["details"]
     assert details["line"] == 2
     assert isinstance(details["column"], int)
@@ -221,7 +240,9 @@ def test_truncated_blueprint_error_names_line_and_column(server, api: httpx.Clie
 
 def test_versions_list_newest_first(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
-    integration = new_integration(api, caller, versions={"1.0": "released", "1.1": "beta", "2.0": "development"})
+    integration = new_integration(
+        api, caller, versions={"1.0": "released", "1.1": "beta", "2.0": "development"}
+    )
     body = api.get(f"{INTEGRATIONS}/{integration['id']}/versions", headers=caller.headers).json()
     assert [v["version"] for v in body["data"]] == ["2.0", "1.1", "1.0"]
 
@@ -230,7 +251,12 @@ def test_patch_version_release_state_and_title(server, api: httpx.Client) -> Non
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={"1.0": "development"})
     url = f"{INTEGRATIONS}/{integration['id']}/versions/1.0"
-    assert api.patch(url, json={"release_state": "released", "title": "One"}, headers=caller.headers).status_code == 204
+    assert (
+        api.patch(
+            url, json={"release_state": "released", "title": "One"}, headers=caller.headers
+        ).status_code
+        == 204
+    )
     version = api.get(url, headers=caller.headers).json()["data"]
     assert version["release_state"] == "released"
     assert version["title"] == "One"
@@ -241,8 +267,11 @@ def test_patch_version_release_state_and_title(server, api: httpx.Client) -> Non
 def test_patch_unknown_version_is_404(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
-    response = api.patch(f"{INTEGRATIONS}/{integration['id']}/versions/9.9", json={"title": "x"},
-                         headers=caller.headers)
+    response = api.patch(
+        f"{INTEGRATIONS}/{integration['id']}/versions/9.9",
+        json={"title": "x"},
+        headers=caller.headers,
+    )
     assert response.status_code == 404
 
 
@@ -253,7 +282,12 @@ def test_delete_version_in_use_is_409(server, api: httpx.Client) -> None:
     refused = api.delete(f"{INTEGRATIONS}/{integration['id']}/versions/1.0", headers=caller.headers)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "version_in_use"
-    assert api.delete(f"{INTEGRATIONS}/{integration['id']}/versions/2.0", headers=caller.headers).status_code == 204
+    assert (
+        api.delete(
+            f"{INTEGRATIONS}/{integration['id']}/versions/2.0", headers=caller.headers
+        ).status_code
+        == 204
+    )
 
 
 def test_put_blueprint_replaces_it(server, api: httpx.Client) -> None:
@@ -304,5 +338,7 @@ def test_add_version_helper_really_creates(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})
     add_version(api, caller, integration["id"], "5.0", "beta")
-    versions = api.get(f"{INTEGRATIONS}/{integration['id']}/versions", headers=caller.headers).json()["data"]
+    versions = api.get(
+        f"{INTEGRATIONS}/{integration['id']}/versions", headers=caller.headers
+    ).json()["data"]
     assert [(v["version"], v["release_state"]) for v in versions] == [("5.0", "beta")]

@@ -19,8 +19,20 @@ def test_tenant_info_has_every_section(server, api: httpx.Client) -> None:
     new_integration(api, owner)
     actor = install(api, owner, new_cloud(api, owner)["id"], "gradebook")
     tenant = api.get(f"{TENANTS}/{actor['tenant_id']}", headers=owner.headers).json()["data"]
-    assert set(tenant) >= {"id", "name", "account", "cloud", "integration", "license", "status",
-                           "sis_status", "auth", "created_at", "updated_at", "version"}
+    assert set(tenant) >= {
+        "id",
+        "name",
+        "account",
+        "cloud",
+        "integration",
+        "license",
+        "status",
+        "sis_status",
+        "auth",
+        "created_at",
+        "updated_at",
+        "version",
+    }
     assert set(tenant["account"]) == {"id", "name", "public_id", "timezone", "userdata"}
     assert set(tenant["cloud"]) == {"id", "name", "generation", "env"}
     assert set(tenant["status"]) == {"op_state", "setup_state", "last_sync_at"}
@@ -38,15 +50,29 @@ def test_filters_by_accounts_and_integration(server, api: httpx.Client) -> None:
     t1b = install(api, d1, c1["id"], "beta")["tenant_id"]
     t2a = install(api, d2, c2["id"], "alpha")["tenant_id"]
     assert _ids(api.get(TENANTS, headers=dev.headers)) == [t1a, t1b, t2a]
-    assert _ids(api.get(TENANTS, params={"accounts": d1.account_id}, headers=dev.headers)) == [t1a, t1b]
-    assert _ids(api.get(TENANTS, params={"integration": "alpha"}, headers=dev.headers)) == [t1a, t2a]
-    both = api.get(TENANTS, params={"accounts": d1.account_id, "integration": "alpha"}, headers=dev.headers)
+    assert _ids(api.get(TENANTS, params={"accounts": d1.account_id}, headers=dev.headers)) == [
+        t1a,
+        t1b,
+    ]
+    assert _ids(api.get(TENANTS, params={"integration": "alpha"}, headers=dev.headers)) == [
+        t1a,
+        t2a,
+    ]
+    both = api.get(
+        TENANTS, params={"accounts": d1.account_id, "integration": "alpha"}, headers=dev.headers
+    )
     assert _ids(both) == [t1a]
-    either = api.get(TENANTS, params={"accounts": f"{d1.account_id},{d2.account_id}",
-                                      "integration": ["alpha", "beta"]}, headers=dev.headers)
+    either = api.get(
+        TENANTS,
+        params={"accounts": f"{d1.account_id},{d2.account_id}", "integration": ["alpha", "beta"]},
+        headers=dev.headers,
+    )
     assert _ids(either) == [t1a, t1b, t2a]
-    repeated = api.get(TENANTS, params=[("accounts", d2.account_id), ("accounts", d1.account_id)],
-                       headers=dev.headers)
+    repeated = api.get(
+        TENANTS,
+        params=[("accounts", d2.account_id), ("accounts", d1.account_id)],
+        headers=dev.headers,
+    )
     assert _ids(repeated) == [t1a, t1b, t2a]
 
 
@@ -71,8 +97,15 @@ def test_actor_reads_its_own_tenant(server, api: httpx.Client) -> None:
 def test_connector_actor_has_no_tenant(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     cloud = new_cloud(api, owner)
-    connector = api.post(f"/v2/interop/clouds/{cloud['id']}/actors", headers=owner.headers, json={
-        "type": "connector", "name": "sis", "source": {"kind": "oneroster_csv", "location": "/x"}})
+    connector = api.post(
+        f"/v2/interop/clouds/{cloud['id']}/actors",
+        headers=owner.headers,
+        json={
+            "type": "connector",
+            "name": "sis",
+            "source": {"kind": "oneroster_csv", "location": "/x"},
+        },
+    )
     actor = actor_caller(api, connector.json()["data"])
     assert api.get("/v2/interop/tenant", headers=actor.headers).status_code == 404
 

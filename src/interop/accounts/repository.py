@@ -1,16 +1,16 @@
 """Which accounts a principal may see: its own, its descendants, or all for an operator."""
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account
 from interop.auth.principals import Principal
+from interop.db import AnySelect
 
 
-def visible_account_ids(principal: Principal) -> Select[Any]:
+def visible_account_ids(principal: Principal) -> AnySelect:
     """The readable statement every account-scoped query starts from."""
     statement = select(Account.id)
     if principal.is_operator:

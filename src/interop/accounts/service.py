@@ -84,7 +84,9 @@ def list_accounts(session: Session) -> list[tuple[Account, int]]:
             select(ApiKey.account_id, func.count())
             .where(ApiKey.revoked_at.is_(None))
             .group_by(ApiKey.account_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     accounts = session.scalars(select(Account).order_by(Account.created_at, Account.id))
     return [(account, active_keys.get(account.id, 0)) for account in accounts]

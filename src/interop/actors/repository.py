@@ -3,20 +3,21 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop.accounts.repository import visible_account_ids
 from interop.actors.models import Actor
 from interop.auth.principals import Principal
+from interop.db import AnySelect
 from interop.errors import NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.tenants.models import Tenant
 
 
-def readable_actors(principal: Principal) -> Select[Any]:
+def readable_actors(principal: Principal) -> AnySelect:
     """Actors with what their JSON needs: integration name, version string and tenant id."""
-    statement = (
+    statement: AnySelect = (
         select(Actor, Integration.name, IntegrationVersion.version, Tenant.id)
         .outerjoin(Integration, Integration.id == Actor.integration_id)
         .outerjoin(IntegrationVersion, IntegrationVersion.id == Actor.integration_version_id)
@@ -32,9 +33,7 @@ def get_readable_actor(
     session: Session, principal: Principal, cloud_id: uuid.UUID, actor_id: uuid.UUID
 ) -> Actor:
     statement = (
-        select(Actor)
-        .where(Actor.id == actor_id, Actor.cloud_id == cloud_id)
-        .with_for_update()
+        select(Actor).where(Actor.id == actor_id, Actor.cloud_id == cloud_id).with_for_update()
     )
     if not principal.is_operator:
         statement = statement.where(Actor.account_id.in_(visible_account_ids(principal)))

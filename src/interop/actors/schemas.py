@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from interop.schemas import InputModel
+from interop.schemas import InputModel, JsonDateTime, JsonUUID
 
 
 class ActorIntegration(BaseModel):
@@ -46,7 +46,7 @@ class ActorOut(BaseModel):
 
 
 class IntegrationRef(InputModel):
-    id: uuid.UUID | None = None
+    id: JsonUUID | None = None
     name: str | None = Field(default=None, min_length=1, max_length=64)
     version: str | None = Field(
         default=None, min_length=1, max_length=64, description="Default: the newest installable."
@@ -54,7 +54,7 @@ class IntegrationRef(InputModel):
 
 
 class LicenseTerms(InputModel):
-    valid_to: datetime | None = None
+    valid_to: JsonDateTime | None = None
 
 
 class IntegrationInstall(InputModel):

@@ -86,9 +86,7 @@ def jwks(request: Request) -> JSONResponse:
 async def _issue(request: Request, client_id: str, secret: str) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with get_database(request).transaction(write=False) as session:
-            credential = authenticate_client(
-                session, get_secret_box(request), client_id, secret
-            )
+            credential = authenticate_client(session, get_secret_box(request), client_id, secret)
         return issue_token(get_keys(request), get_settings(request), credential)
 
     return await run_in_threadpool(work)
@@ -96,9 +94,7 @@ async def _issue(request: Request, client_id: str, secret: str) -> dict[str, Any
 
 def _parse_form(content_type: str, body: bytes) -> dict[str, str]:
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise OAuthError(
-            "invalid_request", "the body must be application/x-www-form-urlencoded"
-        )
+        raise OAuthError("invalid_request", "the body must be application/x-www-form-urlencoded")
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -97,7 +97,9 @@ def principal_from_bearer(
     return principal
 
 
-def principal_from_basic(session: Session, box: SecretBox, client_id: str, secret: str) -> Principal:
+def principal_from_basic(
+    session: Session, box: SecretBox, client_id: str, secret: str
+) -> Principal:
     """Kimono SDK compatibility: an account key sent directly as HTTP Basic."""
     api_key = session.scalar(
         select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
@@ -144,8 +146,15 @@ def _account_principal(session: Session, client_id: str) -> Principal | None:
 
 def _actor_principal(session: Session, client_id: str, generation: object) -> Principal | None:
     row = session.execute(
-        select(Actor.id, Actor.cloud_id, Actor.secret_generation, Account.id.label("account_id"),
-               Account.type, Account.path, Tenant.id.label("tenant_id"))
+        select(
+            Actor.id,
+            Actor.cloud_id,
+            Actor.secret_generation,
+            Account.id.label("account_id"),
+            Account.type,
+            Account.path,
+            Tenant.id.label("tenant_id"),
+        )
         .join(Account, Account.id == Actor.account_id)
         .outerjoin(Tenant, Tenant.actor_id == Actor.id)
         .where(Actor.client_id == client_id)
@@ -153,8 +162,14 @@ def _actor_principal(session: Session, client_id: str, generation: object) -> Pr
     if row is None or row.secret_generation != generation:
         return None
     return Principal(
-        "actor", client_id, row.account_id, row.type, row.path,
-        actor_id=row.id, cloud_id=row.cloud_id, tenant_id=row.tenant_id,
+        "actor",
+        client_id,
+        row.account_id,
+        row.type,
+        row.path,
+        actor_id=row.id,
+        cloud_id=row.cloud_id,
+        tenant_id=row.tenant_id,
     )
 
 

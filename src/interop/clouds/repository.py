@@ -1,18 +1,18 @@
 """Cloud queries; every one starts from the readable statement."""
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop.accounts.repository import visible_account_ids
 from interop.auth.principals import Principal
 from interop.clouds.models import Cloud
+from interop.db import AnySelect
 from interop.errors import NotFound
 
 
-def readable_clouds(principal: Principal) -> Select[Any]:
+def readable_clouds(principal: Principal) -> AnySelect:
     statement = select(Cloud).order_by(Cloud.created_at, Cloud.id)
     if principal.is_operator:
         return statement
@@ -25,7 +25,7 @@ def get_readable_cloud(
     statement = readable_clouds(principal).where(Cloud.id == cloud_id)
     if lock:
         statement = statement.with_for_update()
-    cloud = session.scalar(statement)
+    cloud: Cloud | None = session.scalar(statement)
     if cloud is None:
         raise NotFound("cloud")
     return cloud

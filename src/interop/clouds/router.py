@@ -51,8 +51,12 @@ def search_clouds(
     session: SessionDep,
     principal: AccountPrincipal,
     page: PageDep,
-    generation: Annotated[int | None, Query(description="List all Clouds of a matching generation")] = None,
-    userdata: Annotated[str | None, Query(description="List all Clouds with matching userdata")] = None,
+    generation: Annotated[
+        int | None, Query(description="List all Clouds of a matching generation")
+    ] = None,
+    userdata: Annotated[
+        str | None, Query(description="List all Clouds with matching userdata")
+    ] = None,
     name: Annotated[str | None, Query(description="List all Clouds with a matching name")] = None,
 ) -> Any:
     statement = service.search_clouds(principal, generation, userdata, name)

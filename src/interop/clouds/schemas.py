@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from interop.clouds.models import Cloud
-from interop.schemas import InputModel
+from interop.schemas import InputModel, JsonUUID
 
 
 class Env(BaseModel):
@@ -44,7 +44,7 @@ class CloudCreate(InputModel):
     name: str = Field(min_length=1, max_length=255)
     userdata: str | None = Field(default=None, max_length=65536)
     generation: int = Field(default=1, ge=1, le=2_147_483_647)
-    account_id: uuid.UUID | None = Field(
+    account_id: JsonUUID | None = Field(
         default=None,
         description="(ext) Create the cloud for a visible descendant account; default: yours.",
     )

@@ -1,9 +1,8 @@
 """Cloud rules: names unique per account, deletion takes everything under a cloud with it."""
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, delete
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +12,7 @@ from interop.clouds.models import Cloud
 from interop.clouds.repository import get_readable_cloud, readable_clouds
 from interop.clouds.schemas import CloudCreate
 from interop.concurrency import check_if_match
+from interop.db import AnySelect
 from interop.errors import Conflict, NotFound
 
 
@@ -37,7 +37,7 @@ def create_cloud(session: Session, principal: Principal, body: CloudCreate) -> C
 
 def search_clouds(
     principal: Principal, generation: int | None, userdata: str | None, name: str | None
-) -> Select[Any]:
+) -> AnySelect:
     statement = readable_clouds(principal)
     if generation is not None:
         statement = statement.where(Cloud.generation == generation)

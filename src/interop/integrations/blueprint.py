@@ -51,7 +51,9 @@ class _DepthLimitedBuilder:
     def start(self, tag: str, attrs: dict[str, str]) -> Element:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise BlueprintError(f"blueprint nests deeper than {MAX_DEPTH} elements", *self._position())
+            raise BlueprintError(
+                f"blueprint nests deeper than {MAX_DEPTH} elements", *self._position()
+            )
         return self.builder.start(tag, attrs)
 
     def end(self, tag: str) -> Element:
@@ -92,7 +94,7 @@ def _parse(raw: bytes) -> Element:
     except BlueprintError:
         raise
     except ParseError as exc:
-        line, column = exc.position
+        line, column = exc.position[0], exc.position[1]
         reason = str(exc).split(":")[0]
         raise BlueprintError(
             f"blueprint is not well-formed XML: {reason} (line {line}, column {column})",
@@ -100,11 +102,9 @@ def _parse(raw: bytes) -> Element:
             column,
         ) from exc
     except DefusedXmlException as exc:
-        line, column = target._position()
         raise BlueprintError(
             "blueprint must not contain a DTD, entity declarations or external references",
-            line,
-            column,
+            *target._position(),
         ) from exc
     except (ValueError, RecursionError, UnicodeError) as exc:
         raise BlueprintError(f"blueprint cannot be read: {type(exc).__name__}") from exc
@@ -114,7 +114,8 @@ def _parse(raw: bytes) -> Element:
 def _read(root: Element, sha256: str) -> Blueprint:
     if root.tag not in ROOT_TAGS:
         raise BlueprintError(
-            f"blueprint root element must be <IntegrationBlueprint> or <Blueprint>, got <{root.tag}>"
+            "blueprint root element must be <IntegrationBlueprint> or <Blueprint>, "
+            f"got <{root.tag}>"
         )
     version = (root.get("Version") or "").strip()
     if not version:

@@ -2,18 +2,18 @@
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop.accounts.repository import visible_account_ids
 from interop.auth.principals import Principal
+from interop.db import AnySelect
 from interop.errors import NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 
 
-def readable_integrations(principal: Principal) -> Select[Any]:
+def readable_integrations(principal: Principal) -> AnySelect:
     """Integrations owned by the caller or its descendants; an operator sees all."""
     statement = select(Integration).order_by(Integration.created_at, Integration.id)
     if principal.is_operator:
@@ -27,13 +27,13 @@ def get_readable_integration(
     statement = readable_integrations(principal).where(Integration.id == integration_id)
     if lock:
         statement = statement.with_for_update()
-    integration = session.scalar(statement)
+    integration: Integration | None = session.scalar(statement)
     if integration is None:
         raise NotFound("integration")
     return integration
 
 
-def versions_newest_first(integration_id: uuid.UUID) -> Select[Any]:
+def versions_newest_first(integration_id: uuid.UUID) -> AnySelect:
     return (
         select(IntegrationVersion)
         .where(IntegrationVersion.integration_id == integration_id)
@@ -56,7 +56,9 @@ def get_version(
     return found
 
 
-def current_versions(session: Session, integration_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+def current_versions(
+    session: Session, integration_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
     """Each integration's `version`: its newest released version, else its newest (one query)."""
     ids = list(integration_ids)
     if not ids:

@@ -10,6 +10,7 @@ from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep, get_settings
 from interop.errors import InteropError, InvalidRequest
 from interop.integrations import service
+from interop.integrations.models import Integration
 from interop.integrations.repository import (
     current_versions,
     get_readable_integration,
@@ -17,7 +18,6 @@ from interop.integrations.repository import (
     readable_integrations,
     versions_newest_first,
 )
-from interop.integrations.models import Integration
 from interop.integrations.schemas import (
     IntegrationCreate,
     IntegrationOut,
@@ -70,7 +70,9 @@ BlueprintDocument = Annotated[bytes, Depends(blueprint_document)]
 
 
 def _integration_out(session: Any, integration: Integration) -> IntegrationOut:
-    return IntegrationOut.of(integration, current_versions(session, [integration.id]).get(integration.id))
+    return IntegrationOut.of(
+        integration, current_versions(session, [integration.id]).get(integration.id)
+    )
 
 
 @router.get(

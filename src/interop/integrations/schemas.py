@@ -34,7 +34,7 @@ class IntegrationOut(BaseModel):
             name=integration.name,
             title=integration.title,
             version=current_version,
-            status=integration.status,  # type: ignore[arg-type]
+            status=integration.status,
             allow_beta=integration.allow_beta,
             revision=integration.revision,
             created_at=integration.created_at,
@@ -73,7 +73,7 @@ class IntegrationVersionOut(BaseModel):
             integration_id=version.integration_id,
             version=version.version,
             title=version.title,
-            release_state=version.release_state,  # type: ignore[arg-type]
+            release_state=version.release_state,
             blueprint_sha256=version.blueprint_sha256,
             auth_type=version.auth_type,
             revision=version.revision,

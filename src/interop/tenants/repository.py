@@ -4,7 +4,7 @@ accounts above its integration's owner ("your licensed and authorized Integratio
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account
@@ -12,14 +12,15 @@ from interop.accounts.repository import visible_account_ids
 from interop.actors.models import Actor
 from interop.auth.principals import Principal
 from interop.clouds.models import Cloud
+from interop.db import AnySelect
 from interop.errors import NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.tenants.models import Tenant
 
 
-def tenant_info_rows() -> Select[Any]:
+def tenant_info_rows() -> AnySelect:
     """Everything a TenantInfo shows, in one query."""
-    return (
+    statement: AnySelect = (
         select(Tenant, Account, Cloud, Integration, IntegrationVersion.version, Actor)
         .join(Account, Account.id == Tenant.account_id)
         .join(Cloud, Cloud.id == Tenant.cloud_id)
@@ -28,18 +29,17 @@ def tenant_info_rows() -> Select[Any]:
         .join(Actor, Actor.id == Tenant.actor_id)
         .order_by(Tenant.created_at, Tenant.id)
     )
+    return statement
 
 
-def readable_tenants(principal: Principal) -> Select[Any]:
+def readable_tenants(principal: Principal) -> AnySelect:
     statement = tenant_info_rows()
     if principal.kind == "actor":
         return statement.where(Tenant.id == principal.tenant_id)
     if principal.is_operator:
         return statement
     visible = visible_account_ids(principal)
-    return statement.where(
-        or_(Tenant.account_id.in_(visible), Integration.account_id.in_(visible))
-    )
+    return statement.where(or_(Tenant.account_id.in_(visible), Integration.account_id.in_(visible)))
 
 
 def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Any:

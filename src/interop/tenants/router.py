@@ -3,18 +3,20 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from interop.auth.secrets import SecretBox
 from interop.concurrency import etag
-from interop.errors import NotFound
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
+from interop.errors import NotFound
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
+from interop.placeholder import not_served
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
 from interop.tenants.repository import get_tenant_info_row
 from interop.tenants.schemas import TenantInfo
+from interop.tenants.state_schemas import TenantState
 
 router = APIRouter(tags=["Tenants"])
 Box = Annotated[SecretBox, Depends(get_secret_box)]
@@ -73,3 +75,13 @@ def get_own_tenant(
     row = get_tenant_info_row(session, principal, principal.tenant_id)
     response.headers["ETag"] = etag(row[0].version)
     return {"data": service.tenant_info(row, box)}
+
+
+@router.get(
+    "/tenant/state",
+    summary="Get tenant state by actor authentication credentials",
+    response_model=DataEnvelope[TenantState],
+    responses=error_responses("not_found", "not_implemented"),
+)
+def get_own_tenant_state(principal: ActorPrincipal, request: Request) -> Any:
+    not_served(request)

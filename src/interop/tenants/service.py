@@ -3,11 +3,10 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select
-
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
 from interop.clouds.schemas import Env
+from interop.db import AnySelect
 from interop.errors import InvalidRequest
 from interop.integrations.models import Integration
 from interop.tenants.models import Tenant
@@ -25,7 +24,7 @@ from interop.tenants.schemas import (
 
 def filtered_tenants(
     principal: Principal, accounts: list[str], integrations: list[str]
-) -> Select[Any]:
+) -> AnySelect:
     """AND across filters, OR within one; each repeatable or comma-separated."""
     statement = readable_tenants(principal)
     account_ids = _parse_uuids(_split(accounts), "accounts")
