@@ -168,3 +168,19 @@ def test_delete_with_stale_if_match_is_409_and_keeps_the_cloud(server, api: http
     assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 200
     ok = api.delete(f"{CLOUDS}/{cloud['id']}", headers={**caller.headers, "If-Match": '"1"'})
     assert ok.status_code == 204
+
+
+def test_concurrent_creates_of_one_name_yield_one_cloud(server, api: httpx.Client) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    caller = new_account(server, api)
+
+    def create(_: int) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            return client.post(CLOUDS, json={"name": "race"}, headers=caller.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(create, range(10)))
+    assert statuses == [200] + [409] * 9
+    clouds = api.get(f"{CLOUDS}/search", params={"name": "race"}, headers=caller.headers)
+    assert len(clouds.json()["data"]) == 1
