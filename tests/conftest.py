@@ -164,3 +164,17 @@ def clean(server: Server) -> Server:
 def api(clean: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=clean.base_url, timeout=30) as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the visibility matrix's size once per run, also under xdist (workers' prints are
+    swallowed)."""
+    try:
+        import test_visibility_matrix as matrix
+    except ImportError:  # a run that did not collect it
+        return
+    cases = len(matrix.CASES) + len(matrix.LIST_CASES) + len(matrix.WRITE_CASES)
+    terminalreporter.write_line(
+        f"visibility matrix: {len(matrix.PRINCIPALS)} principals x operations = {cases} cases "
+        f"per backend, {cases * len(BACKENDS)} in all"
+    )

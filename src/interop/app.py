@@ -159,7 +159,9 @@ def _add_error_handlers(app: FastAPI) -> None:
             }
             for error in exc.errors()
         ]
-        return _error(400, "invalid_request", "the request is invalid", details)
+        first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid"
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        return _error(400, "invalid_request", f"invalid request: {first}{more}", details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -47,11 +47,10 @@ def serve(
         if workers != 1:
             err_console.print("SQLite serves from one process; ignoring --workers.")
             workers = 1
-    console.print(
-        f"Interop API listening on http://{host}:{port}  (docs: http://{host}:{port}/docs)"
-    )
-    console.print(f"Database: {_redacted(settings.resolved_database_url)}")
-    console.print("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
+    # Plain echo: Rich would wrap these lines at the terminal width.
+    typer.echo(f"Interop API listening on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    typer.echo(f"Database: {_redacted(settings.resolved_database_url)}")
+    typer.echo("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
     uvicorn.run(
         "interop.app:create_app",
         factory=True,

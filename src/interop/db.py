@@ -62,7 +62,12 @@ class IdMixin:
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A new row's updated_at equals its created_at exactly.
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime,
+        default=lambda context: context.get_current_parameters()["created_at"],
+        onupdate=utcnow,
+    )
 
 
 class VersionMixin:

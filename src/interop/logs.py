@@ -30,3 +30,5 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(settings.log_level.upper())
+    # Alembic narrates every migration context it opens (readiness checks open one).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
