@@ -1,7 +1,6 @@
 """create_app(): middleware, error handlers, service endpoints and the API routers."""
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +18,7 @@ from interop.config import Settings
 from interop.db import Database
 from interop.errors import InteropError, error_body
 from interop.limits import RequestLimits
-from interop.metrics import HttpMetrics, MetricsMiddleware
+from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
 from interop.openapi import without_framework_422
 from interop.routers import API_ROUTERS
@@ -60,40 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _use_our_openapi(app)
     _add_error_handlers(app)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics, api_prefix=API_PREFIX)
-    app.add_middleware(AccessLog)
+    app.add_middleware(RequestObserver, metrics=metrics, api_prefix=API_PREFIX)
     return app
-
-
-class AccessLog:
-    """One log line per request: method, path (never the query or headers), status, time."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            log.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
 
 
 def _use_our_openapi(app: FastAPI) -> None:

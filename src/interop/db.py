@@ -12,9 +12,12 @@ from typing import Any, TypeAlias
 
 from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from interop.errors import InteropError
 
 # A SELECT of any columns: what readable statements and paging pass around.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -74,6 +77,18 @@ class VersionMixin:
     """An integer bumped on every write: the `version` field, the ETag and `If-Match`."""
 
     version: Mapped[int] = mapped_column(default=1)
+
+
+@contextmanager
+def violation_as(session: Session, error: InteropError) -> Iterator[None]:
+    """Run writes in a savepoint and flush them: a constraint violation (a racing twin, a row
+    still referenced) becomes `error`, and the request's transaction stays usable."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as exc:
+        raise error from exc
 
 
 class Database:

@@ -1,5 +1,6 @@
-"""Prometheus metrics of the HTTP layer, on a registry owned by each app instance."""
+"""Prometheus metrics and the access log of the HTTP layer (a registry per app instance)."""
 
+import logging
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -28,8 +29,13 @@ class HttpMetrics:
         return generate_latest(self.registry)
 
 
-class MetricsMiddleware:
-    """Counts requests by route *template* (never by raw path, which would hold ids)."""
+log = logging.getLogger("interop.access")
+
+
+class RequestObserver:
+    """Per request: metrics by route *template* (raw paths hold ids) and one access-log line
+    with method, path, status and time — never the query string or headers, which can
+    carry credentials."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics, api_prefix: str) -> None:
         self.app = app
@@ -52,10 +58,12 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, recording_send)
         finally:
+            elapsed = time.perf_counter() - started
             route = self._template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            log.info("%s %s %s %.1fms", method, scope["path"], status, elapsed * 1000)
 
     def _template(self, scope: Scope) -> str:
         # The router records the matched route in the scope; its path is the template,

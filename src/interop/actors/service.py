@@ -4,7 +4,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interop.accounts.repository import is_visible_account
@@ -22,7 +21,7 @@ from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.clouds.models import Cloud
 from interop.clouds.repository import get_readable_cloud
 from interop.concurrency import check_if_match
-from interop.db import utcnow
+from interop.db import utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.paging import PageParams, fetch_page, page_envelope
@@ -158,17 +157,14 @@ def _install_integration(
         license_valid_to=body.license.valid_to if body.license else None,
         license_status="active",
     )
-    try:
-        with session.begin_nested():
-            session.add(actor)
-            session.flush()
-            session.add(tenant)
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            "integration_already_installed",
-            f"integration {integration.name!r} is already installed in this cloud",
-        ) from exc
+    already = Conflict(
+        "integration_already_installed",
+        f"integration {integration.name!r} is already installed in this cloud",
+    )
+    with violation_as(session, already):
+        session.add(actor)
+        session.flush()
+        session.add(tenant)
     return actor
 
 

@@ -3,7 +3,6 @@
 import uuid
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interop.accounts.repository import is_visible_account
@@ -12,7 +11,7 @@ from interop.clouds.models import Cloud
 from interop.clouds.repository import get_readable_cloud, readable_clouds
 from interop.clouds.schemas import CloudCreate
 from interop.concurrency import check_if_match
-from interop.db import AnySelect
+from interop.db import AnySelect, violation_as
 from interop.errors import Conflict, NotFound
 
 
@@ -23,15 +22,9 @@ def create_cloud(session: Session, principal: Principal, body: CloudCreate) -> C
     cloud = Cloud(
         account_id=account_id, name=body.name, userdata=body.userdata, generation=body.generation
     )
-    try:
-        # A savepoint, so the unique violation of a racing twin becomes a clean 409.
-        with session.begin_nested():
-            session.add(cloud)
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            "cloud_name_taken", f"the account already has a cloud named {body.name!r}"
-        ) from exc
+    taken = Conflict("cloud_name_taken", f"the account already has a cloud named {body.name!r}")
+    with violation_as(session, taken):
+        session.add(cloud)
     return cloud
 
 

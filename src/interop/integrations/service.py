@@ -3,11 +3,11 @@
 import uuid
 
 from sqlalchemy import delete, exists, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
+from interop.db import violation_as
 from interop.errors import Conflict, InvalidRequest
 from interop.integrations.blueprint import Blueprint, BlueprintError, parse_blueprint
 from interop.integrations.models import Integration, IntegrationVersion
@@ -33,14 +33,9 @@ def create_integration(
         title=body.title or body.name,
         allow_beta=body.allow_beta,
     )
-    try:
-        with session.begin_nested():
-            session.add(integration)
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            "integration_name_taken", f"an integration named {body.name!r} already exists"
-        ) from exc
+    taken = Conflict("integration_name_taken", f"an integration named {body.name!r} already exists")
+    with violation_as(session, taken):
+        session.add(integration)
     return integration
 
 
@@ -75,13 +70,12 @@ def delete_integration(
 ) -> None:
     integration = get_readable_integration(session, principal, integration_id, lock=True)
     check_if_match(if_match, integration.revision)
+    in_use = Conflict("integration_in_use", "the integration still has tenants; uninstall them")
     if session.scalar(select(exists().where(Tenant.integration_id == integration.id))):
-        raise Conflict("integration_in_use", "the integration still has tenants; uninstall them")
-    try:
-        with session.begin_nested():
-            session.execute(delete(Integration).where(Integration.id == integration.id))
-    except IntegrityError as exc:  # a tenant was installed meanwhile
-        raise Conflict("integration_in_use", "the integration still has tenants") from exc
+        raise in_use
+    # The foreign key catches a tenant installed since the check above.
+    with violation_as(session, in_use):
+        session.execute(delete(Integration).where(Integration.id == integration.id))
 
 
 def create_version(
@@ -99,14 +93,11 @@ def create_version(
         release_state="development",
         **_blueprint_fields(blueprint, document),
     )
-    try:
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            "version_exists", f"the integration already has version {blueprint.version!r}"
-        ) from exc
+    exists_already = Conflict(
+        "version_exists", f"the integration already has version {blueprint.version!r}"
+    )
+    with violation_as(session, exists_already):
+        session.add(version)
     integration.revision += 1
     return version
 
@@ -147,13 +138,11 @@ def delete_version(
     integration = get_readable_integration(session, principal, integration_id)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
+    in_use = Conflict("version_in_use", f"a tenant runs version {version.version!r}")
     if session.scalar(select(exists().where(Tenant.integration_version_id == version.id))):
-        raise Conflict("version_in_use", f"a tenant runs version {version.version!r}")
-    try:
-        with session.begin_nested():
-            session.execute(delete(IntegrationVersion).where(IntegrationVersion.id == version.id))
-    except IntegrityError as exc:
-        raise Conflict("version_in_use", f"a tenant runs version {version.version!r}") from exc
+        raise in_use
+    with violation_as(session, in_use):
+        session.execute(delete(IntegrationVersion).where(IntegrationVersion.id == version.id))
 
 
 def replace_blueprint(
