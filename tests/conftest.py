@@ -169,10 +169,11 @@ def api(clean: Server) -> Iterator[httpx.Client]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the visibility matrix's size once per run, also under xdist (workers' prints are
     swallowed)."""
-    try:
-        import test_visibility_matrix as matrix
-    except ImportError:  # a run that did not collect it
+    reports = [r for group in terminalreporter.stats.values() for r in group]
+    if not any("test_visibility_matrix" in getattr(r, "nodeid", "") for r in reports):
         return
+    import test_visibility_matrix as matrix
+
     cases = len(matrix.CASES) + len(matrix.LIST_CASES) + len(matrix.WRITE_CASES)
     terminalreporter.write_line(
         f"visibility matrix: {len(matrix.PRINCIPALS)} principals x operations = {cases} cases "

@@ -146,5 +146,20 @@ def actor_caller(api: httpx.Client, actor: dict[str, Any]) -> Caller:
         credentials["client_id"],
         credentials["client_secret"],
         token,
-        extra={"tenant_id": actor["tenant_id"], "actor_id": actor["id"]},
+        extra={
+            "tenant_id": actor["tenant_id"],
+            "actor_id": actor["id"],
+            "cloud_id": actor["cloud_id"],
+        },
     )
+
+
+def new_tenant(
+    server: Any, api: httpx.Client, integration: str = "gradebook", owner: Caller | None = None
+) -> tuple[Caller, Caller]:
+    """(the owning account, the tenant's actor): an integration installed in a new cloud."""
+    if owner is None:
+        owner = new_account(server, api)
+        new_integration(api, owner, integration)
+    cloud = new_cloud(api, owner, f"cloud-{uuid.uuid4().hex[:8]}")
+    return owner, actor_caller(api, install(api, owner, cloud["id"], integration))

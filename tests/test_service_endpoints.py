@@ -138,16 +138,3 @@ def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
             if path.startswith("/v2/interop"):
                 assert "401" in operation["responses"], (method, path)
                 assert operation.get("security"), (method, path)
-
-
-def test_tenant_operations_not_served_yet_answer_501_after_auth(server, api: httpx.Client) -> None:
-    from factories import actor_caller, install, new_integration
-
-    owner = new_account(server, api)
-    new_integration(api, owner)
-    actor = actor_caller(api, install(api, owner, new_cloud(api, owner)["id"], "gradebook"))
-    assert api.get("/v2/interop/tenant/schedules").status_code == 401
-    response = api.get("/v2/interop/tenant/schedules", headers=actor.headers)
-    assert response.status_code == 501
-    assert response.json()["error"]["code"] == "not_implemented"
-    assert api.get("/v2/interop/tenant/state", headers=owner.headers).status_code == 403

@@ -4,8 +4,10 @@ SQLite gets WAL, foreign keys and a busy timeout; write sessions open their tran
 `BEGIN IMMEDIATE` so that two writers serialize up front instead of failing on upgrade.
 """
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -101,18 +103,23 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False, echo=echo)
             self.write_engine = _sqlite_engine(url, immediate=True, echo=echo)
         else:
+            # Up to one connection per request thread (anyio's pool has 40) plus a few.
             engine = create_engine(
                 url,
                 echo=echo,
                 pool_pre_ping=True,
                 pool_size=10,
-                max_overflow=20,
+                max_overflow=40,
                 pool_timeout=10,
                 connect_args=_postgres_connect_args(url),
             )
             self.read_engine = self.write_engine = engine
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        # Commits and rollbacks of request transactions run here, never in the request
+        # threadpool: a transaction holding a lock must be able to end even when every pool
+        # thread is busy waiting for that very lock.
+        self._finisher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="interop-commit")
 
     def session(self, write: bool = True) -> Session:
         return (self._write if write else self._read)()
@@ -127,13 +134,29 @@ class Database:
         finally:
             session.close()
 
+    async def finish(self, session: Session, commit: bool) -> None:
+        """End a request's transaction (commit or roll back) and release its connection."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._finisher, _end_transaction, session, commit)
+
     def ping(self) -> None:
         with self.read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        self._finisher.shutdown(wait=True)
         self.read_engine.dispose()
         self.write_engine.dispose()
+
+
+def _end_transaction(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 def _postgres_connect_args(url: str) -> dict[str, Any]:

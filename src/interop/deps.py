@@ -1,6 +1,6 @@
 """FastAPI dependencies every router shares: the request's session and its principal."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -59,17 +59,21 @@ def get_secret_box(request: Request) -> SecretBox:
     return box
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, else rolled back.
 
-    Reads use a plain transaction; writes take the write lock up front on SQLite.
+    The endpoint's thread runs every statement (on SQLite a write transaction takes the write
+    lock at its first one); the commit runs on the database's own finisher threads.
     """
-    session = get_database(request).session(write=request.method not in READ_METHODS)
+    database = get_database(request)
+    session = database.session(write=request.method not in READ_METHODS)
+    session.begin()
     try:
-        with session.begin():
-            yield session
-    finally:
-        session.close()
+        yield session
+    except BaseException:
+        await database.finish(session, commit=False)
+        raise
+    await database.finish(session, commit=True)
 
 
 # scope="function": commit before the response is sent, so a client that got its 200
@@ -79,21 +83,23 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_principal(
     request: Request,
-    session: SessionDep,
     _oauth: Annotated[str | None, Security(oauth2_scheme)] = None,
     _bearer: Annotated[object, Security(bearer_scheme)] = None,
 ) -> Principal:
+    """Who calls, checked in a short read transaction of its own (never holding the
+    request's write lock while waiting for a thread)."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     value = value.strip()
-    if scheme.lower() == "bearer" and value:
-        return principal_from_bearer(session, get_keys(request), get_settings(request), value)
-    if scheme.lower() == "basic" and value:
+    if scheme.lower() not in ("bearer", "basic") or not value:
+        raise InvalidToken("an Authorization: Bearer <token> header is required")
+    with get_database(request).transaction(write=False) as session:
+        if scheme.lower() == "bearer":
+            return principal_from_bearer(session, get_keys(request), get_settings(request), value)
         try:
             client_id, secret = decode_basic(value)
         except ValueError as exc:
             raise InvalidToken(str(exc)) from exc
         return principal_from_basic(session, get_secret_box(request), client_id, secret)
-    raise InvalidToken("an Authorization: Bearer <token> header is required")
 
 
 def require_account(

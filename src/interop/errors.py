@@ -41,7 +41,6 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "request_too_large": (413, "The request body exceeds the size limit."),
     "unsupported_media_type": (415, "The request's Content-Type is not accepted here."),
     "internal_error": (500, "An unexpected error; the server log has the details."),
-    "not_implemented": (501, "The operation is listed in the contract but not served yet."),
     "database_unavailable": (503, "The database cannot be reached; retry later."),
 }
 

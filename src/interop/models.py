@@ -2,10 +2,15 @@
 
 from interop.accounts.models import Account, ApiKey
 from interop.actors.models import Actor
+from interop.application.models import TenantApplication
 from interop.auth.models import SigningKey
 from interop.clouds.models import Cloud
 from interop.db import Base
+from interop.ingestions.models import Ingestion
 from interop.integrations.models import Integration, IntegrationVersion
+from interop.rollovers.models import Rollover
+from interop.schedules.models import Schedule
+from interop.scoping.models import ScopingCourse, ScopingSchool
 from interop.tenants.models import Tenant
 
 __all__ = [
@@ -14,8 +19,14 @@ __all__ = [
     "ApiKey",
     "Base",
     "Cloud",
+    "Ingestion",
     "Integration",
     "IntegrationVersion",
+    "Rollover",
+    "Schedule",
+    "ScopingCourse",
+    "ScopingSchool",
     "SigningKey",
     "Tenant",
+    "TenantApplication",
 ]

@@ -16,6 +16,7 @@ from interop.actors.schemas import (
     ConnectorInstall,
     IntegrationInstall,
 )
+from interop.application.service import new_application
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.clouds.models import Cloud
@@ -165,6 +166,8 @@ def _install_integration(
         session.add(actor)
         session.flush()
         session.add(tenant)
+        session.flush()
+        session.add(new_application(tenant, version))
     return actor
 
 

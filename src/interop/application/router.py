@@ -1,15 +1,15 @@
-"""HTTP for the tenant application's auth workflow (served by a later issue: 501 for now)."""
+"""HTTP for the tenant application and its auth workflow."""
 
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from interop.application import service
 from interop.application.schemas import TenantApplication, TenantApplicationUpdate
-from interop.concurrency import IfMatch
-from interop.deps import AccountPrincipal, ActorPrincipal
+from interop.concurrency import IfMatch, etag
+from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.placeholder import not_served
 from interop.schemas import DataEnvelope
 
 router = APIRouter(tags=["Tenant Application"])
@@ -18,40 +18,52 @@ router = APIRouter(tags=["Tenant Application"])
 @router.get(
     "/tenant/application",
     summary="Get Tenant Application",
+    description=(
+        "The application's authentication parameters (from the integration blueprint) and "
+        "configuration options. Drivers should cache it in memory."
+    ),
     response_model=DataEnvelope[TenantApplication],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def get_application(principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def get_application(session: SessionDep, principal: ActorPrincipal, response: Response) -> Any:
+    application = service.own_application(session, principal)
+    response.headers["ETag"] = etag(application.version)
+    return {"data": TenantApplication.model_validate(application)}
 
 
 @router.patch(
     "/tenant/application",
     summary="Update Tenant Application",
+    description=(
+        "During the auth setup workflow only, while `auth_state_pending` is `updating`: set "
+        "`auth_message`, `auth_attributes_pending`, and `auth_state_pending` to `confirmed` "
+        "or `error`."
+    ),
     status_code=204,
     response_class=Response,
     responses=error_responses(
-        "not_found",
-        "read_only_field",
-        "auth_not_updating",
-        "concurrent_modification",
-        "not_implemented",
+        "not_found", "read_only_field", "auth_not_updating", "concurrent_modification"
     ),
 )
 def update_application(
-    principal: ActorPrincipal,
     body: TenantApplicationUpdate,
-    request: Request,
+    session: SessionDep,
+    principal: ActorPrincipal,
     if_match: IfMatch = None,
 ) -> None:
-    not_served(request)
+    service.update_application(session, principal, body, if_match)
 
 
 @router.post(
     "/tenants/{id}/application/auth-session",
     summary="(ext) Open an auth session for a tenant's application",
+    description="Sets `auth_state_pending` to `updating` with a new `auth_session_id_pending`.",
     response_model=DataEnvelope[TenantApplication],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def open_auth_session(id: uuid.UUID, principal: AccountPrincipal, request: Request) -> Any:
-    not_served(request)
+def open_auth_session(
+    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, response: Response
+) -> Any:
+    application = service.open_auth_session(session, principal, id)
+    response.headers["ETag"] = etag(application.version)
+    return {"data": TenantApplication.model_validate(application)}

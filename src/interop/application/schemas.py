@@ -3,7 +3,7 @@
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from interop.schemas import InputModel
 
@@ -12,6 +12,8 @@ PendingAuthState = Literal["none", "updating", "confirmed", "error"]
 
 
 class TenantApplication(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     account_id: uuid.UUID
     tenant_id: uuid.UUID
     deliver_tasks: bool

@@ -1,15 +1,16 @@
-"""HTTP for ingestions, for actors and accounts (served by a later issue: 501 for now)."""
+"""HTTP for ingestions, for actors (their tenant's) and accounts (visible tenants')."""
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Response
 
-from interop.deps import AnyPrincipal
-from interop.ingestions.schemas import Ingestion
+from interop.concurrency import etag
+from interop.deps import AnyPrincipal, SessionDep
+from interop.ingestions.repository import get_readable_ingestion, readable_ingestions
+from interop.ingestions.schemas import Ingestion, ingestion_out
 from interop.openapi import error_responses
-from interop.paging import PageDep
-from interop.placeholder import not_served
+from interop.paging import PageDep, count, paginate
 from interop.schemas import DataEnvelope, ListEnvelope
 
 router = APIRouter(tags=["Ingestions"])
@@ -23,31 +24,37 @@ TenantFilter = Annotated[
     summary="List Ingestions",
     description="Newest first.",
     response_model=ListEnvelope[Ingestion],
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
 def list_ingestions(
-    principal: AnyPrincipal, page: PageDep, request: Request, tenant_id: TenantFilter = None
+    session: SessionDep, principal: AnyPrincipal, page: PageDep, tenant_id: TenantFilter = None
 ) -> Any:
-    not_served(request)
+    statement = readable_ingestions(principal, tenant_id)
+    return paginate(session, statement, page, lambda row: ingestion_out(row[0]))
 
 
 @router.get(
     "/ingestions/count",
     summary="Count Ingestions",
+    description="The number of ingestions List Ingestions would return.",
     response_model=int,
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
 def count_ingestions(
-    principal: AnyPrincipal, request: Request, tenant_id: TenantFilter = None
-) -> Any:
-    not_served(request)
+    session: SessionDep, principal: AnyPrincipal, tenant_id: TenantFilter = None
+) -> int:
+    return count(session, readable_ingestions(principal, tenant_id))
 
 
 @router.get(
     "/ingestions/{id}",
     summary="Find an Ingestion by id",
     response_model=DataEnvelope[Ingestion],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def get_ingestion(id: uuid.UUID, principal: AnyPrincipal, request: Request) -> Any:
-    not_served(request)
+def get_ingestion(
+    id: uuid.UUID, session: SessionDep, principal: AnyPrincipal, response: Response
+) -> Any:
+    ingestion = get_readable_ingestion(session, principal, id)
+    response.headers["ETag"] = etag(ingestion.version)
+    return {"data": ingestion_out(ingestion)}

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from interop.ingestions.models import Ingestion as IngestionRow
+
 IngestionType = Literal["collection", "bulk_load", "event_bundle", "bulk_attr_change", "mirror"]
 IngestionState = Literal[
     "preparing", "scheduled", "executing", "success", "failed", "cancelled", "timeout"
@@ -41,3 +43,31 @@ class Ingestion(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+def ingestion_out(row: IngestionRow) -> Ingestion:
+    return Ingestion(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        schedule_id=row.schedule_id,
+        type=row.type,
+        state=row.state,
+        trigger=row.trigger,
+        topics=list(row.topics or []),
+        requested_at=row.requested_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+        stats=IngestionStats(
+            records_read=row.records_read,
+            created=row.created,
+            updated=row.updated,
+            deleted=row.deleted,
+            rejected=row.rejected,
+        ),
+        error=IngestionError(code=row.error_code, message=row.error_message or "")
+        if row.error_code
+        else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+    )

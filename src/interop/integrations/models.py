@@ -44,4 +44,7 @@ class IntegrationVersion(IdMixin, TimestampMixin, Base):
     blueprint: Mapped[str] = mapped_column(Text)
     blueprint_sha256: Mapped[str] = mapped_column(String(64))
     auth_type: Mapped[str] = mapped_column(String(32), default="none")
+    # The tenant application's defaults, from the blueprint's <Application> element.
+    deliver_tasks: Mapped[bool] = mapped_column(default=False)
+    validate_tasks: Mapped[bool] = mapped_column(default=False)
     revision: Mapped[int] = mapped_column(default=1)

@@ -9,7 +9,7 @@ from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
 from interop.db import violation_as
 from interop.errors import Conflict, InvalidRequest
-from interop.integrations.blueprint import Blueprint, BlueprintError, parse_blueprint
+from interop.integrations.blueprint import Blueprint, parse_blueprint
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.integrations.repository import (
     current_versions,
@@ -86,7 +86,7 @@ def create_version(
     max_bytes: int,
 ) -> IntegrationVersion:
     integration = get_readable_integration(session, principal, integration_id, lock=True)
-    blueprint = _parse(document, max_bytes)
+    blueprint = parse_blueprint(document, max_bytes=max_bytes)
     version = IntegrationVersion(
         integration_id=integration.id,
         version=blueprint.version,
@@ -157,7 +157,7 @@ def replace_blueprint(
     integration = get_readable_integration(session, principal, integration_id)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
-    blueprint = _parse(document, max_bytes)
+    blueprint = parse_blueprint(document, max_bytes=max_bytes)
     if blueprint.version != version.version:
         raise InvalidRequest(
             f"the blueprint declares Version {blueprint.version!r} but the path names "
@@ -170,18 +170,7 @@ def replace_blueprint(
     return version
 
 
-def _parse(document: bytes, max_bytes: int) -> Blueprint:
-    try:
-        return parse_blueprint(document, max_bytes=max_bytes)
-    except BlueprintError as error:
-        raise InvalidRequest(
-            error.message,
-            details={"line": error.line, "column": error.column},
-            code="invalid_blueprint",
-        ) from error
-
-
-def _blueprint_fields(blueprint: Blueprint, document: bytes) -> dict[str, str]:
+def _blueprint_fields(blueprint: Blueprint, document: bytes) -> dict[str, str | bool]:
     try:
         text = document.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -193,4 +182,6 @@ def _blueprint_fields(blueprint: Blueprint, document: bytes) -> dict[str, str]:
         "blueprint": text,
         "blueprint_sha256": blueprint.sha256,
         "auth_type": blueprint.auth_type,
+        "deliver_tasks": blueprint.deliver_tasks,
+        "validate_tasks": blueprint.validate_tasks,
     }

@@ -1,15 +1,15 @@
-"""HTTP for a tenant's rollovers (served by a later issue: 501 for now)."""
+"""HTTP for a tenant's rollovers."""
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from interop.concurrency import IfMatch
-from interop.deps import ActorPrincipal
+from interop.concurrency import IfMatch, etag
+from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep
-from interop.placeholder import not_served
+from interop.paging import PageDep, count, paginate
+from interop.rollovers import service
 from interop.rollovers.schemas import SORT_FIELDS, Rollover, RolloverIn
 from interop.schemas import DataEnvelope, ListEnvelope
 
@@ -29,42 +29,51 @@ Sort = Annotated[
     "/tenant/rollovers",
     summary="List Rollovers",
     response_model=ListEnvelope[Rollover],
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
 def list_rollovers(
-    principal: ActorPrincipal, page: PageDep, request: Request, sort: Sort = None
+    session: SessionDep, principal: ActorPrincipal, page: PageDep, sort: Sort = None
 ) -> Any:
-    not_served(request)
+    statement = service.tenant_rollovers(principal, sort)
+    return paginate(session, statement, page, lambda row: Rollover.of(row[0]))
 
 
 @router.post(
     "/tenant/rollovers",
     summary="Create a rollover for the tenant identified by actor authentication credentials.",
     response_model=DataEnvelope[Rollover],
-    responses=error_responses("not_found", "rollover_overlap", "not_implemented"),
+    responses=error_responses("not_found", "rollover_overlap"),
 )
-def create_rollover(principal: ActorPrincipal, body: RolloverIn, request: Request) -> Any:
-    not_served(request)
+def create_rollover(
+    body: RolloverIn, session: SessionDep, principal: ActorPrincipal, response: Response
+) -> Any:
+    rollover = service.create_rollover(session, principal, body)
+    response.headers["ETag"] = etag(rollover.version)
+    return {"data": Rollover.of(rollover)}
 
 
 @router.get(
     "/tenant/rollovers/count",
     summary="Count Rollovers",
     response_model=int,
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
-def count_rollovers(principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def count_rollovers(session: SessionDep, principal: ActorPrincipal) -> int:
+    return count(session, service.tenant_rollovers(principal))
 
 
 @router.get(
     "/tenant/rollovers/{id}",
     summary="Get a Rollover",
     response_model=DataEnvelope[Rollover],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def get_rollover(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def get_rollover(
+    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+) -> Any:
+    rollover = service.get_rollover(session, principal, id)
+    response.headers["ETag"] = etag(rollover.version)
+    return {"data": Rollover.of(rollover)}
 
 
 @router.put(
@@ -72,17 +81,20 @@ def get_rollover(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> 
     summary="Update a rollover for the tenant identified by actor authentication credentials.",
     response_model=DataEnvelope[Rollover],
     responses=error_responses(
-        "not_found", "rollover_overlap", "concurrent_modification", "not_implemented"
+        "not_found", "read_only_field", "rollover_overlap", "concurrent_modification"
     ),
 )
-def put_rollover(
+def replace_rollover(
     id: uuid.UUID,
-    principal: ActorPrincipal,
     body: RolloverIn,
-    request: Request,
+    session: SessionDep,
+    principal: ActorPrincipal,
+    response: Response,
     if_match: IfMatch = None,
 ) -> Any:
-    not_served(request)
+    rollover = service.replace_rollover(session, principal, id, body, if_match)
+    response.headers["ETag"] = etag(rollover.version)
+    return {"data": Rollover.of(rollover)}
 
 
 @router.delete(
@@ -90,11 +102,9 @@ def put_rollover(
     summary="Delete a rollover for the tenant identified by actor authentication credentials.",
     status_code=204,
     response_class=Response,
-    responses=error_responses(
-        "not_found", "rollover_active", "concurrent_modification", "not_implemented"
-    ),
+    responses=error_responses("not_found", "rollover_active", "concurrent_modification"),
 )
 def delete_rollover(
-    id: uuid.UUID, principal: ActorPrincipal, request: Request, if_match: IfMatch = None
+    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
 ) -> None:
-    not_served(request)
+    service.delete_rollover(session, principal, id, if_match)

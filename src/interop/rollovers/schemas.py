@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from interop.rollovers.models import Rollover as RolloverRow
 from interop.schemas import InputModel, JsonDateTime, JsonUUID
 
 RolloverType = Literal["suspend_collection", "retain_deletes"]
@@ -27,6 +28,24 @@ class Rollover(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+    @classmethod
+    def of(cls, rollover: RolloverRow) -> "Rollover":
+        return cls(
+            id=rollover.id,
+            tenant_id=rollover.tenant_id,
+            name=rollover.name,
+            start_date=rollover.start_date,
+            end_date=rollover.end_date,
+            type=rollover.type,
+            status=rollover.status,
+            cloud_id=rollover.cloud_id,
+            actor_id=rollover.actor_id,
+            metadata=rollover.extra or {},
+            created_at=rollover.created_at,
+            updated_at=rollover.updated_at,
+            version=rollover.version,
+        )
 
 
 class RolloverIn(InputModel):

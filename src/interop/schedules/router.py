@@ -1,15 +1,16 @@
-"""HTTP for a tenant's schedules (served by a later issue: 501 for now)."""
+"""HTTP for a tenant's schedules."""
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Response
 
-from interop.concurrency import IfMatch
-from interop.deps import ActorPrincipal
+from interop.concurrency import IfMatch, etag
+from interop.db import utcnow
+from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep
-from interop.placeholder import not_served
+from interop.paging import PageDep, count, paginate
+from interop.schedules import service
 from interop.schedules.schemas import Schedule, ScheduleCreate, ScheduleUpdate
 from interop.schemas import DataEnvelope, ListEnvelope
 
@@ -20,10 +21,12 @@ router = APIRouter(tags=["Schedules"])
     "/tenant/schedules",
     summary="List Schedules",
     response_model=ListEnvelope[Schedule],
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
-def list_schedules(principal: ActorPrincipal, page: PageDep, request: Request) -> Any:
-    not_served(request)
+def list_schedules(session: SessionDep, principal: ActorPrincipal, page: PageDep) -> Any:
+    now = utcnow()
+    statement = service.tenant_schedules(principal)
+    return paginate(session, statement, page, lambda row: Schedule.of(row[0], now))
 
 
 @router.post(
@@ -31,30 +34,38 @@ def list_schedules(principal: ActorPrincipal, page: PageDep, request: Request) -
     summary="Create a Schedule",
     description="Only `hour` (UTC) is expected; only collection schedules can be created.",
     response_model=DataEnvelope[Schedule],
-    responses=error_responses("schedule_overlap", "not_implemented"),
+    responses=error_responses("not_found", "schedule_overlap"),
 )
-def create_schedule(principal: ActorPrincipal, body: ScheduleCreate, request: Request) -> Any:
-    not_served(request)
+def create_schedule(
+    body: ScheduleCreate, session: SessionDep, principal: ActorPrincipal, response: Response
+) -> Any:
+    schedule = service.create_schedule(session, principal, body)
+    response.headers["ETag"] = etag(schedule.version)
+    return {"data": Schedule.of(schedule, utcnow())}
 
 
 @router.get(
     "/tenant/schedules/count",
     summary="Count Schedules",
     response_model=int,
-    responses=error_responses("not_implemented"),
+    responses=error_responses("not_found"),
 )
-def count_schedules(principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def count_schedules(session: SessionDep, principal: ActorPrincipal) -> int:
+    return count(session, service.tenant_schedules(principal))
 
 
 @router.get(
     "/tenant/schedules/{id}",
     summary="Find a Schedule by id",
     response_model=DataEnvelope[Schedule],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def get_schedule(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def get_schedule(
+    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+) -> Any:
+    schedule = service.get_schedule(session, principal, id)
+    response.headers["ETag"] = etag(schedule.version)
+    return {"data": Schedule.of(schedule, utcnow())}
 
 
 @router.patch(
@@ -63,18 +74,16 @@ def get_schedule(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> 
     description="Only `enabled` may change.",
     status_code=204,
     response_class=Response,
-    responses=error_responses(
-        "not_found", "read_only_field", "concurrent_modification", "not_implemented"
-    ),
+    responses=error_responses("not_found", "read_only_field", "concurrent_modification"),
 )
 def update_schedule(
     id: uuid.UUID,
-    principal: ActorPrincipal,
     body: ScheduleUpdate,
-    request: Request,
+    session: SessionDep,
+    principal: ActorPrincipal,
     if_match: IfMatch = None,
 ) -> None:
-    not_served(request)
+    service.update_schedule(session, principal, id, body, if_match)
 
 
 @router.delete(
@@ -82,28 +91,29 @@ def update_schedule(
     summary="Delete Schedule",
     status_code=204,
     response_class=Response,
-    responses=error_responses("not_found", "concurrent_modification", "not_implemented"),
+    responses=error_responses("not_found", "concurrent_modification"),
 )
 def delete_schedule(
-    id: uuid.UUID, principal: ActorPrincipal, request: Request, if_match: IfMatch = None
+    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
 ) -> None:
-    not_served(request)
+    service.delete_schedule(session, principal, id, if_match)
 
 
 @router.post(
     "/tenant/schedules/{id}/run",
     summary="Run a schedule",
-    description="Only unpaused collection schedules, and only without a pending ingestion.",
+    description=(
+        "Queues a collection ingestion (state `scheduled`, trigger `on_demand`). Only enabled "
+        "collection schedules, and only while the tenant has no pending ingestion."
+    ),
     status_code=204,
     response_class=Response,
-    responses=error_responses(
-        "not_found", "not_runnable", "schedule_paused", "ingestion_pending", "not_implemented"
-    ),
+    responses=error_responses("not_found", "not_runnable", "schedule_paused", "ingestion_pending"),
 )
 def run_schedule(
     id: uuid.UUID,
+    session: SessionDep,
     principal: ActorPrincipal,
-    request: Request,
     body: Annotated[dict[str, Any] | None, Body()] = None,
 ) -> None:
-    not_served(request)
+    service.run_schedule(session, principal, id)

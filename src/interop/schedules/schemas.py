@@ -1,11 +1,12 @@
 """Schedules: the daily UTC hour at which a tenant's collection runs."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from interop.schedules.models import Schedule as ScheduleRow
 from interop.schemas import InputModel
 
 
@@ -20,6 +21,28 @@ class Schedule(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+    @classmethod
+    def of(cls, schedule: ScheduleRow, now: datetime) -> "Schedule":
+        return cls(
+            id=schedule.id,
+            tenant_id=schedule.tenant_id,
+            type=schedule.type,
+            hour=schedule.hour,
+            enabled=schedule.enabled,
+            # A disabled schedule has no next run.
+            next_run_at=next_occurrence(schedule.hour, now) if schedule.enabled else None,
+            last_run_at=schedule.last_run_at,
+            created_at=schedule.created_at,
+            updated_at=schedule.updated_at,
+            version=schedule.version,
+        )
+
+
+def next_occurrence(hour: int, now: datetime) -> datetime:
+    """The next time the clock shows `hour`:00 UTC, strictly after `now`."""
+    candidate = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return candidate if candidate > now else candidate + timedelta(days=1)
 
 
 class ScheduleCreate(InputModel):

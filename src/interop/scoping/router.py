@@ -1,176 +1,125 @@
-"""HTTP for a tenant's scoping schools and courses (served by a later issue: 501 for now)."""
+"""HTTP for a tenant's scoping schools and courses: one set of routes, built per kind."""
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from interop.concurrency import IfMatch
-from interop.deps import ActorPrincipal
+from interop.concurrency import IfMatch, etag
+from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep
-from interop.placeholder import not_served
+from interop.paging import PageDep, paginate
 from interop.schemas import DataEnvelope, ListEnvelope
-from interop.scoping.schemas import (
-    ScopingCourse,
-    ScopingCourseIn,
-    ScopingCoursesIn,
-    ScopingSchool,
-    ScopingSchoolIn,
-    ScopingSchoolsIn,
-)
+from interop.scoping import schemas, service
+from interop.scoping.service import COURSES, SCHOOLS, ScopingKind
 
 router = APIRouter(tags=["Scoping"])
 Replace = Annotated[
     bool,
     Query(description="true to replace existing entries, false to append to them"),
 ]
-NOT_SERVED = ("not_implemented",)
 
 
-@router.get(
-    "/tenant/scoping/schools",
-    summary="List Scoping Schools",
-    response_model=ListEnvelope[ScopingSchool],
-    responses=error_responses(*NOT_SERVED),
-)
-def list_schools(principal: ActorPrincipal, page: PageDep, request: Request) -> Any:
-    not_served(request)
-
-
-@router.post(
-    "/tenant/scoping/schools",
-    summary="Create Scoping Schools",
-    response_model=ListEnvelope[ScopingSchool],
-    responses=error_responses("duplicate_scoping_entry", *NOT_SERVED),
-)
-def create_schools(
-    principal: ActorPrincipal, body: ScopingSchoolsIn, request: Request, replace: Replace = True
-) -> Any:
-    not_served(request)
-
-
-@router.delete(
-    "/tenant/scoping/schools",
-    summary="Delete Scoping Schools",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(*NOT_SERVED),
-)
-def delete_schools(principal: ActorPrincipal, request: Request) -> None:
-    not_served(request)
-
-
-@router.get(
-    "/tenant/scoping/schools/{id}",
-    summary="Find Scoping School",
-    response_model=DataEnvelope[ScopingSchool],
-    responses=error_responses("not_found", *NOT_SERVED),
-)
-def get_school(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
-
-
-@router.put(
-    "/tenant/scoping/schools/{id}",
-    summary="Update Scoping School",
-    response_model=DataEnvelope[ScopingSchool],
-    responses=error_responses(
-        "not_found", "duplicate_scoping_entry", "concurrent_modification", *NOT_SERVED
-    ),
-)
-def put_school(
-    id: uuid.UUID,
-    principal: ActorPrincipal,
-    body: ScopingSchoolIn,
-    request: Request,
-    if_match: IfMatch = None,
-) -> Any:
-    not_served(request)
-
-
-@router.delete(
-    "/tenant/scoping/schools/{id}",
-    summary="Delete Scoping School",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses("not_found", "concurrent_modification", *NOT_SERVED),
-)
-def delete_school(
-    id: uuid.UUID, principal: ActorPrincipal, request: Request, if_match: IfMatch = None
+def _add_routes(
+    kind: ScopingKind,
+    plural: str,
+    entry_in: type[schemas.ScopingSchoolIn],
+    batch_in: type[schemas.ScopingSchoolsIn] | type[schemas.ScopingCoursesIn],
+    out: type[schemas.ScopingSchool],
 ) -> None:
-    not_served(request)
+    title, collection = kind.noun.title(), f"/tenant/scoping/{plural}"
+
+    @router.get(
+        collection,
+        summary=f"List Scoping {title}s",
+        response_model=ListEnvelope[out],  # type: ignore[valid-type]
+        responses=error_responses("not_found"),
+        name=f"list_scoping_{plural}",
+    )
+    def list_entries(session: SessionDep, principal: ActorPrincipal, page: PageDep) -> Any:
+        statement = service.tenant_entries(kind, principal)
+        return paginate(session, statement, page, lambda row: out.model_validate(row[0]))
+
+    @router.post(
+        collection,
+        summary=f"Create Scoping {title}s",
+        description="All or nothing: one bad or duplicate entry leaves the set as it was.",
+        response_model=DataEnvelope[list[out]],  # type: ignore[valid-type]
+        responses=error_responses("not_found", "duplicate_scoping_entry"),
+        name=f"create_scoping_{plural}",
+    )
+    def create_entries(
+        body: batch_in,  # type: ignore[valid-type]
+        session: SessionDep,
+        principal: ActorPrincipal,
+        replace: Replace = True,
+    ) -> Any:
+        entries = list(body.data)  # type: ignore[attr-defined]
+        return {"data": service.create_entries(session, kind, principal, entries, replace)}
+
+    @router.delete(
+        collection,
+        summary=f"Delete Scoping {title}s",
+        status_code=204,
+        response_class=Response,
+        responses=error_responses("not_found"),
+        name=f"delete_scoping_{plural}",
+    )
+    def delete_entries(session: SessionDep, principal: ActorPrincipal) -> None:
+        service.delete_all(session, kind, principal)
+
+    @router.get(
+        f"{collection}/{{id}}",
+        summary=f"Find Scoping {title}",
+        response_model=DataEnvelope[out],  # type: ignore[valid-type]
+        responses=error_responses("not_found"),
+        name=f"get_scoping_{kind.noun}",
+    )
+    def get_entry(
+        id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+    ) -> Any:
+        entry = service.get_entry(session, kind, principal, id)
+        response.headers["ETag"] = etag(entry.version)
+        return {"data": out.model_validate(entry)}
+
+    @router.put(
+        f"{collection}/{{id}}",
+        summary=f"Update Scoping {title}",
+        response_model=DataEnvelope[out],  # type: ignore[valid-type]
+        responses=error_responses(
+            "not_found", "read_only_field", "duplicate_scoping_entry", "concurrent_modification"
+        ),
+        name=f"update_scoping_{kind.noun}",
+    )
+    def put_entry(
+        id: uuid.UUID,
+        body: entry_in,  # type: ignore[valid-type]
+        session: SessionDep,
+        principal: ActorPrincipal,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> Any:
+        entry = service.replace_entry(session, kind, principal, id, body, if_match)
+        response.headers["ETag"] = etag(entry.version)
+        return {"data": out.model_validate(entry)}
+
+    @router.delete(
+        f"{collection}/{{id}}",
+        summary=f"Delete Scoping {title}",
+        status_code=204,
+        response_class=Response,
+        responses=error_responses("not_found", "concurrent_modification"),
+        name=f"delete_scoping_{kind.noun}",
+    )
+    def delete_entry(
+        id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
+    ) -> None:
+        service.delete_entry(session, kind, principal, id, if_match)
 
 
-@router.get(
-    "/tenant/scoping/courses",
-    summary="List Scoping Courses",
-    response_model=ListEnvelope[ScopingCourse],
-    responses=error_responses(*NOT_SERVED),
+_add_routes(
+    SCHOOLS, "schools", schemas.ScopingSchoolIn, schemas.ScopingSchoolsIn, schemas.ScopingSchool
 )
-def list_courses(principal: ActorPrincipal, page: PageDep, request: Request) -> Any:
-    not_served(request)
-
-
-@router.post(
-    "/tenant/scoping/courses",
-    summary="Create Scoping Courses",
-    response_model=ListEnvelope[ScopingCourse],
-    responses=error_responses("duplicate_scoping_entry", *NOT_SERVED),
+_add_routes(
+    COURSES, "courses", schemas.ScopingCourseIn, schemas.ScopingCoursesIn, schemas.ScopingCourse
 )
-def create_courses(
-    principal: ActorPrincipal, body: ScopingCoursesIn, request: Request, replace: Replace = True
-) -> Any:
-    not_served(request)
-
-
-@router.delete(
-    "/tenant/scoping/courses",
-    summary="Delete Scoping Courses",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses(*NOT_SERVED),
-)
-def delete_courses(principal: ActorPrincipal, request: Request) -> None:
-    not_served(request)
-
-
-@router.get(
-    "/tenant/scoping/courses/{id}",
-    summary="Find Scoping Course",
-    response_model=DataEnvelope[ScopingCourse],
-    responses=error_responses("not_found", *NOT_SERVED),
-)
-def get_course(id: uuid.UUID, principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
-
-
-@router.put(
-    "/tenant/scoping/courses/{id}",
-    summary="Update Scoping Course",
-    response_model=DataEnvelope[ScopingCourse],
-    responses=error_responses(
-        "not_found", "duplicate_scoping_entry", "concurrent_modification", *NOT_SERVED
-    ),
-)
-def put_course(
-    id: uuid.UUID,
-    principal: ActorPrincipal,
-    body: ScopingCourseIn,
-    request: Request,
-    if_match: IfMatch = None,
-) -> Any:
-    not_served(request)
-
-
-@router.delete(
-    "/tenant/scoping/courses/{id}",
-    summary="Delete Scoping Course",
-    status_code=204,
-    response_class=Response,
-    responses=error_responses("not_found", "concurrent_modification", *NOT_SERVED),
-)
-def delete_course(
-    id: uuid.UUID, principal: ActorPrincipal, request: Request, if_match: IfMatch = None
-) -> None:
-    not_served(request)

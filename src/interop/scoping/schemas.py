@@ -3,12 +3,14 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from interop.schemas import InputModel, JsonUUID
 
 
 class ScopingSchool(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     account_id: uuid.UUID
     tenant_id: uuid.UUID

@@ -47,3 +47,22 @@ def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.
     if row is None:
         raise NotFound("tenant")
     return row
+
+
+def own_tenant_id(principal: Principal) -> uuid.UUID:
+    """The tenant an actor principal acts for; a connector actor has none (404)."""
+    if principal.tenant_id is None:
+        raise NotFound("tenant (this actor is not an integration)")
+    return principal.tenant_id
+
+
+def lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """Serialize writers of one tenant's rules (overlap checks) until the transaction ends.
+
+    PostgreSQL: a row lock on the tenant. SQLite: the write transaction already holds the
+    database's write lock (BEGIN IMMEDIATE), so the FOR UPDATE is simply omitted there.
+    """
+    tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
+    if tenant is None:
+        raise NotFound("tenant")
+    return tenant

@@ -3,18 +3,16 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from interop.auth.secrets import SecretBox
 from interop.concurrency import etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
-from interop.errors import NotFound
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
-from interop.placeholder import not_served
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
-from interop.tenants.repository import get_tenant_info_row
+from interop.tenants.repository import get_tenant_info_row, own_tenant_id
 from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
 
@@ -70,9 +68,7 @@ def get_tenant(
 def get_own_tenant(
     session: SessionDep, principal: ActorPrincipal, box: Box, response: Response
 ) -> Any:
-    if principal.tenant_id is None:
-        raise NotFound("tenant (this actor is not an integration)")
-    row = get_tenant_info_row(session, principal, principal.tenant_id)
+    row = get_tenant_info_row(session, principal, own_tenant_id(principal))
     response.headers["ETag"] = etag(row[0].version)
     return {"data": service.tenant_info(row, box)}
 
@@ -81,7 +77,7 @@ def get_own_tenant(
     "/tenant/state",
     summary="Get tenant state by actor authentication credentials",
     response_model=DataEnvelope[TenantState],
-    responses=error_responses("not_found", "not_implemented"),
+    responses=error_responses("not_found"),
 )
-def get_own_tenant_state(principal: ActorPrincipal, request: Request) -> Any:
-    not_served(request)
+def get_own_tenant_state(session: SessionDep, principal: ActorPrincipal) -> Any:
+    return {"data": service.tenant_state(session, own_tenant_id(principal))}

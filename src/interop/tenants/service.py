@@ -3,12 +3,18 @@
 import uuid
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
 from interop.clouds.schemas import Env
 from interop.db import AnySelect
-from interop.errors import InvalidRequest
+from interop.errors import InvalidRequest, NotFound
+from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.integrations.models import Integration
+from interop.rollovers.models import Rollover
+from interop.schedules.models import Schedule
 from interop.tenants.models import Tenant
 from interop.tenants.repository import readable_tenants
 from interop.tenants.schemas import (
@@ -20,6 +26,7 @@ from interop.tenants.schemas import (
     TenantInfo,
     TenantIntegration,
 )
+from interop.tenants.state_schemas import LastIngestion, TenantState
 
 
 def filtered_tenants(
@@ -93,3 +100,45 @@ def _parse_uuids(values: list[str], field: str) -> list[uuid.UUID]:
         raise InvalidRequest(
             f"{field} must be UUIDs", details=[{"field": field, "message": "not a UUID"}]
         ) from exc
+
+
+def tenant_state(session: Session, tenant_id: uuid.UUID) -> TenantState:
+    """Where the tenant's sync stands. `paused`: it has collection schedules, none enabled."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant")
+    enabled = (
+        session.execute(
+            select(Schedule.enabled).where(
+                Schedule.tenant_id == tenant_id, Schedule.type == "collection"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    pending = session.scalar(
+        select(Ingestion.id).where(
+            Ingestion.tenant_id == tenant_id, Ingestion.state.in_(PENDING_STATES)
+        )
+    )
+    last = session.scalar(
+        select(Ingestion)
+        .where(Ingestion.tenant_id == tenant_id)
+        .order_by(Ingestion.requested_at.desc(), Ingestion.id.desc())
+        .limit(1)
+    )
+    active_rollover = session.scalar(
+        select(Rollover.id).where(Rollover.tenant_id == tenant_id, Rollover.status == "active")
+    )
+    return TenantState(
+        tenant_id=tenant.id,
+        op_state=tenant.op_state,
+        setup_state=tenant.setup_state,
+        paused=bool(enabled) and not any(enabled),
+        pending_ingestion_id=pending,
+        last_ingestion=LastIngestion(id=last.id, state=last.state, completed_at=last.completed_at)
+        if last
+        else None,
+        active_rollover_id=active_rollover,
+        last_sync_at=tenant.last_sync_at,
+    )

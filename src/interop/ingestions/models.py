@@ -1,0 +1,47 @@
+"""Ingestions: one run of a collection for a tenant. The row is the job."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin, utcnow
+
+PENDING_STATES = ("preparing", "scheduled", "executing")
+PENDING_CONDITION = "state IN ('preparing', 'scheduled', 'executing')"
+
+
+class Ingestion(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "ingestions"
+    __table_args__ = (
+        # At most one pending ingestion per tenant: the database decides between racers.
+        Index(
+            "uq_ingestions_one_pending_per_tenant",
+            "tenant_id",
+            unique=True,
+            sqlite_where=text(PENDING_CONDITION),
+            postgresql_where=text(PENDING_CONDITION),
+        ),
+        Index("ix_ingestions_tenant_requested", "tenant_id", "requested_at", "id"),
+        Index("ix_ingestions_requested", "requested_at", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), default=None, index=True
+    )
+    type: Mapped[str] = mapped_column(String(32), default="collection")
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    trigger: Mapped[str] = mapped_column(String(16))
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    records_read: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    deleted: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,117 @@
+"""Schedule rules: one collection schedule per hour, only `enabled` changes, run on demand."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interop.auth.principals import Principal
+from interop.concurrency import check_if_match
+from interop.db import AnySelect, utcnow, violation_as
+from interop.errors import Conflict, InvalidRequest, NotFound
+from interop.ingestions.models import PENDING_STATES, Ingestion
+from interop.schedules.models import Schedule
+from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from interop.tenants.repository import own_tenant_id
+
+
+def tenant_schedules(principal: Principal) -> AnySelect:
+    return (
+        select(Schedule)
+        .where(Schedule.tenant_id == own_tenant_id(principal))
+        .order_by(Schedule.created_at, Schedule.id)
+    )
+
+
+def get_schedule(
+    session: Session, principal: Principal, schedule_id: uuid.UUID, lock: bool = False
+) -> Schedule:
+    statement = tenant_schedules(principal).where(Schedule.id == schedule_id)
+    schedule: Schedule | None = session.scalar(statement.with_for_update() if lock else statement)
+    if schedule is None:
+        raise NotFound("schedule")
+    return schedule
+
+
+def create_schedule(session: Session, principal: Principal, body: ScheduleCreate) -> Schedule:
+    schedule = Schedule(tenant_id=own_tenant_id(principal), type="collection", hour=body.hour)
+    overlap = Conflict(
+        "schedule_overlap", f"the tenant already has a collection schedule at hour {body.hour}"
+    )
+    with violation_as(session, overlap):
+        session.add(schedule)
+    return schedule
+
+
+def update_schedule(
+    session: Session,
+    principal: Principal,
+    schedule_id: uuid.UUID,
+    body: ScheduleUpdate,
+    if_match: str | None,
+) -> None:
+    schedule = get_schedule(session, principal, schedule_id, lock=True)
+    check_if_match(if_match, schedule.version)
+    body.reject_changed_read_only(
+        {
+            "id": str(schedule.id),
+            "tenant_id": str(schedule.tenant_id),
+            "type": schedule.type,
+            "hour": schedule.hour,
+        }
+    )
+    if body.enabled is not None and body.enabled != schedule.enabled:
+        schedule.enabled = body.enabled
+        schedule.version += 1
+
+
+def delete_schedule(
+    session: Session, principal: Principal, schedule_id: uuid.UUID, if_match: str | None
+) -> None:
+    schedule = get_schedule(session, principal, schedule_id, lock=True)
+    check_if_match(if_match, schedule.version)
+    session.delete(schedule)
+
+
+def run_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID) -> Ingestion:
+    """Queue an on-demand collection; the one-pending-per-tenant index settles races."""
+    schedule = get_schedule(session, principal, schedule_id)
+    if schedule.type != "collection":
+        raise InvalidRequest(
+            f"a {schedule.type} schedule cannot run on demand", code="not_runnable"
+        )
+    if not schedule.enabled:
+        raise Conflict("schedule_paused", "the schedule is disabled; enable it to run it")
+    _refuse_if_pending(session, schedule.tenant_id)
+    ingestion = Ingestion(
+        tenant_id=schedule.tenant_id,
+        schedule_id=schedule.id,
+        type="collection",
+        state="scheduled",
+        trigger="on_demand",
+        topics=[],
+        requested_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(ingestion)
+            session.flush()
+    except IntegrityError:
+        _refuse_if_pending(session, schedule.tenant_id)
+        raise
+    return ingestion
+
+
+def _refuse_if_pending(session: Session, tenant_id: uuid.UUID) -> None:
+    pending = session.scalar(
+        select(Ingestion.id).where(
+            Ingestion.tenant_id == tenant_id, Ingestion.state.in_(PENDING_STATES)
+        )
+    )
+    if pending is not None:
+        raise Conflict(
+            "ingestion_pending",
+            f"the tenant already has a pending ingestion ({pending})",
+            details={"ingestion_id": str(pending)},
+        )

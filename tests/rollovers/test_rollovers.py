@@ -1,0 +1,246 @@
+"""Rollovers: validation, overlap (also under concurrency), sorting, status and If-Match rules."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from factories import new_tenant
+
+ROLLOVERS = "/v2/interop/tenant/rollovers"
+BASE = datetime(2027, 6, 1, tzinfo=UTC)
+
+
+def _day(offset: int) -> str:
+    return (BASE + timedelta(days=offset)).isoformat().replace("+00:00", "Z")
+
+
+def _body(actor, start=0, end=10, **overrides):
+    return {
+        "name": "summer",
+        "start_date": _day(start),
+        "end_date": _day(end),
+        "type": "suspend_collection",
+        "status": "scheduled",
+        "cloud_id": actor.extra["cloud_id"],
+        **overrides,
+    }
+
+
+def _create(api, actor, **kwargs):
+    return api.post(ROLLOVERS, json=_body(actor, **kwargs), headers=actor.headers)
+
+
+def test_create_rollover(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    response = _create(api, actor, actor_id=actor.extra["actor_id"], metadata={"year": 2027})
+    assert response.status_code == 200
+    rollover = response.json()["data"]
+    assert rollover["name"] == "summer"
+    assert rollover["start_date"] == _day(0)
+    assert rollover["end_date"] == _day(10)
+    assert rollover["type"] == "suspend_collection"
+    assert rollover["status"] == "scheduled"
+    assert rollover["metadata"] == {"year": 2027}
+    assert rollover["actor_id"] == actor.extra["actor_id"]
+    assert rollover["tenant_id"] == actor.extra["tenant_id"]
+    assert response.headers["etag"] == '"1"'
+
+
+def test_end_before_start_is_400(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    for start, end in [(5, 5), (6, 5)]:
+        response = _create(api, actor, start=start, end=end)
+        assert response.status_code == 400
+        assert response.json()["error"]["details"][0]["field"] == "body.end_date"
+
+
+def test_cloud_must_be_the_tenants(server, api: httpx.Client) -> None:
+    owner, actor = new_tenant(server, api)
+    _, other = new_tenant(server, api, owner=owner)
+    response = _create(api, actor, cloud_id=other.extra["cloud_id"])
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "body.cloud_id"
+
+
+def test_actor_must_be_of_the_cloud(server, api: httpx.Client) -> None:
+    owner, actor = new_tenant(server, api)
+    _, other = new_tenant(server, api, owner=owner)
+    response = _create(api, actor, actor_id=other.extra["actor_id"])
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "body.actor_id"
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+def test_new_rollover_is_scheduled_or_active(server, api: httpx.Client, status: str) -> None:
+    _, actor = new_tenant(server, api)
+    assert _create(api, actor, status=status).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("type", "freeze"),
+        ("status", "paused"),
+        ("start_date", "June 1st"),
+        ("start_date", "2027-06-01T00:00:00"),
+    ],
+)
+def test_bad_enum_or_date_is_400(server, api: httpx.Client, field: str, value: str) -> None:
+    _, actor = new_tenant(server, api)
+    response = api.post(ROLLOVERS, json=_body(actor, **{field: value}), headers=actor.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(("start", "end"), [(5, 15), (-5, 1), (2, 3), (-10, 20)])
+def test_overlapping_rollover_is_409(server, api: httpx.Client, start: int, end: int) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor).json()["data"]
+    response = _create(api, actor, start=start, end=end)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "rollover_overlap"
+    assert response.json()["error"]["details"] == {"rollover_id": first["id"]}
+
+
+def test_adjacent_ranges_do_not_overlap(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    _create(api, actor, start=0, end=10)
+    assert _create(api, actor, start=10, end=20).status_code == 200
+    assert _create(api, actor, start=-10, end=0).status_code == 200
+
+
+def test_cancelled_rollovers_do_not_count_for_overlap(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor).json()["data"]
+    cancelled = api.put(
+        f"{ROLLOVERS}/{first['id']}", json=_body(actor, status="cancelled"), headers=actor.headers
+    )
+    assert cancelled.status_code == 200
+    assert _create(api, actor, start=2, end=8).status_code == 200
+
+
+def test_other_tenants_rollovers_do_not_overlap(server, api: httpx.Client) -> None:
+    owner, actor = new_tenant(server, api)
+    _, other = new_tenant(server, api, owner=owner)
+    _create(api, actor)
+    assert _create(api, other).status_code == 200
+
+
+def test_put_replaces_and_checks_overlap_against_others(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor, start=0, end=10).json()["data"]
+    _create(api, actor, start=20, end=30)
+    url = f"{ROLLOVERS}/{first['id']}"
+    moved = api.put(url, json=_body(actor, start=1, end=12, name="moved"), headers=actor.headers)
+    assert moved.status_code == 200
+    assert moved.json()["data"]["name"] == "moved"
+    assert moved.json()["data"]["version"] == 2
+    clash = api.put(url, json=_body(actor, start=5, end=25), headers=actor.headers)
+    assert clash.status_code == 409
+    assert api.get(url, headers=actor.headers).json()["data"]["end_date"] == _day(12)
+
+
+def test_put_with_stale_if_match_is_409(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor).json()["data"]
+    response = api.put(
+        f"{ROLLOVERS}/{first['id']}",
+        json=_body(actor, name="x"),
+        headers={**actor.headers, "If-Match": '"2"'},
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "concurrent_modification"
+    ok = api.put(
+        f"{ROLLOVERS}/{first['id']}",
+        json=_body(actor, name="x"),
+        headers={**actor.headers, "If-Match": '"1"'},
+    )
+    assert ok.status_code == 200
+
+
+def test_delete_active_rollover_is_409(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    active = _create(api, actor, status="active").json()["data"]
+    response = api.delete(f"{ROLLOVERS}/{active['id']}", headers=actor.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "rollover_active"
+    scheduled = _create(api, actor, start=20, end=30).json()["data"]
+    assert api.delete(f"{ROLLOVERS}/{scheduled['id']}", headers=actor.headers).status_code == 204
+    assert api.get(f"{ROLLOVERS}/count", headers=actor.headers).json() == 1
+
+
+def test_sort_by_several_keys(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    _create(api, actor, name="b", start=0, end=1, type="retain_deletes")
+    _create(api, actor, name="a", start=2, end=3)
+    _create(api, actor, name="c", start=4, end=5, type="retain_deletes")
+
+    def names(sort: str) -> list[str]:
+        response = api.get(ROLLOVERS, params={"sort": sort}, headers=actor.headers)
+        assert response.status_code == 200
+        return [rollover["name"] for rollover in response.json()["data"]]
+
+    assert names("name") == ["a", "b", "c"]
+    assert names("-name") == ["c", "b", "a"]
+    assert names("-start_date") == ["c", "a", "b"]
+    # type ascending: retain_deletes < suspend_collection; then name descending.
+    assert names("type,-name") == ["c", "b", "a"]
+    assert names("-type,-name") == ["a", "c", "b"]
+
+
+def test_unknown_sort_field_is_400(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    response = api.get(ROLLOVERS, params={"sort": "-colour"}, headers=actor.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "query.sort"
+
+
+def test_fifty_concurrent_overlapping_creates_yield_exactly_one(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+
+    def create(index: int) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
+            body = _body(actor, start=index % 5, end=20 + index % 7, name=f"r{index}")
+            return client.post(ROLLOVERS, json=body, headers=actor.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(create, range(50)))
+    assert statuses.count(200) == 1
+    assert statuses.count(409) == 49
+    assert api.get(f"{ROLLOVERS}/count", headers=actor.headers).json() == 1
+
+
+ranges = st.lists(
+    st.tuples(st.integers(0, 60), st.integers(1, 30), st.booleans()), min_size=1, max_size=8
+)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ranges)
+def test_stored_rollovers_never_overlap(server, api: httpx.Client, spans) -> None:
+    # Examples share the test's fixtures: each gets a tenant of its own.
+    _, actor = new_tenant(server, api, integration=f"gradebook-{uuid.uuid4().hex[:8]}")
+    for start, length, cancel_after in spans:
+        response = _create(api, actor, start=start, end=start + length)
+        assert response.status_code in (200, 409)
+        if response.status_code == 200 and cancel_after:
+            rollover = response.json()["data"]
+            api.put(
+                f"{ROLLOVERS}/{rollover['id']}",
+                json=_body(actor, start=start, end=start + length, status="cancelled"),
+                headers=actor.headers,
+            )
+    stored = api.get(ROLLOVERS, headers=actor.headers).json()["data"]
+    live = [r for r in stored if r["status"] != "cancelled"]
+    for index, left in enumerate(live):
+        for right in live[index + 1 :]:
+            assert not (
+                left["start_date"] < right["end_date"] and right["start_date"] < left["end_date"]
+            )

@@ -1,0 +1,211 @@
+"""Schedules: create by hour, one collection schedule per hour, only `enabled` changes, run."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from factories import new_tenant
+
+SCHEDULES = "/v2/interop/tenant/schedules"
+
+
+def _create(api, actor, hour=3):
+    return api.post(SCHEDULES, json={"hour": hour}, headers=actor.headers)
+
+
+def test_create_schedule_is_an_enabled_collection_with_next_run(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    response = _create(api, actor, 5)
+    assert response.status_code == 200
+    schedule = response.json()["data"]
+    assert schedule["type"] == "collection"
+    assert schedule["hour"] == 5
+    assert schedule["enabled"] is True
+    assert schedule["last_run_at"] is None
+    assert schedule["tenant_id"] == actor.extra["tenant_id"]
+    next_run = datetime.fromisoformat(schedule["next_run_at"].replace("Z", "+00:00"))
+    now = datetime.now(UTC)
+    assert next_run.hour == 5
+    assert (next_run.minute, next_run.second, next_run.microsecond) == (0, 0, 0)
+    assert now < next_run <= now + timedelta(days=1)
+    assert response.headers["etag"] == '"1"'
+
+
+@pytest.mark.parametrize("hour", [-1, 24, "3", 3.5, None])
+def test_bad_hour_is_400(server, api: httpx.Client, hour) -> None:
+    _, actor = new_tenant(server, api)
+    response = api.post(SCHEDULES, json={"hour": hour}, headers=actor.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_second_collection_schedule_at_an_hour_is_409(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    _create(api, actor, 7)
+    response = _create(api, actor, 7)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "schedule_overlap"
+    assert _create(api, actor, 8).status_code == 200
+    assert api.get(f"{SCHEDULES}/count", headers=actor.headers).json() == 2
+
+
+def test_concurrent_creates_at_one_hour_yield_one_schedule(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+
+    def create(_: int) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            return _create(client, actor, 9).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(create, range(10)))
+    assert statuses == [200] + [409] * 9
+    assert api.get(f"{SCHEDULES}/count", headers=actor.headers).json() == 1
+
+
+def test_list_and_count(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    for hour in (1, 2, 3):
+        _create(api, actor, hour)
+    body = api.get(SCHEDULES, headers=actor.headers).json()
+    assert [schedule["hour"] for schedule in body["data"]] == [1, 2, 3]
+    count = api.get(f"{SCHEDULES}/count", headers=actor.headers)
+    assert count.json() == 3
+    assert count.text == "3"
+
+
+def test_patch_enabled_only(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    url = f"{SCHEDULES}/{schedule['id']}"
+    assert api.patch(url, json={"enabled": False}, headers=actor.headers).status_code == 204
+    body = api.get(url, headers=actor.headers)
+    assert body.json()["data"]["enabled"] is False
+    assert body.json()["data"]["next_run_at"] is None
+    assert body.headers["etag"] == '"2"'
+    same_hour = api.patch(url, json={"enabled": True, "hour": 3}, headers=actor.headers)
+    assert same_hour.status_code == 204
+    moved = api.patch(url, json={"hour": 4}, headers=actor.headers)
+    assert moved.status_code == 400
+    assert moved.json()["error"]["code"] == "read_only_field"
+    assert api.get(url, headers=actor.headers).json()["data"]["hour"] == 3
+
+
+def test_patch_with_stale_if_match_is_409(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    response = api.patch(
+        f"{SCHEDULES}/{schedule['id']}",
+        json={"enabled": False},
+        headers={**actor.headers, "If-Match": '"9"'},
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "concurrent_modification"
+
+
+def test_delete_schedule(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    url = f"{SCHEDULES}/{schedule['id']}"
+    assert api.delete(url, headers=actor.headers).status_code == 204
+    assert api.get(url, headers=actor.headers).status_code == 404
+    assert api.delete(url, headers=actor.headers).status_code == 404
+
+
+def test_run_queues_a_scheduled_on_demand_ingestion(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    response = api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    ingestions = api.get("/v2/interop/ingestions", headers=actor.headers).json()["data"]
+    assert len(ingestions) == 1
+    ingestion = ingestions[0]
+    assert ingestion["state"] == "scheduled"
+    assert ingestion["trigger"] == "on_demand"
+    assert ingestion["type"] == "collection"
+    assert ingestion["schedule_id"] == schedule["id"]
+    assert ingestion["stats"] == {
+        "records_read": 0,
+        "created": 0,
+        "updated": 0,
+        "deleted": 0,
+        "rejected": 0,
+    }
+
+
+@pytest.mark.parametrize("body", [None, {}, {"anything": 1}])
+def test_run_accepts_an_optional_body(server, api: httpx.Client, body) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    kwargs = {} if body is None else {"json": body}
+    response = api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers, **kwargs)
+    assert response.status_code == 204
+
+
+def test_run_with_a_pending_ingestion_is_409_naming_it(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers)
+    pending = api.get("/v2/interop/ingestions", headers=actor.headers).json()["data"][0]
+    response = api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "ingestion_pending"
+    assert error["details"] == {"ingestion_id": pending["id"]}
+    assert api.get("/v2/interop/ingestions/count", headers=actor.headers).json() == 1
+
+
+def test_run_a_disabled_schedule_is_schedule_paused(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    api.patch(f"{SCHEDULES}/{schedule['id']}", json={"enabled": False}, headers=actor.headers)
+    response = api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "schedule_paused"
+    assert api.get("/v2/interop/ingestions/count", headers=actor.headers).json() == 0
+
+
+def test_run_a_delivery_schedule_is_not_runnable(server, api: httpx.Client) -> None:
+    from sqlalchemy import create_engine, text
+
+    _, actor = new_tenant(server, api)
+    schedule = _create(api, actor).json()["data"]
+    # Delivery schedules are not created through the API; make one the way the engine would.
+    engine = create_engine(server.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE schedules SET type = 'delivery' WHERE hour = 3"))
+    engine.dispose()
+    response = api.post(f"{SCHEDULES}/{schedule['id']}/run", headers=actor.headers)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "not_runnable"
+
+
+def test_two_concurrent_runs_yield_one_204_and_one_409(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor, 1).json()["data"]
+    second = _create(api, actor, 2).json()["data"]
+
+    def run(schedule_id: str) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            return client.post(f"{SCHEDULES}/{schedule_id}/run", headers=actor.headers).status_code
+
+    for _ in range(3):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(run, [first["id"], second["id"]]))
+        assert statuses == [204, 409]
+        assert api.get("/v2/interop/ingestions/count", headers=actor.headers).json() >= 1
+        # Let the next round race again: finish the pending ingestion as the engine would.
+        _finish_pending(server)
+
+
+def _finish_pending(server) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE ingestions SET state = 'success' WHERE state = 'scheduled'")
+        )
+    engine.dispose()
