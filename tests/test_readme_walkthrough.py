@@ -60,11 +60,18 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
             timeout=120,
         )
         assert result.returncode == 0, result.stderr + result.stdout
-        tenant = json.loads(result.stdout.strip().splitlines()[-1])["data"]
+        answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        tenant = next(a["data"] for a in answers if "license" in a.get("data", {}))
         assert tenant["integration"]["name"] == "gradebook"
         assert tenant["integration"]["version"] == "1.0.0"
         assert tenant["cloud"]["name"] == "springfield"
         assert tenant["license"]["status"] == "active"
+        schools = next(a["data"] for a in answers if isinstance(a.get("data"), list)
+                       and a["data"] and "school_ref_id" in a["data"][0])
+        assert [school["school_ref_id"] for school in schools] == ["sps-elementary", "sps-high"]
+        assert "\n204\n" in f"\n{result.stdout}"
+        ingestions = answers[-1]["data"]
+        assert [(i["state"], i["trigger"]) for i in ingestions] == [("scheduled", "on_demand")]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)
