@@ -66,8 +66,11 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
         assert tenant["integration"]["version"] == "1.0.0"
         assert tenant["cloud"]["name"] == "springfield"
         assert tenant["license"]["status"] == "active"
-        schools = next(a["data"] for a in answers if isinstance(a.get("data"), list)
-                       and a["data"] and "school_ref_id" in a["data"][0])
+        schools = next(
+            a["data"]
+            for a in answers
+            if isinstance(a.get("data"), list) and a["data"] and "school_ref_id" in a["data"][0]
+        )
         assert [school["school_ref_id"] for school in schools] == ["sps-elementary", "sps-high"]
         assert "\n204\n" in f"\n{result.stdout}"
         ingestions = answers[-1]["data"]
