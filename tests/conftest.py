@@ -136,7 +136,9 @@ def server(
     else:
         database_url = request.getfixturevalue("postgres_database")
     upgrade(database_url)
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    # The engine stays off here: these servers test the API, whose ingestions must stay
+    # `scheduled`; engine tests run workers and schedulers of their own.
+    settings = Settings(data_dir=data_dir, database_url=database_url, engine_enabled=False)
     uv, thread, base_url = _start(settings)
     try:
         yield Server(backend, base_url, settings, database_url)

@@ -1,8 +1,10 @@
 """Set-up through the public API (and the operator's CLI service for accounts), spelled out."""
 
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ from interop.accounts.service import create_account
 from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
+from interop.engine.worker import Worker
 
 
 @dataclass
@@ -163,3 +166,82 @@ def new_tenant(
         new_integration(api, owner, integration)
     cloud = new_cloud(api, owner, f"cloud-{uuid.uuid4().hex[:8]}")
     return owner, actor_caller(api, install(api, owner, cloud["id"], integration))
+
+
+DATA = Path(__file__).parent / "data"
+ONEROSTER_MINIMAL = DATA / "oneroster-1.1" / "minimal"
+ONEROSTER_RECOMMENDED = DATA / "oneroster-1.1" / "recommended"
+
+
+def install_connector(api: httpx.Client, owner: Caller, cloud_id: str, location: str) -> dict:
+    """A OneRoster CSV connector in the cloud, reading from `location`."""
+    response = api.post(
+        f"/v2/interop/clouds/{cloud_id}/actors",
+        json={
+            "type": "connector",
+            "name": "SIS export",
+            "source": {"kind": "oneroster_csv", "location": location},
+        },
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])
+
+
+def new_collecting_tenant(
+    server: Any, api: httpx.Client, location: Path | str
+) -> tuple[Caller, Caller]:
+    """(owner, actor) of a tenant whose cloud has a connector reading `location`."""
+    owner, actor = new_tenant(server, api, integration=f"roster-{uuid.uuid4().hex[:8]}")
+    install_connector(api, owner, actor.extra["cloud_id"], str(location))
+    return owner, actor
+
+
+def queue_collection(api: httpx.Client, actor: Caller, hour: int = 3) -> str:
+    """Queue an on-demand collection through the tenant's schedule; the ingestion's id."""
+    schedules = api.get("/v2/interop/tenant/schedules", headers=actor.headers).json()["data"]
+    if schedules:
+        schedule_id = schedules[0]["id"]
+    else:
+        created = api.post(
+            "/v2/interop/tenant/schedules", json={"hour": hour}, headers=actor.headers
+        )
+        assert created.status_code == 200, created.text
+        schedule_id = created.json()["data"]["id"]
+    run = api.post(f"/v2/interop/tenant/schedules/{schedule_id}/run", headers=actor.headers)
+    assert run.status_code == 204, run.text
+    state = api.get("/v2/interop/tenant/state", headers=actor.headers).json()["data"]
+    return str(state["pending_ingestion_id"])
+
+
+def engine_settings(server: Any, **overrides: Any) -> Settings:
+    """Settings for an engine working on the test server's database."""
+    values: dict[str, Any] = {
+        "data_dir": server.data_dir,
+        "database_url": server.database_url,
+        "source_roots": [DATA, Path(tempfile.gettempdir())],
+        "source_allow_private_networks": True,
+        "engine_enabled": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def run_worker(server: Any, **overrides: Any) -> int:
+    """Run queued ingestions to their end in this process; how many ran."""
+    settings = engine_settings(server, **overrides)
+    database = Database(settings.resolved_database_url)
+    try:
+        worker = Worker(database, settings, name="test-worker")
+        ran = 0
+        while worker.run_once():
+            ran += 1
+        return ran
+    finally:
+        database.dispose()
+
+
+def ingestion(api: httpx.Client, caller: Caller, ingestion_id: str) -> dict[str, Any]:
+    response = api.get(f"/v2/interop/ingestions/{ingestion_id}", headers=caller.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])

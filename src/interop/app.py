@@ -16,6 +16,8 @@ from interop.auth.router import router as auth_router
 from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
+from interop.engine.metrics import IngestionCollector
+from interop.engine.runner import Engine
 from interop.errors import InteropError, error_body
 from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, RequestObserver
@@ -38,9 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = KeyRing(database, box)
         keys.load()
         app.state.database, app.state.secret_box, app.state.keys = database, box, keys
+        engine = Engine(database, settings)
+        if settings.engine_enabled:
+            engine.start(workers=1)
         try:
             yield
         finally:
+            engine.stop()
             database.dispose()
 
     app = FastAPI(
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    metrics.registry.register(IngestionCollector(lambda: getattr(app.state, "database", None)))
     app.include_router(auth_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -14,6 +14,7 @@ from interop.accounts.models import ACCOUNT_TYPES
 from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
+from interop.engine import commands as engine_commands
 from interop.errors import InteropError
 from interop.logs import configure_logging
 from interop.migrations_runner import upgrade
@@ -26,6 +27,8 @@ accounts_app = typer.Typer(help="Accounts and their API keys.", no_args_is_help=
 keys_app = typer.Typer(help="An account's API keys.", no_args_is_help=True)
 accounts_app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(engine_commands.ingestions_app, name="ingestions")
+app.command("worker")(engine_commands.worker)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -35,9 +38,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
+    worker: Annotated[
+        bool,
+        typer.Option(help="Run the scheduler and an ingestion worker in the server process."),
+    ] = True,
 ) -> None:
-    """Serve the API. On the embedded SQLite database, migrations are applied first."""
+    """Serve the API (and, unless --no-worker, the scheduler and one ingestion worker).
+    On the embedded SQLite database, migrations are applied first."""
+    import os
+
     import uvicorn
+
+    if not worker:
+        # The app factory reads its settings from the environment, in every process.
+        os.environ["INTEROP_ENGINE_ENABLED"] = "false"
 
     settings = Settings()
     settings.ensure_data_dir()

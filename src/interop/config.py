@@ -31,6 +31,47 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=1000, ge=1)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_bundle_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest OneRoster bundle (download, zip, or expanded zip) a collection reads.",
+    )
+    source_roots: list[Path] = Field(
+        default_factory=lambda: [Path(".")],
+        description=(
+            "Directories a connector's local `location` (path or file:// URL) may lie under "
+            '(JSON list, e.g. `["/srv/sis-exports"]`); default the working directory.'
+        ),
+    )
+    source_allow_private_networks: bool = Field(
+        default=False,
+        description="Let http(s) sources reach loopback and private addresses.",
+    )
+    engine_enabled: bool = Field(
+        default=True,
+        description="Run the scheduler and one ingestion worker inside `interop serve`.",
+    )
+    ingestion_timeout: int = Field(
+        default=3600, ge=1, description="Seconds an ingestion may run before it ends `timeout`."
+    )
+    ingestion_batch_rows: int = Field(
+        default=2000, ge=1, description="Rows written per repository transaction."
+    )
+    ingestion_max_attempts: int = Field(
+        default=3, ge=1, description="Workers that may die on one ingestion before it fails."
+    )
+    worker_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often an idle worker looks for queued ingestions."
+    )
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_stale_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running ingestion whose heartbeat is older is taken over by a worker.",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often the scheduler looks for due schedules."
+    )
     log_json: bool = Field(default=False, description="JSON log lines (production) vs console.")
     log_level: str = Field(default="INFO")
 

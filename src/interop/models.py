@@ -9,6 +9,15 @@ from interop.db import Base
 from interop.ingestions.models import Ingestion
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.rollovers.models import Rollover
+from interop.roster.models import (
+    RosterAcademicSession,
+    RosterClass,
+    RosterCourse,
+    RosterDemographic,
+    RosterEnrollment,
+    RosterOrg,
+    RosterUser,
+)
 from interop.schedules.models import Schedule
 from interop.scoping.models import ScopingCourse, ScopingSchool
 from interop.tenants.models import Tenant
@@ -23,6 +32,13 @@ __all__ = [
     "Integration",
     "IntegrationVersion",
     "Rollover",
+    "RosterAcademicSession",
+    "RosterClass",
+    "RosterCourse",
+    "RosterDemographic",
+    "RosterEnrollment",
+    "RosterOrg",
+    "RosterUser",
     "Schedule",
     "ScopingCourse",
     "ScopingSchool",

@@ -8,6 +8,7 @@ from interop.clouds.router import router as clouds_router
 from interop.ingestions.router import router as ingestions_router
 from interop.integrations.router import router as integrations_router
 from interop.rollovers.router import router as rollovers_router
+from interop.roster.router import router as roster_router
 from interop.schedules.router import router as schedules_router
 from interop.scoping.router import router as scoping_router
 from interop.tenants.router import router as tenants_router
@@ -22,4 +23,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     rollovers_router,
     schedules_router,
     ingestions_router,
+    roster_router,
 )

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,6 +26,10 @@ class Ingestion(IdMixin, TimestampMixin, VersionMixin, Base):
         ),
         Index("ix_ingestions_tenant_requested", "tenant_id", "requested_at", "id"),
         Index("ix_ingestions_requested", "requested_at", "id"),
+        # What workers claim from: queued or running (for stale-heartbeat takeover) rows.
+        Index("ix_ingestions_state_requested", "state", "requested_at"),
+        # A schedule's slot fires once, however many schedulers race for it.
+        Index("uq_ingestions_schedule_slot", "schedule_id", "slot_at", unique=True),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -45,3 +50,13 @@ class Ingestion(IdMixin, TimestampMixin, VersionMixin, Base):
     rejected: Mapped[int] = mapped_column(default=0)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    # The engine's bookkeeping: which scheduled slot queued it, which attempt of which worker
+    # holds it (a worker whose attempt is no longer current may not write), when it last
+    # proved alive, rows read per file, and the (ext) details (rejected rows, withheld
+    # deletions).
+    slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempt: Mapped[int] = mapped_column(default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

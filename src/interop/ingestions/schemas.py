@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from interop.ingestions.models import Ingestion as IngestionRow
 
@@ -27,6 +27,22 @@ class IngestionError(BaseModel):
     message: str
 
 
+class RejectedRow(BaseModel):
+    file: str
+    line: int
+    sourced_id: str | None
+    message: str
+
+
+class IngestionDetails(BaseModel):
+    """(ext) What a collection set aside: rejected rows (the first 100, then a count) and the
+    deletions a `retain_deletes` rollover withheld, per topic."""
+
+    rejected_rows: list[RejectedRow] = []
+    rejected_rows_omitted: int = 0
+    withheld_deletions: dict[str, int] = {}
+
+
 class Ingestion(BaseModel):
     id: uuid.UUID
     tenant_id: uuid.UUID
@@ -40,6 +56,8 @@ class Ingestion(BaseModel):
     completed_at: datetime | None
     stats: IngestionStats
     error: IngestionError | None
+    details: IngestionDetails = Field(description="(ext) Rejected rows and withheld deletions.")
+    progress: dict[str, int] = Field(description="(ext) Rows read so far, per bundle file.")
     created_at: datetime
     updated_at: datetime
     version: int
@@ -67,6 +85,8 @@ def ingestion_out(row: IngestionRow) -> Ingestion:
         error=IngestionError(code=row.error_code, message=row.error_message or "")
         if row.error_code
         else None,
+        details=IngestionDetails.model_validate(row.details or {}),
+        progress=dict(row.progress or {}),
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,

@@ -32,3 +32,7 @@ class Schedule(IdMixin, TimestampMixin, VersionMixin, Base):
     hour: Mapped[int]
     enabled: Mapped[bool] = mapped_column(default=True)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The scheduler's memory: the newest slot it handled (ran or skipped), and the newest skip.
+    last_slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_skip_reason: Mapped[str | None] = mapped_column(String(32), default=None)

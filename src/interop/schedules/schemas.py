@@ -18,6 +18,12 @@ class Schedule(BaseModel):
     enabled: bool
     next_run_at: datetime | None
     last_run_at: datetime | None
+    last_skipped_at: datetime | None = Field(
+        description="(ext) When the scheduler last skipped a slot of this schedule."
+    )
+    last_skip_reason: Literal["missed", "ingestion_pending"] | None = Field(
+        description="(ext) Why: the slot was missed by over an hour, or an ingestion was pending."
+    )
     created_at: datetime
     updated_at: datetime
     version: int
@@ -33,6 +39,8 @@ class Schedule(BaseModel):
             # A disabled schedule has no next run.
             next_run_at=next_occurrence(schedule.hour, now) if schedule.enabled else None,
             last_run_at=schedule.last_run_at,
+            last_skipped_at=schedule.last_skipped_at,
+            last_skip_reason=schedule.last_skip_reason,
             created_at=schedule.created_at,
             updated_at=schedule.updated_at,
             version=schedule.version,

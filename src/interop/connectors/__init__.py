@@ -1,0 +1,1 @@
+"""Data sources a connector actor reads from: one module per source kind."""

@@ -1,0 +1,213 @@
+"""Where a bundle comes from (directory, zip, file:// or http(s) URL) and safe access to it.
+
+Sources are untrusted: local paths must lie under a configured root, URLs may not reach
+private networks unless allowed, downloads and zips are capped by size, and a zip's members
+are read through a counter so a bomb that lies about its sizes stops at the cap.
+"""
+
+import io
+import ipaddress
+import socket
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+# Deflate reaches about 1000:1 on real data only for pathological input.
+MAX_COMPRESSION_RATIO = 200
+
+
+class BundleError(Exception):
+    """A bundle that cannot be read at all: the ingestion fails with `code`."""
+
+    def __init__(self, code: str, message: str, file: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.file = file
+
+
+class Bundle:
+    """The CSV files of one bundle, from a directory or a zip (top level or one folder)."""
+
+    def __init__(self, stack: ExitStack, root: Path | None, archive: zipfile.ZipFile | None):
+        self._stack = stack
+        self._root = root
+        self._archive = archive
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        if archive is not None:
+            self._members = _csv_members(archive)
+
+    def has(self, name: str) -> bool:
+        if self._archive is not None:
+            return name in self._members
+        assert self._root is not None
+        return (self._root / name).is_file()
+
+    def size(self, name: str) -> int:
+        if self._archive is not None:
+            return self._members[name].file_size
+        assert self._root is not None
+        return (self._root / name).stat().st_size
+
+    @contextmanager
+    def open_text(self, name: str) -> Iterator[io.TextIOWrapper]:
+        from interop.connectors.oneroster_csv import text_stream
+
+        if self._archive is not None:
+            info = self._members[name]
+            binary: Any = io.BufferedReader(
+                _CappedReader(self._archive.open(info), info.file_size, name)
+            )
+        else:
+            assert self._root is not None
+            binary = (self._root / name).open("rb")
+        with text_stream(binary) as handle:
+            yield handle
+
+
+@contextmanager
+def open_bundle(
+    location: str, roots: list[Path], max_bytes: int, allow_private: bool, scratch: Path
+) -> Iterator[Bundle]:
+    """Open the bundle at `location` for reading; any download lives only inside the block."""
+    with ExitStack() as stack:
+        path = _local_path(location, roots, allow_private, max_bytes, scratch, stack)
+        if path.is_dir():
+            yield Bundle(stack, path, None)
+            return
+        if not path.is_file():
+            raise BundleError("source_unavailable", f"no file or directory at {location}")
+        if path.stat().st_size > max_bytes:
+            raise BundleError("bundle_too_large", f"the bundle is larger than {max_bytes} bytes")
+        try:
+            archive = stack.enter_context(zipfile.ZipFile(path))
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise BundleError("invalid_bundle", f"not a zip file or directory: {exc}") from exc
+        _check_archive(archive, max_bytes, path.stat().st_size)
+        yield Bundle(stack, None, archive)
+
+
+def _local_path(
+    location: str,
+    roots: list[Path],
+    allow_private: bool,
+    max_bytes: int,
+    scratch: Path,
+    stack: ExitStack,
+) -> Path:
+    parsed = urlparse(location)
+    if parsed.scheme in ("http", "https"):
+        return _download(location, allow_private, max_bytes, scratch, stack)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a Windows drive letter
+        path = Path(location)
+    else:
+        raise BundleError("source_not_allowed", f"unsupported location scheme {parsed.scheme}")
+    resolved = path.resolve()
+    if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+        raise BundleError(
+            "source_not_allowed",
+            f"{location} is outside the directories sources may be read from "
+            "(INTEROP_SOURCE_ROOTS)",
+        )
+    return resolved
+
+
+def _download(
+    url: str, allow_private: bool, max_bytes: int, scratch: Path, stack: ExitStack
+) -> Path:
+    host = urlparse(url).hostname or ""
+    if not allow_private and _is_private(host):
+        raise BundleError(
+            "source_not_allowed",
+            f"{host} is a private or loopback address (INTEROP_SOURCE_ALLOW_PRIVATE_NETWORKS)",
+        )
+    scratch.mkdir(parents=True, exist_ok=True)
+    # The stack closes (and so deletes) the download when the bundle is done with.
+    download = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip")  # noqa: SIM115
+    target: IO[bytes] = stack.enter_context(download)
+    received = 0
+    try:
+        # No redirects: a redirect could lead to an address the check above refused.
+        with httpx.stream("GET", url, timeout=30, follow_redirects=False) as response:
+            if response.status_code != 200:
+                raise BundleError(
+                    "source_unavailable", f"GET {url} answered {response.status_code}"
+                )
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise BundleError("bundle_too_large", f"the download exceeds {max_bytes} bytes")
+                target.write(chunk)
+    except httpx.HTTPError as exc:
+        raise BundleError("source_unavailable", f"GET {url} failed: {exc}") from exc
+    target.flush()
+    return Path(target.name)
+
+
+def _is_private(host: str) -> bool:
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror as exc:
+        raise BundleError("source_unavailable", f"cannot resolve {host}: {exc}") from exc
+    return any(not ipaddress.ip_address(str(address)).is_global for address in addresses)
+
+
+def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """CSV members by file name, at the top level or inside exactly one folder."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    folders: set[PurePosixPath] = set()
+    for info in archive.infolist():
+        path = PurePosixPath(info.filename)
+        if info.is_dir() or path.suffix.lower() != ".csv" or len(path.parts) > 2:
+            continue
+        folders.add(path.parent)
+        members[path.name] = info
+    if len(folders) > 1:
+        raise BundleError("invalid_bundle", "the zip holds CSV files in more than one folder")
+    return members
+
+
+def _check_archive(archive: zipfile.ZipFile, max_bytes: int, compressed: int) -> None:
+    declared = sum(info.file_size for info in archive.infolist())
+    if declared > max_bytes:
+        raise BundleError(
+            "bundle_too_large", f"the zip expands to {declared} bytes, over {max_bytes}"
+        )
+    if compressed and declared / compressed > MAX_COMPRESSION_RATIO and declared > 10_000_000:
+        raise BundleError("bundle_too_large", "the zip's compression ratio looks like a zip bomb")
+
+
+class _CappedReader(io.RawIOBase):
+    """A zip member that may not expand past the size its header declares."""
+
+    def __init__(self, inner: IO[bytes], limit: int, name: str) -> None:
+        self._inner = inner
+        self._left = limit
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self._inner.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise BundleError("invalid_bundle", f"{self._name}: {exc}") from exc
+        if len(data) > self._left:
+            raise BundleError("bundle_too_large", f"{self._name} expands past its declared size")
+        self._left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()

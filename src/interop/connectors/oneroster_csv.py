@@ -1,0 +1,302 @@
+"""OneRoster 1.1 CSV bulk bundles: what each file must hold, and reading it row by row.
+
+Reading streams one file at a time through `csv`; nothing holds a whole file. A row comes out
+as a `SourceRow` with the OneRoster fields in snake_case (references as `*_sourced_id`, lists
+as arrays, booleans as booleans) and the physical line it started on, for error reports.
+"""
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from interop.connectors.bundle import Bundle, BundleError
+
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+STATUSES = ("active", "tobedeleted")
+# Large values are legal (descriptions, quoted lists) but a field of megabytes is not a roster.
+csv.field_size_limit(1024 * 1024)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One OneRoster file: its topic name in our API and the rules its rows follow."""
+
+    topic: str
+    file: str
+    required: tuple[str, ...]
+    lists: tuple[str, ...] = ()
+    booleans: tuple[str, ...] = ()
+    dates: tuple[str, ...] = ()
+    # column -> the topic its values must name (checked against the whole bundle)
+    references: dict[str, str] = field(default_factory=dict)
+
+
+ORGS = TopicSpec(
+    "orgs", "orgs.csv", ("sourcedId", "name", "type"), references={"parentSourcedId": "orgs"}
+)
+ACADEMIC_SESSIONS = TopicSpec(
+    "academic_sessions",
+    "academicSessions.csv",
+    ("sourcedId", "title", "type", "startDate", "endDate"),
+    dates=("startDate", "endDate"),
+    references={"parentSourcedId": "academic_sessions"},
+)
+COURSES = TopicSpec(
+    "courses",
+    "courses.csv",
+    ("sourcedId", "title", "orgSourcedId"),
+    lists=("grades", "subjects", "subjectCodes"),
+    references={"orgSourcedId": "orgs"},
+)
+CLASSES = TopicSpec(
+    "classes",
+    "classes.csv",
+    ("sourcedId", "title", "courseSourcedId", "schoolSourcedId", "termSourcedIds"),
+    lists=("grades", "termSourcedIds", "subjects", "subjectCodes", "periods"),
+    references={
+        "courseSourcedId": "courses",
+        "schoolSourcedId": "orgs",
+        "termSourcedIds": "academic_sessions",
+    },
+)
+ENROLLMENTS = TopicSpec(
+    "enrollments",
+    "enrollments.csv",
+    ("sourcedId", "classSourcedId", "schoolSourcedId", "userSourcedId", "role"),
+    booleans=("primary",),
+    dates=("beginDate", "endDate"),
+    references={"classSourcedId": "classes", "schoolSourcedId": "orgs", "userSourcedId": "users"},
+)
+USERS = TopicSpec(
+    "users",
+    "users.csv",
+    ("sourcedId", "orgSourcedIds", "role", "username", "givenName", "familyName"),
+    lists=("orgSourcedIds", "userIds", "agentSourcedIds", "grades"),
+    booleans=("enabledUser",),
+    references={"orgSourcedIds": "orgs", "agentSourcedIds": "users"},
+)
+DEMOGRAPHICS = TopicSpec(
+    "demographics",
+    "demographics.csv",
+    ("sourcedId",),
+    booleans=(
+        "americanIndianOrAlaskaNative",
+        "asian",
+        "blackOrAfricanAmerican",
+        "nativeHawaiianOrOtherPacificIslander",
+        "white",
+        "demographicRaceTwoOrMoreRaces",
+        "hispanicOrLatinoEthnicity",
+    ),
+    dates=("birthDate",),
+    references={"sourcedId": "users"},
+)
+# Reading order: a file's references point only at files read before it, except users'
+# agents (users) and enrollments' users, which the planning pass indexes first.
+SPECS: tuple[TopicSpec, ...] = (
+    ORGS,
+    ACADEMIC_SESSIONS,
+    COURSES,
+    CLASSES,
+    ENROLLMENTS,
+    USERS,
+    DEMOGRAPHICS,
+)
+SPEC_BY_TOPIC = {spec.topic: spec for spec in SPECS}
+# Never copied into the repository: OneRoster carries passwords in users.csv.
+DROPPED_COLUMNS = frozenset({"password"})
+# 1.2 renamed a few columns; reading them under their 1.1 names is cheap.
+COLUMN_ALIASES = {"preferredFirstName": "preferredGivenName"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    line: int
+    sourced_id: str
+    status: str
+    date_last_modified: datetime | None
+    fields: dict[str, Any]
+
+
+class RowError(ValueError):
+    """A row that breaks a rule; the ingestion rejects it and goes on."""
+
+    def __init__(self, message: str, sourced_id: str | None = None) -> None:
+        super().__init__(message)
+        self.sourced_id = sourced_id
+
+
+def snake_case(column: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", column).lower()
+
+
+def read_manifest(bundle: Bundle) -> dict[str, str]:
+    """The manifest's properties; the files it says are `bulk` must be present."""
+    if not bundle.has("manifest.csv"):
+        raise BundleError("manifest_missing", "the bundle has no manifest.csv")
+    with bundle.open_text("manifest.csv") as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header[:2]] != ["propertyName", "value"]:
+                raise BundleError(
+                    "invalid_header", "manifest.csv must start with `propertyName,value`"
+                )
+            properties = {row[0].strip(): row[1].strip() for row in reader if len(row) >= 2}
+        except csv.Error as exc:
+            raise BundleError("invalid_csv", f"manifest.csv: {exc}") from exc
+    version = properties.get("oneroster.version", "")
+    if version not in SUPPORTED_VERSIONS:
+        raise BundleError(
+            "unsupported_version",
+            f"manifest.csv declares oneroster.version {version or '(none)'}; "
+            f"supported: {', '.join(SUPPORTED_VERSIONS)}",
+        )
+    for spec in SPECS:
+        mode = properties.get(f"file.{spec.file.removesuffix('.csv')}", "absent")
+        if mode == "bulk" and not bundle.has(spec.file):
+            raise BundleError(
+                "file_missing", f"manifest.csv lists {spec.file} as bulk but the bundle lacks it"
+            )
+        if mode == "delta":
+            raise BundleError(
+                "unsupported_mode", f"{spec.file} is a delta file; only bulk bundles are read"
+            )
+    return properties
+
+
+def iter_rows(bundle: Bundle, spec: TopicSpec) -> Iterator[SourceRow | tuple[int, RowError]]:
+    """Every data row of the spec's file: a `SourceRow`, or `(line, error)` for a bad row.
+
+    A missing file yields nothing (the manifest decided it may be absent). A header without a
+    required column, or CSV that cannot be tokenized, is a `BundleError`: nothing after it can
+    be trusted.
+    """
+    if not bundle.has(spec.file):
+        return
+    with bundle.open_text(spec.file) as handle:
+        reader = csv.reader(handle, strict=True)
+        try:
+            header = _header(spec, next(reader, None))
+            line = reader.line_num + 1
+            for values in reader:
+                if any(value.strip() for value in values):
+                    yield _row(spec, header, values, line)
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise BundleError(
+                "invalid_csv", f"{spec.file} line {reader.line_num}: {exc}", file=spec.file
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise BundleError(
+                "invalid_encoding", f"{spec.file} is not UTF-8: {exc.reason}"
+            ) from exc
+
+
+def _header(spec: TopicSpec, header: list[str] | None) -> list[str]:
+    if header is None:
+        raise BundleError("invalid_header", f"{spec.file} is empty", file=spec.file)
+    names = [COLUMN_ALIASES.get(name.strip(), name.strip()) for name in header]
+    missing = [column for column in spec.required if column not in names]
+    if missing:
+        raise BundleError(
+            "invalid_header",
+            f"{spec.file} lacks the required column(s) {', '.join(missing)}",
+            file=spec.file,
+        )
+    return names
+
+
+def _row(
+    spec: TopicSpec, header: list[str], values: list[str], line: int
+) -> SourceRow | tuple[int, RowError]:
+    if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
+        return line, RowError(f"{len(values)} values for {len(header)} columns")
+    raw = {name: values[i].strip() if i < len(values) else "" for i, name in enumerate(header)}
+    try:
+        return _parse(spec, raw, line)
+    except RowError as error:
+        error.sourced_id = raw.get("sourcedId") or None
+        return line, error
+
+
+def _parse(spec: TopicSpec, raw: dict[str, str], line: int) -> SourceRow:
+    empty = [column for column in spec.required if not raw.get(column)]
+    if empty:
+        raise RowError(f"required value(s) missing: {', '.join(empty)}")
+    status = raw.get("status", "").lower() or "active"
+    if status not in STATUSES:
+        raise RowError(f"status must be active or tobedeleted, got {raw['status']!r}")
+    fields: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
+    for column, value in raw.items():
+        if not column or column in ("sourcedId", "status", "dateLastModified"):
+            continue
+        if column in DROPPED_COLUMNS:
+            continue
+        if column.startswith("metadata."):
+            if value:
+                metadata[column.removeprefix("metadata.")] = value
+            continue
+        fields[snake_case(column)] = _value(spec, column, value)
+    for column in spec.booleans + spec.lists + spec.dates:
+        fields.setdefault(snake_case(column), [] if column in spec.lists else None)
+    if metadata:
+        fields["metadata"] = metadata
+    return SourceRow(
+        line=line,
+        sourced_id=raw["sourcedId"],
+        status=status,
+        date_last_modified=_timestamp(raw.get("dateLastModified", "")),
+        fields=fields,
+    )
+
+
+def _value(spec: TopicSpec, column: str, value: str) -> Any:
+    if column in spec.lists:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    if column in spec.booleans:
+        if not value:
+            return None
+        if value.lower() not in ("true", "false"):
+            raise RowError(f"{column} must be true or false, got {value!r}")
+        return value.lower() == "true"
+    if column in spec.dates:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise RowError(f"{column} must be a date YYYY-MM-DD, got {value!r}") from None
+    return value or None
+
+
+def _timestamp(value: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise RowError(f"dateLastModified must be an ISO 8601 timestamp, got {value!r}") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def reference_values(spec: TopicSpec, row: SourceRow) -> Iterator[tuple[str, str, str]]:
+    """(column, target topic, referenced id) for every reference the row makes."""
+    for column, target in spec.references.items():
+        if column == "sourcedId":
+            yield column, target, row.sourced_id
+            continue
+        value = row.fields.get(snake_case(column))
+        for item in value if isinstance(value, list) else [value]:
+            if item:
+                yield column, target, item
+
+
+def text_stream(binary: Any) -> io.TextIOWrapper:
+    # utf-8-sig: SIS exports often start with a byte-order mark.
+    return io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")

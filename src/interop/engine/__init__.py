@@ -1,0 +1,1 @@
+"""The ingestion engine: the scheduler that queues collections and the workers that run them."""

@@ -1,0 +1,311 @@
+"""One collection: make a tenant's repository equal to its connector's bundle, scoped.
+
+Two passes over the bundle. Planning reads every file once to check its structure and index
+the ids (for reference checks and scoping); nothing is written, so a bundle that cannot be
+read leaves the repository untouched. Applying reads again and writes in batches: each batch
+is one transaction that also adds its counts to the ingestion row, fenced by the attempt
+number, so a worker that lost the ingestion to another can never commit. Rewriting a batch
+is harmless (rows are compared by digest), which is what makes a takeover after a crash
+produce exactly the repository a clean run would.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from interop.connectors.bundle import Bundle
+from interop.connectors.oneroster_csv import (
+    SPECS,
+    RowError,
+    SourceRow,
+    TopicSpec,
+    iter_rows,
+    reference_values,
+)
+from interop.db import Database, utcnow
+from interop.engine.scope import BundleIndex, ScopingRules
+from interop.ingestions.models import Ingestion
+from interop.roster.models import topic_table
+
+MAX_REPORTED_REJECTIONS = 100
+_CHANGED_COLUMNS = ("status", "date_last_modified", "fields", "digest", "updated_at")
+TOMBSTONE = "tobedeleted"
+
+
+class LostLease(Exception):
+    """Another worker took the ingestion over; this one must stop without writing."""
+
+
+class IngestionTimedOut(Exception):
+    pass
+
+
+class WorkerStopping(Exception):
+    """The process is shutting down: stop between batches and hand the ingestion back."""
+
+
+@dataclass
+class Tally:
+    """This attempt's view of the run: counts, rows read per file and the rejections."""
+
+    records_read: int = 0
+    rejected: int = 0
+    progress: dict[str, int] = field(default_factory=dict)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
+    withheld_deletions: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, file: str, line: int, sourced_id: str | None, message: str) -> None:
+        self.rejected += 1
+        if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            self.rejections.append(
+                {"file": file, "line": line, "sourced_id": sourced_id, "message": message}
+            )
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "rejected_rows": self.rejections,
+            "rejected_rows_omitted": self.rejected - len(self.rejections),
+            "withheld_deletions": self.withheld_deletions,
+        }
+
+
+@dataclass
+class Lease:
+    """The ingestion as one attempt of one worker holds it."""
+
+    ingestion_id: uuid.UUID
+    tenant_id: uuid.UUID
+    attempt: int
+    started_at: datetime
+    timeout_seconds: int
+
+    def check_time(self) -> None:
+        if (utcnow() - self.started_at).total_seconds() > self.timeout_seconds:
+            raise IngestionTimedOut(f"the ingestion ran longer than {self.timeout_seconds} s")
+
+
+def plan(bundle: Bundle, rules: ScopingRules, lease: Lease) -> BundleIndex:
+    """The planning pass: structure checks (a `BundleError` ends the run) and the index."""
+    index = BundleIndex(rules)
+    for spec in SPECS:
+        index.known.setdefault(spec.topic, set())
+        for count, item in enumerate(iter_rows(bundle, spec)):
+            if count % 20_000 == 0:
+                lease.check_time()
+            if isinstance(item, SourceRow) and item.status == "active":
+                index.learn(spec.topic, item)
+    return index
+
+
+class Collection:
+    """The applying pass for one lease."""
+
+    def __init__(
+        self,
+        database: Database,
+        lease: Lease,
+        index: BundleIndex,
+        batch_rows: int,
+        retain_deletes: bool,
+        on_progress: Callable[[Tally], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.should_stop = should_stop
+        self.database = database
+        self.lease = lease
+        self.index = index
+        self.batch_rows = batch_rows
+        self.retain_deletes = retain_deletes
+        self.tally = Tally()
+        self.on_progress = on_progress
+
+    def apply(self, bundle: Bundle) -> Tally:
+        for spec in SPECS:
+            seen = self._upsert_topic(bundle, spec)
+            self._delete_missing(spec, seen)
+        return self.tally
+
+    def _upsert_topic(self, bundle: Bundle, spec: TopicSpec) -> set[str]:
+        """Write the topic's rows in scope; return every id the source still vouches for."""
+        seen: set[str] = set()
+        batch: list[SourceRow] = []
+        self.tally.progress.setdefault(spec.file, 0)
+        for item in iter_rows(bundle, spec):
+            self.tally.records_read += 1
+            self.tally.progress[spec.file] += 1
+            row = self._accepted(spec, item, seen)
+            if row is not None:
+                batch.append(row)
+            if len(batch) >= self.batch_rows:
+                self._write(spec, batch)
+                batch = []
+        self._write(spec, batch)
+        return seen
+
+    def _accepted(
+        self, spec: TopicSpec, item: SourceRow | tuple[int, RowError], seen: set[str]
+    ) -> SourceRow | None:
+        """The row if it is to be written; rejections are tallied. A rejected row keeps its
+        stored record (its id counts as seen): a typo in the export must not delete data."""
+        if isinstance(item, tuple):
+            line, error = item
+            if error.sourced_id:
+                seen.add(error.sourced_id)
+            self.tally.reject(spec.file, line, error.sourced_id, str(error))
+            return None
+        row = item
+        if row.sourced_id in seen:
+            self.tally.reject(spec.file, row.line, row.sourced_id, "duplicate sourcedId")
+            return None
+        if row.status == TOMBSTONE:
+            return None
+        seen.add(row.sourced_id)
+        dangling = self._dangling_reference(spec, row)
+        if dangling is not None:
+            self.tally.reject(spec.file, row.line, row.sourced_id, dangling)
+            return None
+        if not self.index.in_scope(spec.topic, row):
+            seen.discard(row.sourced_id)
+            return None
+        return row
+
+    def _dangling_reference(self, spec: TopicSpec, row: SourceRow) -> str | None:
+        for column, target, value in reference_values(spec, row):
+            if value not in self.index.known.get(target, ()):
+                return f"{column} {value!r} names no active record of {target}"
+        return None
+
+    def _write(self, spec: TopicSpec, rows: list[SourceRow]) -> None:
+        self.lease.check_time()
+        if self.should_stop():
+            raise WorkerStopping
+        table = topic_table(spec.topic)
+        now = utcnow()
+        with self.database.transaction() as session:
+            created, updated = _upsert(session, table, self.lease.tenant_id, rows, now)
+            self._record(session, created=created, updated=updated)
+        if self.on_progress is not None:
+            self.on_progress(self.tally)
+
+    def _delete_missing(self, spec: TopicSpec, seen: set[str]) -> None:
+        table = topic_table(spec.topic)
+        with self.database.transaction(write=False) as session:
+            stored = session.execute(
+                select(table.c.sourced_id).where(
+                    table.c.tenant_id == self.lease.tenant_id, table.c.status == "active"
+                )
+            ).scalars()
+            missing = [sourced_id for sourced_id in stored if sourced_id not in seen]
+        if self.retain_deletes:
+            if missing:
+                self.tally.withheld_deletions[spec.topic] = len(missing)
+            return
+        for start in range(0, len(missing), self.batch_rows):
+            chunk = missing[start : start + self.batch_rows]
+            with self.database.transaction() as session:
+                deleted = _tombstone(session, table, self.lease.tenant_id, chunk, utcnow())
+                self._record(session, deleted=deleted)
+
+    def _record(
+        self, session: Session, created: int = 0, updated: int = 0, deleted: int = 0
+    ) -> None:
+        """Add this transaction's counts to the ingestion, or roll it back if the lease is
+        gone (the UPDATE matches no row once another attempt holds the ingestion)."""
+        result = session.execute(
+            update(Ingestion)
+            .where(Ingestion.id == self.lease.ingestion_id, Ingestion.attempt == self.lease.attempt)
+            .values(
+                created=Ingestion.created + created,
+                updated=Ingestion.updated + updated,
+                deleted=Ingestion.deleted + deleted,
+                records_read=self.tally.records_read,
+                rejected=self.tally.rejected,
+                progress=dict(self.tally.progress),
+                heartbeat_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise LostLease(f"ingestion {self.lease.ingestion_id} has a newer attempt")
+
+
+def record_digest(row: SourceRow) -> str:
+    modified = row.date_last_modified.isoformat() if row.date_last_modified else None
+    payload = json.dumps([modified, row.fields], sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def _upsert(
+    session: Session, table: Table, tenant_id: uuid.UUID, rows: list[SourceRow], now: datetime
+) -> tuple[int, int]:
+    """Insert new rows, rewrite changed ones and revive tombstones; (created, updated)."""
+    if not rows:
+        return 0, 0
+    stored = {
+        sourced_id: (digest, status)
+        for sourced_id, digest, status in session.execute(
+            select(table.c.sourced_id, table.c.digest, table.c.status).where(
+                table.c.tenant_id == tenant_id,
+                table.c.sourced_id.in_([row.sourced_id for row in rows]),
+            )
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    created = 0
+    for row in rows:
+        digest = record_digest(row)
+        before = stored.get(row.sourced_id)
+        if before is not None and before == (digest, "active"):
+            continue
+        values = {
+            "status": "active",
+            "date_last_modified": row.date_last_modified,
+            "fields": row.fields,
+            "digest": digest,
+            "updated_at": now,
+        }
+        if before is None:
+            inserts.append(
+                {**values, "tenant_id": tenant_id, "sourced_id": row.sourced_id, "created_at": now}
+            )
+        else:
+            created += before[1] == TOMBSTONE
+            # Bound names may not be column names in an UPDATE's SET: prefix them.
+            change = {f"new_{name}": value for name, value in values.items()}
+            changes.append({**change, "key_tenant": tenant_id, "key_sourced_id": row.sourced_id})
+    if inserts:
+        session.execute(insert(table), inserts)
+    if changes:
+        session.execute(
+            update(table)
+            .where(
+                table.c.tenant_id == bindparam("key_tenant"),
+                table.c.sourced_id == bindparam("key_sourced_id"),
+            )
+            .values({name: bindparam(f"new_{name}") for name in _CHANGED_COLUMNS}),
+            changes,
+        )
+    return len(inserts) + created, len(changes) - created
+
+
+def _tombstone(
+    session: Session, table: Table, tenant_id: uuid.UUID, sourced_ids: Iterable[str], now: datetime
+) -> int:
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.tenant_id == tenant_id,
+            table.c.sourced_id.in_(list(sourced_ids)),
+            table.c.status == "active",
+        )
+        .values(status=TOMBSTONE, digest="", updated_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

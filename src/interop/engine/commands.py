@@ -1,0 +1,138 @@
+"""The engine's commands: `interop worker` and `interop ingestions run`."""
+
+import signal
+import time
+import uuid
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from interop.config import Settings
+from interop.db import Database
+from interop.engine.runner import Engine
+from interop.errors import InteropError
+from interop.ingestions.models import PENDING_STATES, Ingestion
+from interop.ingestions.service import queue_collection
+from interop.logs import configure_logging
+from interop.migrations_runner import upgrade
+
+ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Ingestions run at once (threads) in this process.")
+    ] = 1,
+    scheduler: Annotated[
+        bool, typer.Option(help="Also run the scheduler (safe in any number of processes).")
+    ] = True,
+) -> None:
+    """Run ingestion workers (and the scheduler) without the API, to scale out on PostgreSQL."""
+    settings = _settings()
+    configure_logging(settings)
+    database = Database(settings.resolved_database_url)
+    engine = Engine(database, settings)
+    engine.start(workers=concurrency, run_scheduler=scheduler)
+    typer.echo(f"interop worker: {concurrency} worker(s), scheduler {'on' if scheduler else 'off'}")
+
+    def stop(_signum: int, _frame: Any) -> None:
+        typer.echo("stopping after the current batch…")
+        engine.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    engine.wait()
+    database.dispose()
+
+
+@ingestions_app.command("run")
+def run_ingestion(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant to collect for.")],
+    wait: Annotated[
+        bool, typer.Option(help="Follow the ingestion with a progress bar until it ends.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 0,
+) -> None:
+    """Queue a collection for a tenant (a worker or `interop serve` runs it)."""
+    settings = _settings()
+    database = Database(settings.resolved_database_url)
+    try:
+        tenant = uuid.UUID(tenant_id)
+    except ValueError:
+        _fail(f"TENANT_ID must be a UUID, got {tenant_id!r}")
+    try:
+        with database.transaction() as session:
+            ingestion_id = queue_collection(session, tenant).id
+    except InteropError as error:
+        _fail(error.message)
+    typer.echo(f"queued ingestion {ingestion_id}")
+    if wait:
+        state = _follow(database, ingestion_id, timeout)
+        if state != "success":
+            raise typer.Exit(code=1)
+
+
+def _follow(database: Database, ingestion_id: uuid.UUID, timeout: float) -> str:
+    """Poll the ingestion, one progress line per bundle file, until it leaves the pending
+    states; print its stats and return its state."""
+    started = time.monotonic()
+    tasks: dict[str, Any] = {}
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        waiting = progress.add_task(
+            "waiting for a worker (interop serve or interop worker)", total=None
+        )
+        while True:
+            with database.transaction(write=False) as session:
+                ingestion = session.get(Ingestion, ingestion_id)
+                assert ingestion is not None
+                state, files = ingestion.state, dict(ingestion.progress or {})
+            if state != "scheduled":
+                progress.update(waiting, description=f"ingestion {state}")
+            for name, rows in files.items():
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=None)
+                progress.update(tasks[name], completed=rows)
+            if state not in PENDING_STATES:
+                break
+            if timeout and time.monotonic() - started > timeout:
+                _fail(f"still {state} after {timeout:g} s")
+            time.sleep(0.5)
+    _print_result(database, ingestion_id)
+    return state
+
+
+def _print_result(database: Database, ingestion_id: uuid.UUID) -> None:
+    with database.transaction(write=False) as session:
+        ingestion = session.get(Ingestion, ingestion_id)
+        assert ingestion is not None
+        console.print(
+            f"{ingestion.state}: read {ingestion.records_read}, created {ingestion.created}, "
+            f"updated {ingestion.updated}, deleted {ingestion.deleted}, "
+            f"rejected {ingestion.rejected}"
+        )
+        if ingestion.error_code:
+            console.print(f"[red]{ingestion.error_code}[/]: {ingestion.error_message}")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.ensure_data_dir()
+    if settings.is_sqlite:
+        upgrade(settings.resolved_database_url)
+    return settings
+
+
+def _fail(message: str) -> Any:
+    err_console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code=1)

@@ -1,0 +1,53 @@
+"""Engine metrics read from the database at scrape time, so every API process reports the
+same numbers whichever process ran the work: ingestions by state, queue depth, and the
+throughput of the latest successful collection."""
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from interop.db import Database
+from interop.ingestions.models import Ingestion
+
+
+class IngestionCollector(Collector):
+    def __init__(self, database: Callable[[], Database | None]) -> None:
+        self._database = database
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        database = self._database()
+        if database is None:
+            return
+        try:
+            with database.transaction(write=False) as session:
+                by_state = session.execute(
+                    select(Ingestion.state, func.count()).group_by(Ingestion.state)
+                ).all()
+                latest = session.execute(
+                    select(Ingestion.records_read, Ingestion.started_at, Ingestion.completed_at)
+                    .where(Ingestion.state == "success")
+                    .order_by(Ingestion.completed_at.desc())
+                    .limit(1)
+                ).first()
+        except SQLAlchemyError:
+            return  # /metrics stays up when the database is not
+        states = GaugeMetricFamily("interop_ingestions", "Ingestions by state", labels=["state"])
+        for state, count in by_state:
+            states.add_metric([state], count)
+        yield states
+        queued = dict(by_state).get("scheduled", 0)
+        yield GaugeMetricFamily(
+            "interop_ingestion_queue_depth", "Ingestions waiting for a worker", value=queued
+        )
+        rate = 0.0
+        if latest is not None and latest.started_at and latest.completed_at:
+            seconds = (latest.completed_at - latest.started_at).total_seconds()
+            rate = latest.records_read / seconds if seconds > 0 else 0.0
+        yield GaugeMetricFamily(
+            "interop_ingestion_rows_per_second",
+            "Rows read per second by the latest successful ingestion",
+            value=rate,
+        )

@@ -1,0 +1,53 @@
+"""Runs the scheduler and workers as threads: inside `interop serve`, or alone in
+`interop worker` for scale-out."""
+
+import logging
+import threading
+
+from interop.config import Settings
+from interop.db import Database
+from interop.engine import scheduler
+from interop.engine.worker import Worker
+
+log = logging.getLogger("interop.engine")
+
+
+class Engine:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, workers: int = 1, run_scheduler: bool = True) -> None:
+        if run_scheduler:
+            self._spawn(self._schedule_forever, "interop-scheduler")
+        for number in range(workers):
+            worker = Worker(self.database, self.settings, stop=self._stop)
+            self._spawn(worker.run_forever, f"interop-worker-{number}")
+        log.info("engine started: scheduler=%s, workers=%d", run_scheduler, workers)
+
+    def stop(self, timeout: float = 30) -> None:
+        """Ask every thread to stop after its current batch (a running ingestion goes back to
+        the queue for the next worker), and wait for them."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+
+    def wait(self) -> None:
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+
+    def _spawn(self, target: object, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+        thread.start()
+        self._threads.append(thread)
+
+    def _schedule_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                scheduler.tick(self.database)
+            except Exception:  # keep scheduling through a database outage
+                log.exception("scheduler tick failed; retrying")
+            self._stop.wait(self.settings.scheduler_interval_seconds)

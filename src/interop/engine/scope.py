@@ -1,0 +1,123 @@
+"""Which records of a bundle a tenant may receive, from its scoping (SPEC "Scoping").
+
+A tenant without scoping entries receives everything. With entries, only selected schools
+(and, when course entries exist, selected courses) are in scope, and what hangs off them
+follows: a school out of scope takes its courses, classes, enrollments and the users enrolled
+only there with it. Scoping identifiers match a record's `sourcedId` or its human identifier
+(an org's `identifier`, a course's `courseCode`).
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from interop.connectors.oneroster_csv import SourceRow
+from interop.scoping.models import ScopingCourse, ScopingSchool
+
+
+@dataclass(frozen=True)
+class ScopingRules:
+    schools: frozenset[str] | None  # None: every school
+    courses: frozenset[str] | None  # None: every course of a school in scope
+
+
+def load_scoping(session: Session, tenant_id: uuid.UUID) -> ScopingRules:
+    schools = session.execute(
+        select(ScopingSchool.school_id, ScopingSchool.school_ref_id, ScopingSchool.selected).where(
+            ScopingSchool.tenant_id == tenant_id
+        )
+    ).all()
+    courses = session.execute(
+        select(ScopingCourse.course_id, ScopingCourse.course_ref_id, ScopingCourse.selected).where(
+            ScopingCourse.tenant_id == tenant_id
+        )
+    ).all()
+    return ScopingRules(
+        schools=_selected_identifiers(schools) if schools else None,
+        courses=_selected_identifiers(courses) if courses else None,
+    )
+
+
+def _selected_identifiers(rows: Sequence[Any]) -> frozenset[str]:
+    identifiers: set[str] = set()
+    for object_id, ref_id, selected in rows:
+        if selected:
+            identifiers.update(str(value) for value in (object_id, ref_id) if value)
+    return frozenset(identifiers)
+
+
+@dataclass
+class BundleIndex:
+    """What the planning pass learned: every active id per topic (for reference checks) and
+    the ids in the tenant's scope."""
+
+    rules: ScopingRules
+    known: dict[str, set[str]] = field(default_factory=dict)
+    schools: set[str] = field(default_factory=set)
+    orgs_in_scope: set[str] = field(default_factory=set)
+    courses_in_scope: set[str] = field(default_factory=set)
+    classes_in_scope: set[str] = field(default_factory=set)
+    enrolled_in_scope: set[str] = field(default_factory=set)
+    users_in_scope: set[str] = field(default_factory=set)
+
+    def learn(self, topic: str, row: SourceRow) -> None:
+        """Index one active row; files arrive in `SPECS` order."""
+        self.known.setdefault(topic, set()).add(row.sourced_id)
+        fields = row.fields
+        if topic == "orgs":
+            is_school = fields.get("type") == "school"
+            if is_school:
+                self.schools.add(row.sourced_id)
+            if not is_school or _matches(self.rules.schools, row.sourced_id, fields, "identifier"):
+                self.orgs_in_scope.add(row.sourced_id)
+        elif topic == "courses":
+            if fields.get("org_sourced_id") in self.orgs_in_scope and _matches(
+                self.rules.courses, row.sourced_id, fields, "course_code"
+            ):
+                self.courses_in_scope.add(row.sourced_id)
+        elif topic == "classes":
+            if (
+                fields.get("school_sourced_id") in self.orgs_in_scope
+                and fields.get("course_sourced_id") in self.courses_in_scope
+            ):
+                self.classes_in_scope.add(row.sourced_id)
+        elif topic == "enrollments":
+            if fields.get("class_sourced_id") in self.classes_in_scope:
+                self.enrolled_in_scope.add(fields.get("user_sourced_id") or "")
+        elif topic == "users" and self._user_in_scope(row):
+            self.users_in_scope.add(row.sourced_id)
+
+    def _user_in_scope(self, row: SourceRow) -> bool:
+        if row.sourced_id in self.enrolled_in_scope:
+            return True
+        orgs = row.fields.get("org_sourced_ids") or []
+        school_orgs = [org for org in orgs if org in self.schools]
+        if school_orgs:
+            return any(org in self.orgs_in_scope for org in school_orgs)
+        # Staff of the district alone (no school) belong to every tenant of the district.
+        return any(org in self.orgs_in_scope for org in orgs)
+
+    def in_scope(self, topic: str, row: SourceRow) -> bool:
+        if topic == "orgs":
+            return row.sourced_id in self.orgs_in_scope
+        if topic == "courses":
+            return row.sourced_id in self.courses_in_scope
+        if topic == "classes":
+            return row.sourced_id in self.classes_in_scope
+        if topic == "enrollments":
+            return row.fields.get("class_sourced_id") in self.classes_in_scope
+        if topic in ("users", "demographics"):
+            return row.sourced_id in self.users_in_scope
+        return True  # academic sessions belong to the whole district
+
+
+def _matches(
+    selected: frozenset[str] | None, sourced_id: str, fields: dict[str, Any], key: str
+) -> bool:
+    if selected is None:
+        return True
+    return sourced_id in selected or (fields.get(key) or "") in selected

@@ -1,0 +1,325 @@
+"""Workers: claim a queued ingestion, run it, and take over ingestions whose worker died.
+
+The ingestion row is the job. Claiming bumps its `attempt`; every write the run makes is
+fenced by that number, so after a takeover the old worker (if it still lives) cannot commit.
+PostgreSQL workers claim with `FOR UPDATE SKIP LOCKED` and never block each other; SQLite's
+write lock serializes claims.
+"""
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from interop.actors.models import Actor
+from interop.config import Settings
+from interop.connectors.bundle import BundleError, open_bundle
+from interop.connectors.oneroster_csv import read_manifest
+from interop.db import Database, utcnow
+from interop.engine.collection import (
+    Collection,
+    IngestionTimedOut,
+    Lease,
+    LostLease,
+    Tally,
+    WorkerStopping,
+    plan,
+)
+from interop.engine.scope import load_scoping
+from interop.ingestions.models import Ingestion
+from interop.rollovers.models import Rollover
+from interop.tenants.models import Tenant
+
+log = logging.getLogger("interop.engine")
+RUNNING_STATES = ("preparing", "executing")
+
+
+@dataclass(frozen=True)
+class Claim:
+    lease: Lease
+    resumed: bool
+
+
+class Worker:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        name: str | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    def run_forever(self) -> None:
+        while not self.stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # a database outage must not kill the worker thread
+                log.exception("worker %s: claiming failed; retrying", self.name)
+                worked = False
+            if not worked:
+                self.stop.wait(self.settings.worker_poll_seconds)
+
+    def run_once(self) -> bool:
+        """Claim and run one ingestion; False when there was nothing to claim."""
+        claim = self.claim()
+        if claim is None:
+            return False
+        self.run(claim.lease)
+        return True
+
+    def claim(self) -> Claim | None:
+        with self.database.transaction() as session:
+            ingestion = session.scalar(self._claimable())
+            if ingestion is None:
+                return None
+            resumed = ingestion.state in RUNNING_STATES
+            if resumed and self._give_up(session, ingestion):
+                return None
+            now = utcnow()
+            ingestion.attempt += 1
+            ingestion.state = "preparing"
+            ingestion.worker_id = self.name
+            ingestion.heartbeat_at = now
+            ingestion.started_at = ingestion.started_at or now
+            ingestion.version += 1
+            session.flush()
+            lease = Lease(
+                ingestion.id,
+                ingestion.tenant_id,
+                ingestion.attempt,
+                ingestion.started_at,
+                self.settings.ingestion_timeout,
+            )
+        log.info(
+            "worker %s %s ingestion %s (attempt %d)",
+            self.name,
+            "took over" if resumed else "claimed",
+            lease.ingestion_id,
+            lease.attempt,
+        )
+        return Claim(lease, resumed)
+
+    def _claimable(self) -> Select[Ingestion]:
+        stale = utcnow() - timedelta(seconds=self.settings.worker_stale_seconds)
+        statement = (
+            select(Ingestion)
+            .where(
+                or_(
+                    Ingestion.state == "scheduled",
+                    and_(Ingestion.state.in_(RUNNING_STATES), Ingestion.heartbeat_at < stale),
+                )
+            )
+            .order_by(Ingestion.requested_at, Ingestion.id)
+            .limit(1)
+        )
+        if not self.database.is_sqlite:
+            statement = statement.with_for_update(skip_locked=True)
+        return statement
+
+    def _give_up(self, session: Session, ingestion: Ingestion) -> bool:
+        """A stale ingestion past its time or its attempts ends here instead of running."""
+        timeout = timedelta(seconds=self.settings.ingestion_timeout)
+        if ingestion.started_at and utcnow() - ingestion.started_at > timeout:
+            _end(ingestion, "timeout", "timeout", "the ingestion ran past its time limit")
+        elif ingestion.attempt >= self.settings.ingestion_max_attempts:
+            _end(
+                ingestion,
+                "failed",
+                "worker_lost",
+                f"{ingestion.attempt} workers stopped while running it",
+            )
+        else:
+            return False
+        _set_tenant_state(session, ingestion.tenant_id, "error")
+        return True
+
+    def run(self, lease: Lease) -> None:
+        heartbeat = _Heartbeat(self.database, lease, self.settings.worker_heartbeat_seconds)
+        heartbeat.start()
+        try:
+            self._run(lease)
+        except WorkerStopping:
+            self._release(lease)
+        except LostLease:
+            log.warning(
+                "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
+            )
+        except IngestionTimedOut as exc:
+            self._finish(lease, "timeout", error=("timeout", str(exc)))
+        except BundleError as exc:
+            self._finish(lease, "failed", error=(exc.code, exc.message))
+        except Exception as exc:
+            log.exception("ingestion %s failed unexpectedly", lease.ingestion_id)
+            self._finish(lease, "failed", error=("internal_error", type(exc).__name__))
+        finally:
+            heartbeat.stop()
+
+    def _run(self, lease: Lease) -> None:
+        with self.database.transaction(write=False) as session:
+            source = _connector_source(session, lease.tenant_id)
+            rules = load_scoping(session, lease.tenant_id)
+            suspended = _active_rollover(session, lease.tenant_id, "suspend_collection")
+            retain = _active_rollover(session, lease.tenant_id, "retain_deletes") is not None
+        if suspended is not None:
+            message = f"rollover {suspended} suspends collection"
+            self._finish(lease, "cancelled", error=("collection_suspended", message))
+            return
+        if source is None:
+            message = "the tenant's cloud has no connector with a source to collect from"
+            self._finish(lease, "failed", error=("no_connector", message))
+            return
+        with open_bundle(
+            source,
+            roots=self.settings.source_roots,
+            max_bytes=self.settings.max_bundle_bytes,
+            allow_private=self.settings.source_allow_private_networks,
+            scratch=self.settings.data_dir / "downloads",
+        ) as bundle:
+            read_manifest(bundle)
+            index = plan(bundle, rules, lease)
+            self._set_state(lease, "executing")
+            collection = Collection(
+                self.database,
+                lease,
+                index,
+                self.settings.ingestion_batch_rows,
+                retain_deletes=retain,
+                should_stop=self.stop.is_set,
+            )
+            tally = collection.apply(bundle)
+        self._finish(lease, "success", tally=tally)
+
+    def _release(self, lease: Lease) -> None:
+        """Put the ingestion back in the queue: this process is shutting down."""
+        with self.database.transaction() as session:
+            ingestion = _leased(session, lease)
+            ingestion.state = "scheduled"
+            ingestion.worker_id = None
+            ingestion.heartbeat_at = None
+            ingestion.version += 1
+        log.info("worker %s released ingestion %s on shutdown", self.name, lease.ingestion_id)
+
+    def _set_state(self, lease: Lease, state: str) -> None:
+        with self.database.transaction() as session:
+            ingestion = _leased(session, lease)
+            ingestion.state = state
+            ingestion.version += 1
+            _set_tenant_state(session, lease.tenant_id, "running")
+
+    def _finish(
+        self,
+        lease: Lease,
+        state: str,
+        error: tuple[str, str] | None = None,
+        tally: Tally | None = None,
+    ) -> None:
+        with self.database.transaction() as session:
+            ingestion = _leased(session, lease)
+            code, message = error or (None, None)
+            _end(ingestion, state, code, message)
+            if tally is not None:
+                ingestion.records_read = tally.records_read
+                ingestion.rejected = tally.rejected
+                ingestion.progress = dict(tally.progress)
+                ingestion.details = tally.details()
+            tenant = session.get(Tenant, lease.tenant_id)
+            if tenant is not None:
+                tenant.op_state = {"success": "idle", "cancelled": "idle"}.get(state, "error")
+                if state == "success":
+                    tenant.last_sync_at = ingestion.completed_at
+        log.info("ingestion %s ended %s%s", lease.ingestion_id, state, f" ({code})" if code else "")
+
+
+def _leased(session: Session, lease: Lease) -> Ingestion:
+    ingestion = session.scalar(
+        select(Ingestion)
+        .where(Ingestion.id == lease.ingestion_id, Ingestion.attempt == lease.attempt)
+        .with_for_update()
+    )
+    if ingestion is None:
+        raise LostLease(f"ingestion {lease.ingestion_id} has a newer attempt")
+    return ingestion
+
+
+def _end(ingestion: Ingestion, state: str, code: str | None, message: str | None) -> None:
+    ingestion.state = state
+    ingestion.completed_at = utcnow()
+    ingestion.error_code = code
+    ingestion.error_message = message
+    ingestion.version += 1
+
+
+def _set_tenant_state(session: Session, tenant_id: uuid.UUID, op_state: str) -> None:
+    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(op_state=op_state))
+
+
+def _connector_source(session: Session, tenant_id: uuid.UUID) -> str | None:
+    """The location of the oldest OneRoster connector installed in the tenant's cloud."""
+    cloud_id = select(Tenant.cloud_id).where(Tenant.id == tenant_id).scalar_subquery()
+    connectors = session.scalars(
+        select(Actor)
+        .where(Actor.cloud_id == cloud_id, Actor.type == "connector")
+        .order_by(Actor.created_at, Actor.id)
+    )
+    for connector in connectors:
+        source = connector.source or {}
+        if source.get("kind") == "oneroster_csv" and source.get("location"):
+            return str(source["location"])
+    return None
+
+
+def _active_rollover(session: Session, tenant_id: uuid.UUID, kind: str) -> uuid.UUID | None:
+    """A rollover of `kind` whose window holds now and which is not completed or cancelled."""
+    now = utcnow()
+    return session.scalar(
+        select(Rollover.id).where(
+            Rollover.tenant_id == tenant_id,
+            Rollover.type == kind,
+            Rollover.status.in_(("scheduled", "active")),
+            Rollover.start_date <= now,
+            Rollover.end_date > now,
+        )
+    )
+
+
+class _Heartbeat:
+    """Proves the worker alive while a long batch or the planning pass runs."""
+
+    def __init__(self, database: Database, lease: Lease, every: float) -> None:
+        self._database = database
+        self._lease = lease
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="interop-heartbeat")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                with self._database.transaction() as session:
+                    session.execute(
+                        update(Ingestion)
+                        .where(
+                            Ingestion.id == self._lease.ingestion_id,
+                            Ingestion.attempt == self._lease.attempt,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # the next beat retries; a long outage makes the lease stale
+                log.warning("heartbeat of ingestion %s failed", self._lease.ingestion_id)

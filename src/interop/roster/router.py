@@ -1,0 +1,62 @@
+"""(ext) HTTP for the integration's driver: its tenant's roster, paged, with deltas."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from interop.deps import ActorPrincipal, SessionDep
+from interop.openapi import error_responses
+from interop.paging import PageDep, paginate
+from interop.roster.repository import get_record, record_out, tenant_records
+from interop.roster.schemas import TOPIC_MODELS, RosterItem
+from interop.schemas import DataEnvelope, JsonDateTime, ListEnvelope
+from interop.tenants.repository import own_tenant_id
+
+router = APIRouter(tags=["Roster data (ext)"])
+ChangedSince = Annotated[
+    JsonDateTime | None,
+    Query(
+        description=(
+            "RFC 3339 time: only records changed after it, deletions included "
+            "(`status: tobedeleted`), oldest change first"
+        )
+    ),
+]
+
+
+def _add_routes(topic: str, model: type[RosterItem]) -> None:
+    title = topic.replace("_", " ")
+
+    @router.get(
+        f"/data/{topic}",
+        summary=f"List {title}",
+        description=f"The tenant's {title}, as its latest collection left them, in scope.",
+        response_model=ListEnvelope[model],  # type: ignore[valid-type]
+        responses=error_responses("not_found"),
+        name=f"list_{topic}",
+    )
+    def list_records(
+        session: SessionDep,
+        principal: ActorPrincipal,
+        page: PageDep,
+        changed_since: ChangedSince = None,
+    ) -> Any:
+        since: datetime | None = changed_since
+        statement = tenant_records(topic, own_tenant_id(principal), since)
+        return paginate(session, statement, page, lambda row: record_out(row[0]))
+
+    @router.get(
+        f"/data/{topic}/{{sourced_id}}",
+        summary=f"Find one of the {title} by sourcedId",
+        response_model=DataEnvelope[model],  # type: ignore[valid-type]
+        responses=error_responses("not_found"),
+        name=f"get_{topic}",
+    )
+    def get_one(sourced_id: str, session: SessionDep, principal: ActorPrincipal) -> Any:
+        record = get_record(session, topic, own_tenant_id(principal), sourced_id)
+        return {"data": record_out(record)}
+
+
+for _topic, _model in TOPIC_MODELS.items():
+    _add_routes(_topic, _model)

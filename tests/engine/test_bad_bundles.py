@@ -1,0 +1,203 @@
+"""Bundles that cannot be read fail the ingestion with a clear code and write nothing."""
+
+import http.server
+import io
+import shutil
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from factories import (
+    ONEROSTER_MINIMAL,
+    ingestion,
+    install_connector,
+    new_collecting_tenant,
+    new_tenant,
+    queue_collection,
+    run_worker,
+)
+
+
+def run(server, api, location: Path | str, **settings) -> tuple[dict, object]:
+    _, actor = new_collecting_tenant(server, api, location)
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server, **settings)
+    return ingestion(api, actor, ingestion_id), actor
+
+
+def user_count(api, actor) -> int:
+    return len(api.get("/v2/interop/data/users", headers=actor.headers).json()["data"])
+
+
+def zipped(source: Path, target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(source.iterdir()):
+            archive.write(file, file.name)
+    return target
+
+
+@pytest.fixture
+def bundle(tmp_path: Path) -> Path:
+    target = tmp_path / "bundle"
+    shutil.copytree(ONEROSTER_MINIMAL, target)
+    return target
+
+
+def assert_failed(result: dict, code: str) -> None:
+    assert result["state"] == "failed", result
+    assert result["error"]["code"] == code, result["error"]
+    assert result["stats"]["created"] == 0
+
+
+def test_missing_manifest_fails(server, api, bundle):
+    (bundle / "manifest.csv").unlink()
+    result, actor = run(server, api, bundle)
+    assert_failed(result, "manifest_missing")
+    assert user_count(api, actor) == 0
+
+
+def test_a_bulk_file_the_manifest_lists_must_exist(server, api, bundle):
+    (bundle / "classes.csv").unlink()
+    result, _ = run(server, api, bundle)
+    assert_failed(result, "file_missing")
+    assert "classes.csv" in result["error"]["message"]
+
+
+def test_a_header_without_a_required_column_fails(server, api, bundle):
+    text = (bundle / "enrollments.csv").read_text().replace("userSourcedId", "personId", 1)
+    (bundle / "enrollments.csv").write_text(text)
+    result, _ = run(server, api, bundle)
+    assert_failed(result, "invalid_header")
+    assert "enrollments.csv" in result["error"]["message"]
+    assert "userSourcedId" in result["error"]["message"]
+
+
+def test_broken_quoting_fails_and_leaves_the_repository_as_it_was(server, api, bundle):
+    _, actor = new_collecting_tenant(server, api, bundle)
+    queue_collection(api, actor)
+    run_worker(server)
+    assert user_count(api, actor) == 8
+    with (bundle / "users.csv").open("a") as users:
+        users.write('\nstu9,sch1,student,"broken,quote\n')
+    (bundle / "orgs.csv").write_text((bundle / "orgs.csv").read_text().replace("sch2,", "sch2b,"))
+    second = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, second)
+    assert_failed(result, "invalid_csv")
+    assert "users.csv" in result["error"]["message"]
+    orgs = api.get("/v2/interop/data/orgs", headers=actor.headers).json()["data"]
+    assert {org["sourced_id"] for org in orgs} == {"lea1", "sch1", "sch2"}
+
+
+def test_a_zip_bundle_ingests(server, api, bundle, tmp_path):
+    result, actor = run(server, api, zipped(bundle, tmp_path / "bundle.zip"))
+    assert result["state"] == "success", result
+    assert user_count(api, actor) == 8
+
+
+def test_a_zip_inside_a_zip_is_not_a_bundle(server, api, bundle, tmp_path):
+    inner = zipped(bundle, tmp_path / "inner.zip")
+    outer = tmp_path / "outer.zip"
+    for depth in range(10):
+        with zipfile.ZipFile(outer, "w") as archive:
+            archive.write(inner, f"level{depth}.zip")
+        inner, outer = outer, tmp_path / f"outer{depth}.zip"
+    result, _ = run(server, api, inner)
+    assert_failed(result, "manifest_missing")
+
+
+def test_a_zip_bomb_is_refused_by_the_size_limit(server, api, tmp_path):
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.csv", "propertyName,value\noneroster.version,1.1\n")
+        archive.writestr("users.csv", b"\0" * 50_000_000)
+    assert bomb.stat().st_size < 200_000
+    result, _ = run(server, api, bomb, max_bundle_bytes=10_000_000)
+    assert_failed(result, "bundle_too_large")
+
+
+def test_a_zip_member_that_lies_about_its_size_stops_at_the_declared_size(server, api, tmp_path):
+    honest = tmp_path / "honest.zip"
+    with zipfile.ZipFile(honest, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.csv", "propertyName,value\noneroster.version,1.1\n")
+        archive.writestr("orgs.csv", "sourcedId,name,type\n" + "o,n,school\n" * 100_000)
+    data = bytearray(honest.read_bytes())
+    # Rewrite the declared size of orgs.csv (central directory and local header) to 100 bytes.
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo("orgs.csv")
+    real = info.file_size.to_bytes(4, "little")
+    data = data.replace(real, (100).to_bytes(4, "little"))
+    lying = tmp_path / "lying.zip"
+    lying.write_bytes(bytes(data))
+    result, _ = run(server, api, lying)
+    assert result["state"] == "failed", result
+    assert result["error"]["code"] in ("bundle_too_large", "invalid_bundle")
+
+
+def test_a_file_that_is_not_a_zip_fails(server, api, tmp_path):
+    junk = tmp_path / "junk.zip"
+    junk.write_text("this is not a zip")
+    result, _ = run(server, api, junk)
+    assert_failed(result, "invalid_bundle")
+
+
+def test_a_location_outside_the_source_roots_is_refused(server, api, tmp_path):
+    result, _ = run(server, api, "/etc", source_roots=[tmp_path])
+    assert_failed(result, "source_not_allowed")
+
+
+def test_a_missing_location_fails(server, api, tmp_path):
+    result, _ = run(server, api, tmp_path / "nowhere")
+    assert_failed(result, "source_unavailable")
+
+
+def test_a_tenant_without_a_connector_fails_with_no_connector(server, api):
+    _, actor = new_tenant(server, api)
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert_failed(ingestion(api, actor, ingestion_id), "no_connector")
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on loopback serving tmp_path."""
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", tmp_path
+    finally:
+        httpd.shutdown()
+
+
+def test_an_http_zip_ingests(server, api, bundle, http_root):
+    base, root = http_root
+    zipped(bundle, root / "export.zip")
+    result, actor = run(server, api, f"{base}/export.zip")
+    assert result["state"] == "success", result
+    assert user_count(api, actor) == 8
+
+
+def test_an_http_source_that_answers_404_fails(server, api, http_root):
+    base, _ = http_root
+    result, _ = run(server, api, f"{base}/missing.zip")
+    assert_failed(result, "source_unavailable")
+
+
+def test_loopback_sources_are_refused_unless_allowed(server, api, bundle, http_root):
+    base, root = http_root
+    zipped(bundle, root / "export.zip")
+    result, _ = run(server, api, f"{base}/export.zip", source_allow_private_networks=False)
+    assert_failed(result, "source_not_allowed")
+
+
+def test_install_connector_with_file_url(server, api, bundle):
+    owner, actor = new_tenant(server, api, integration="file-url")
+    install_connector(api, owner, actor.extra["cloud_id"], bundle.as_uri())
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
