@@ -71,10 +71,13 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
             for a in answers
             if isinstance(a.get("data"), list) and a["data"] and "school_ref_id" in a["data"][0]
         )
-        assert [school["school_ref_id"] for school in schools] == ["sps-elementary", "sps-high"]
+        assert [school["school_ref_id"] for school in schools] == ["sch1"]
         assert "\n204\n" in f"\n{result.stdout}"
-        ingestions = answers[-1]["data"]
-        assert [(i["state"], i["trigger"]) for i in ingestions] == [("scheduled", "on_demand")]
+        ingestions = answers[-2]["data"]
+        assert [(i["state"], i["trigger"]) for i in ingestions] == [("success", "on_demand")]
+        assert ingestions[0]["stats"]["created"] == 31  # everything but the other school
+        users = answers[-1]["data"]
+        assert [user["sourced_id"] for user in users] == ["gua1", "proc1", "stu1"]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)

@@ -1,0 +1,185 @@
+"""Workers die, stall and race; the ingestion still ends once, and the repository ends exactly
+as a clean run leaves it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from factories import (
+    DATA,
+    ONEROSTER_MINIMAL,
+    engine_settings,
+    ingestion,
+    new_collecting_tenant,
+    queue_collection,
+    run_worker,
+)
+from interop.db import Database, utcnow
+from interop.engine.worker import Worker
+from interop.ingestions.models import Ingestion
+from interop.roster.models import TOPIC_TABLES
+
+BENCH = Path(__file__).parents[2] / "bench"
+
+
+def generated_bundle(tmp_path: Path, students: int) -> Path:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from generate_oneroster import generate
+    finally:
+        sys.path.remove(str(BENCH))
+    target = tmp_path / f"generated-{students}"
+    generate(target, students=students, seed=7)
+    return target
+
+
+def repository(server, tenant_id: str) -> dict[str, set[tuple[str, str, str]]]:
+    database = Database(server.database_url)
+    with database.transaction(write=False) as session:
+        result = {
+            topic: {
+                (row.sourced_id, row.status, row.digest)
+                for row in session.execute(
+                    select(table.sourced_id, table.status, table.digest).where(
+                        table.tenant_id == uuid.UUID(tenant_id)
+                    )
+                )
+            }
+            for topic, table in TOPIC_TABLES.items()
+        }
+    database.dispose()
+    return result
+
+
+def shift(server, ingestion_id: str, **ages: timedelta) -> None:
+    """Move the ingestion's timestamps into the past (a stalled worker, a long run)."""
+    database = Database(server.database_url)
+    with database.transaction() as session:
+        row = session.get(Ingestion, uuid.UUID(ingestion_id))
+        for column, age in ages.items():
+            setattr(row, column, utcnow() - age)
+    database.dispose()
+
+
+def test_a_worker_that_lost_its_lease_cannot_write(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server, worker_stale_seconds=30)
+    database = Database(settings.resolved_database_url)
+    stalled = Worker(database, settings, name="stalled")
+    claim = stalled.claim()
+    assert claim is not None
+    shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
+    assert run_worker(server, worker_stale_seconds=30) == 1  # the takeover completes it
+    taken_over = ingestion(api, actor, ingestion_id)
+    assert taken_over["state"] == "success"
+    stalled.run(claim.lease)  # wakes up: every write is refused, nothing changes
+    database.dispose()
+    assert ingestion(api, actor, ingestion_id) == taken_over
+
+
+def test_a_stale_ingestion_past_its_time_limit_ends_timeout(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server)
+    database = Database(settings.resolved_database_url)
+    assert Worker(database, settings).claim() is not None
+    database.dispose()
+    shift(server, ingestion_id, heartbeat_at=timedelta(hours=2), started_at=timedelta(hours=2))
+    run_worker(server)
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "timeout"
+    assert result["error"]["code"] == "timeout"
+
+
+def test_a_running_ingestion_times_out_between_batches(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server, ingestion_timeout=1, ingestion_batch_rows=1)
+    database = Database(settings.resolved_database_url)
+    worker = Worker(database, settings)
+    claim = worker.claim()
+    assert claim is not None
+    time.sleep(1.1)
+    worker.run(claim.lease)
+    database.dispose()
+    assert ingestion(api, actor, ingestion_id)["state"] == "timeout"
+
+
+def test_an_ingestion_whose_workers_keep_dying_fails(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server, ingestion_max_attempts=2)
+    database = Database(settings.resolved_database_url)
+    for _ in range(2):
+        assert Worker(database, settings).claim() is not None
+        shift(server, ingestion_id, heartbeat_at=timedelta(hours=1))
+    assert Worker(database, settings).claim() is None
+    database.dispose()
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "failed"
+    assert result["error"]["code"] == "worker_lost"
+
+
+def worker_process(server, **env: str) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "INTEROP_DATABASE_URL": server.database_url,
+        "INTEROP_DATA_DIR": str(server.data_dir),
+        "INTEROP_SOURCE_ROOTS": json.dumps([str(DATA), "/tmp"]),
+        "INTEROP_WORKER_POLL_SECONDS": "0.1",
+        "INTEROP_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    interop = Path(sys.executable).parent / "interop"
+    return subprocess.Popen(
+        [str(interop), "worker", "--no-scheduler"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def test_sigkill_mid_ingestion_then_takeover_matches_a_clean_run(server, api, tmp_path):
+    bundle = generated_bundle(Path("/tmp") / f"kill-{uuid.uuid4().hex[:6]}", 1500)
+    _, victim = new_collecting_tenant(server, api, bundle)
+    ingestion_id = queue_collection(api, victim)
+    process = worker_process(server, INTEROP_INGESTION_BATCH_ROWS="50")
+    try:
+        wait_for(lambda: ingestion(api, victim, ingestion_id)["stats"]["created"] > 500)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    interrupted = ingestion(api, victim, ingestion_id)
+    assert interrupted["state"] == "executing", interrupted
+    time.sleep(1)  # the dead worker's heartbeat goes stale
+    assert run_worker(server, worker_stale_seconds=0.5) == 1
+    recovered = ingestion(api, victim, ingestion_id)
+    assert recovered["state"] == "success", recovered
+
+    _, clean = new_collecting_tenant(server, api, bundle)
+    clean_id = queue_collection(api, clean)
+    run_worker(server)
+    clean_run = ingestion(api, clean, clean_id)
+    assert recovered["stats"] == clean_run["stats"]
+    assert repository(server, victim.extra["tenant_id"]) == repository(
+        server, clean.extra["tenant_id"]
+    )

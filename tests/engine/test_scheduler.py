@@ -1,0 +1,242 @@
+"""The scheduler fires each collection schedule once per slot, and rollovers change what a
+collection does inside their window. Time is passed in, so slots are exact."""
+
+import shutil
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from factories import (
+    ONEROSTER_MINIMAL,
+    Caller,
+    ingestion,
+    new_collecting_tenant,
+    new_tenant,
+    queue_collection,
+    run_worker,
+)
+from interop.db import Database
+from interop.engine.scheduler import latest_slot, tick
+from interop.ingestions.models import Ingestion
+from interop.rollovers.models import Rollover
+from interop.schedules.models import Schedule
+
+NOON = datetime(2030, 3, 4, 12, 0, tzinfo=UTC)
+
+
+def schedule(api, actor: Caller, hour: int) -> dict:
+    response = api.post("/v2/interop/tenant/schedules", json={"hour": hour}, headers=actor.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])
+
+
+def backdate(server, schedule_id: str, days: int = 2) -> None:
+    database = Database(server.database_url)
+    with database.transaction() as session:
+        row = session.get(Schedule, uuid.UUID(schedule_id))
+        row.created_at = NOON - timedelta(days=days)
+    database.dispose()
+
+
+def scheduled_ingestions(server) -> list[Ingestion]:
+    database = Database(server.database_url)
+    with database.transaction(write=False) as session:
+        rows = list(session.scalars(select(Ingestion).where(Ingestion.trigger == "schedule")))
+    database.dispose()
+    return rows
+
+
+def tick_at(server, now: datetime) -> int:
+    database = Database(server.database_url)
+    try:
+        return tick(database, now)
+    finally:
+        database.dispose()
+
+
+def test_latest_slot_is_the_newest_hour_not_after_now():
+    assert latest_slot(12, NOON) == NOON
+    assert latest_slot(11, NOON) == NOON - timedelta(hours=1)
+    assert latest_slot(13, NOON) == NOON - timedelta(hours=23)
+
+
+def test_a_schedule_fires_once_at_its_hour(server, api):
+    _, actor = new_tenant(server, api)
+    created = schedule(api, actor, 12)
+    backdate(server, created["id"])
+    assert tick_at(server, NOON + timedelta(minutes=1)) == 1
+    assert tick_at(server, NOON + timedelta(minutes=2)) == 0
+    [queued] = scheduled_ingestions(server)
+    assert queued.slot_at == NOON
+    assert queued.state == "scheduled"
+    got = api.get(f"/v2/interop/tenant/schedules/{created['id']}", headers=actor.headers).json()
+    assert got["data"]["last_run_at"] is not None
+
+
+def test_a_slot_missed_by_less_than_an_hour_runs_late_once(server, api):
+    _, actor = new_tenant(server, api)
+    backdate(server, schedule(api, actor, 12)["id"])
+    assert tick_at(server, NOON + timedelta(minutes=59)) == 1
+    assert tick_at(server, NOON + timedelta(minutes=59, seconds=30)) == 0
+
+
+def test_an_older_missed_slot_is_skipped_and_the_skip_is_visible(server, api):
+    _, actor = new_tenant(server, api)
+    created = schedule(api, actor, 10)
+    backdate(server, created["id"])
+    assert tick_at(server, NOON + timedelta(minutes=5)) == 0
+    assert scheduled_ingestions(server) == []
+    got = api.get(f"/v2/interop/tenant/schedules/{created['id']}", headers=actor.headers).json()
+    assert got["data"]["last_skip_reason"] == "missed"
+    assert got["data"]["last_skipped_at"] is not None
+    assert got["data"]["last_run_at"] is None
+
+
+def test_a_slot_is_skipped_while_the_tenant_has_a_pending_ingestion(server, api):
+    _, actor = new_tenant(server, api)
+    created = schedule(api, actor, 12)
+    backdate(server, created["id"])
+    queue_collection(api, actor)
+    assert tick_at(server, NOON + timedelta(minutes=1)) == 0
+    got = api.get(f"/v2/interop/tenant/schedules/{created['id']}", headers=actor.headers).json()
+    assert got["data"]["last_skip_reason"] == "ingestion_pending"
+
+
+def test_a_schedule_created_after_its_slot_waits_for_the_next_day(server, api):
+    _, actor = new_tenant(server, api)
+    schedule(api, actor, 12)  # created now, in 2026: the 2030 noon slot is after it
+    database = Database(server.database_url)
+    with database.transaction() as session:
+        for row in session.scalars(select(Schedule)):
+            row.created_at = NOON + timedelta(minutes=30)
+    database.dispose()
+    assert tick_at(server, NOON + timedelta(minutes=40)) == 0
+    assert tick_at(server, NOON + timedelta(days=1, minutes=1)) == 1
+
+
+def test_disabled_schedules_do_not_fire(server, api):
+    _, actor = new_tenant(server, api)
+    created = schedule(api, actor, 12)
+    backdate(server, created["id"])
+    api.patch(
+        f"/v2/interop/tenant/schedules/{created['id']}",
+        json={"enabled": False},
+        headers=actor.headers,
+    )
+    assert tick_at(server, NOON + timedelta(minutes=1)) == 0
+
+
+def test_racing_schedulers_fire_a_slot_exactly_once(server, api):
+    for _ in range(3):
+        _, actor = new_tenant(server, api, integration=f"race-{uuid.uuid4().hex[:6]}")
+        backdate(server, schedule(api, actor, 12)["id"])
+    fired: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def racer() -> None:
+        database = Database(server.database_url)
+        barrier.wait()
+        fired.append(tick(database, NOON + timedelta(minutes=1)))
+        database.dispose()
+
+    threads = [threading.Thread(target=racer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(fired) == 3
+    assert len(scheduled_ingestions(server)) == 3
+
+
+def rollover(api, actor: Caller, kind: str, start: datetime, end: datetime) -> dict:
+    response = api.post(
+        "/v2/interop/tenant/rollovers",
+        json={
+            "name": kind,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "type": kind,
+            "status": "scheduled",
+            "cloud_id": actor.extra["cloud_id"],
+        },
+        headers=actor.headers,
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json()["data"])
+
+
+def rollover_status(server, rollover_id: str) -> str:
+    database = Database(server.database_url)
+    with database.transaction(write=False) as session:
+        status = session.get(Rollover, uuid.UUID(rollover_id)).status
+    database.dispose()
+    return status
+
+
+def test_the_engine_moves_rollover_statuses_at_their_dates(server, api):
+    _, actor = new_tenant(server, api)
+    window = rollover(api, actor, "retain_deletes", NOON, NOON + timedelta(days=3))
+    tick_at(server, NOON - timedelta(minutes=1))
+    assert rollover_status(server, window["id"]) == "scheduled"
+    tick_at(server, NOON)
+    assert rollover_status(server, window["id"]) == "active"
+    tick_at(server, NOON + timedelta(days=3))
+    assert rollover_status(server, window["id"]) == "completed"
+
+
+def test_suspend_collection_cancels_collections_inside_its_window(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    rollover(api, actor, "suspend_collection", now - timedelta(days=1), now + timedelta(days=1))
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "cancelled"
+    assert result["error"]["code"] == "collection_suspended"
+    assert api.get("/v2/interop/data/users", headers=actor.headers).json()["data"] == []
+
+
+def test_suspend_collection_outside_its_window_changes_nothing(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    rollover(api, actor, "suspend_collection", now + timedelta(days=1), now + timedelta(days=2))
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
+
+
+def test_retain_deletes_upserts_but_withholds_deletions(server, api, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ONEROSTER_MINIMAL, bundle)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    queue_collection(api, actor)
+    run_worker(server)
+    now = datetime.now(UTC)
+    rollover(api, actor, "retain_deletes", now - timedelta(days=1), now + timedelta(days=1))
+    users = [line for line in (bundle / "users.csv").read_text().splitlines() if "stu4" not in line]
+    (bundle / "users.csv").write_text("\n".join(users) + "\n")
+    orgs = (bundle / "orgs.csv").read_text().replace("The Other School", "Renamed")
+    (bundle / "orgs.csv").write_text(orgs)
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, ingestion_id)
+    assert result["stats"]["deleted"] == 0
+    assert result["stats"]["updated"] == 1
+    assert result["details"]["withheld_deletions"] == {"users": 1}
+    stored = api.get("/v2/interop/data/users/stu4", headers=actor.headers)
+    assert stored.status_code == 200
+
+
+def test_scheduled_collection_counts_for_metrics(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    queue_collection(api, actor)
+    metrics = api.get("/metrics").text
+    assert 'interop_ingestions{state="scheduled"} 1.0' in metrics
+    assert "interop_ingestion_queue_depth 1.0" in metrics
+    run_worker(server)
+    metrics = api.get("/metrics").text
+    assert 'interop_ingestions{state="success"} 1.0' in metrics
+    assert "interop_ingestion_queue_depth 0.0" in metrics
+
