@@ -183,3 +183,27 @@ def test_sigkill_mid_ingestion_then_takeover_matches_a_clean_run(server, api, tm
     assert repository(server, victim.extra["tenant_id"]) == repository(
         server, clean.extra["tenant_id"]
     )
+
+
+def test_a_generated_district_of_5000_students_ingests_through_a_schedule_run(
+    server, api, tmp_path
+):
+    bundle = generated_bundle(tmp_path, 5000)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    ingestion_id = queue_collection(api, actor)
+    assert run_worker(server) == 1
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "success", result
+    expected = {
+        "orgs": 11,
+        "academic_sessions": 3,
+        "courses": 100,
+        "classes": 1000,
+        "users": 5000 + 2500 + 260,
+        "enrollments": 25000 + 1000,
+        "demographics": 5000,
+    }
+    assert result["stats"]["created"] == sum(expected.values())
+    assert result["stats"]["rejected"] == 0
+    stored = repository(server, actor.extra["tenant_id"])
+    assert {topic: len(rows) for topic, rows in stored.items()} == expected

@@ -5,6 +5,7 @@ private networks unless allowed, downloads and zips are capped by size, and a zi
 are read through a counter so a bomb that lies about its sizes stops at the cap.
 """
 
+import hashlib
 import io
 import ipaddress
 import socket
@@ -55,6 +56,19 @@ class Bundle:
             return self._members[name].file_size
         assert self._root is not None
         return (self._root / name).stat().st_size
+
+    def fingerprint(self, names: list[str]) -> str:
+        """A hash of the named files' bytes: equal fingerprints, equal bundles."""
+        digest = hashlib.sha256()
+        for name in names:
+            if not self.has(name):
+                continue
+            digest.update(name.encode() + b"\0")
+            with self.open_text(name) as handle:
+                binary = handle.buffer
+                while chunk := binary.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
     @contextmanager
     def open_text(self, name: str) -> Iterator[io.TextIOWrapper]:

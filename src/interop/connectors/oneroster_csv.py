@@ -6,6 +6,7 @@ as arrays, booleans as booleans) and the physical line it started on, for error 
 """
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ STATUSES = ("active", "tobedeleted")
 csv.field_size_limit(1024 * 1024)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TopicSpec:
     """One OneRoster file: its topic name in our API and the rules its rows follow."""
 
@@ -33,6 +34,11 @@ class TopicSpec:
     dates: tuple[str, ...] = ()
     # column -> the topic its values must name (checked against the whole bundle)
     references: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def typed(self) -> frozenset[str]:
+        """Columns whose values are more than a string."""
+        return frozenset(self.lists + self.booleans + self.dates)
 
 
 ORGS = TopicSpec(
@@ -130,6 +136,7 @@ class RowError(ValueError):
         self.sourced_id = sourced_id
 
 
+@functools.cache  # a handful of column names, asked for on every row
 def snake_case(column: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", column).lower()
 
@@ -242,7 +249,10 @@ def _parse(spec: TopicSpec, raw: dict[str, str], line: int) -> SourceRow:
             if value:
                 metadata[column.removeprefix("metadata.")] = value
             continue
-        fields[snake_case(column)] = _value(spec, column, value)
+        if column in spec.typed:
+            fields[snake_case(column)] = _value(spec, column, value)
+        else:
+            fields[snake_case(column)] = value or None
     for column in spec.booleans + spec.lists + spec.dates:
         fields.setdefault(snake_case(column), [] if column in spec.lists else None)
     if metadata:
@@ -275,6 +285,7 @@ def _value(spec: TopicSpec, column: str, value: str) -> Any:
     return value or None
 
 
+@functools.lru_cache(maxsize=4096)  # exports repeat a few timestamps across many rows
 def _timestamp(value: str) -> datetime | None:
     if not value:
         return None

@@ -60,6 +60,21 @@ class Tally:
     progress: dict[str, int] = field(default_factory=dict)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     withheld_deletions: dict[str, int] = field(default_factory=dict)
+    fingerprint: str | None = None
+
+    @classmethod
+    def repeat_of(
+        cls, records_read: int, rejected: int, progress: dict[str, int], details: dict[str, Any]
+    ) -> "Tally":
+        """What an earlier run of the same source and scoping found (nothing changes now)."""
+        return cls(
+            records_read=records_read,
+            rejected=rejected,
+            progress=dict(progress),
+            rejections=list(details.get("rejected_rows", [])),
+            withheld_deletions=dict(details.get("withheld_deletions", {})),
+            fingerprint=details.get("source_fingerprint"),
+        )
 
     def reject(self, file: str, line: int, sourced_id: str | None, message: str) -> None:
         self.rejected += 1
@@ -73,6 +88,7 @@ class Tally:
             "rejected_rows": self.rejections,
             "rejected_rows_omitted": self.rejected - len(self.rejections),
             "withheld_deletions": self.withheld_deletions,
+            "source_fingerprint": self.fingerprint,
         }
 
 

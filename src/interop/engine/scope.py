@@ -7,6 +7,8 @@ only there with it. Scoping identifiers match a record's `sourcedId` or its huma
 (an org's `identifier`, a course's `courseCode`).
 """
 
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from interop.connectors.oneroster_csv import SourceRow
+from interop.connectors.bundle import Bundle
+from interop.connectors.oneroster_csv import SPECS, SourceRow
 from interop.scoping.models import ScopingCourse, ScopingSchool
 
 
@@ -121,3 +124,18 @@ def _matches(
     if selected is None:
         return True
     return sourced_id in selected or (fields.get(key) or "") in selected
+
+
+def source_fingerprint(bundle: Bundle, rules: ScopingRules, retain_deletes: bool) -> str:
+    """What decides a collection's outcome: the bundle's bytes, the scoping, the rollover."""
+    files = ["manifest.csv", *(spec.file for spec in SPECS)]
+    scope = json.dumps(
+        [
+            sorted(rules.schools or []),
+            rules.schools is None,
+            sorted(rules.courses or []),
+            rules.courses is None,
+            retain_deletes,
+        ]
+    )
+    return hashlib.sha256((bundle.fingerprint(files) + scope).encode()).hexdigest()

@@ -41,6 +41,14 @@ class IngestionDetails(BaseModel):
     rejected_rows: list[RejectedRow] = []
     rejected_rows_omitted: int = 0
     withheld_deletions: dict[str, int] = {}
+    source_fingerprint: str | None = Field(
+        default=None,
+        description=(
+            "Hash of the bundle, scoping and rollover a collection worked from; a collection "
+            "whose fingerprint equals the tenant's last successful one has nothing to change "
+            "and skips straight to success with that run's counts."
+        ),
+    )
 
 
 class Ingestion(BaseModel):

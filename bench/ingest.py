@@ -1,0 +1,206 @@
+"""Ingestion benchmark: a generated district collected into one tenant, on SQLite and on
+PostgreSQL, twice (the second run finds nothing changed). Reports rows/s, wall time and the
+worker process's peak RSS, and writes them into BENCHMARKS.md.
+
+    .venv/bin/python bench/ingest.py --students 100000 [--backends sqlite,postgresql]
+
+Set-up goes through a real `interop serve --no-worker` and the public API; each collection
+runs in a fresh `interop`-equivalent worker process so its peak RSS is its own.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
+from generate_oneroster import generate  # noqa: E402
+
+from factories import new_collecting_tenant, queue_collection  # noqa: E402
+from interop.config import Settings  # noqa: E402
+
+POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARK_BEGIN, MARK_END = "<!-- bench/ingest.py begin -->", "<!-- bench/ingest.py end -->"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Ingestion benchmark")
+    parser.add_argument("--students", type=int, default=100_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.child)
+        return
+    bundle = Path(tempfile.gettempdir()) / f"interop-bench-oneroster-{args.students}"
+    if not (bundle / "manifest.csv").exists():
+        print(f"generating {args.students:,} students into {bundle} …", flush=True)
+        generate(bundle, args.students, seed=1)
+    results = [measure(backend, bundle) for backend in args.backends.split(",")]
+    write_report(args.students, results)
+
+
+def measure(backend: str, bundle: Path) -> dict:
+    with tempfile.TemporaryDirectory() as data_dir:
+        url, drop = database(backend, Path(data_dir))
+        try:
+            settings = Settings(data_dir=Path(data_dir), database_url=url)
+            runs = collect_twice(settings, bundle)
+        finally:
+            drop()
+    return {"backend": backend, "runs": runs}
+
+
+def database(backend: str, data_dir: Path) -> tuple[str, object]:
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / 'bench.db'}", lambda: None
+    name = f"interop_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}", drop
+
+
+def collect_twice(settings: Settings, bundle: Path) -> list[dict]:
+    env = {
+        **os.environ,
+        "INTEROP_DATABASE_URL": settings.resolved_database_url,
+        "INTEROP_DATA_DIR": str(settings.data_dir),
+        "INTEROP_SOURCE_ROOTS": json.dumps([str(bundle.parent)]),
+        "INTEROP_LOG_LEVEL": "WARNING",
+    }
+    interop = str(Path(sys.executable).parent / "interop")
+    subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [interop, "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(base_url)
+        with httpx.Client(base_url=base_url, timeout=60) as api:
+            target = SimpleNamespace(settings=settings, database_url=settings.resolved_database_url)
+            _, actor = new_collecting_tenant(target, api, bundle)
+            runs = []
+            for label in ("first run", "unchanged rerun"):
+                queue_collection(api, actor)
+                child = subprocess.run(
+                    [sys.executable, __file__, "--child", "run"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                if child.returncode != 0:
+                    raise RuntimeError(f"the worker process failed:\n{child.stderr}")
+                run = json.loads(child.stdout.strip().splitlines()[-1])
+                run["label"] = label
+                print(json.dumps(run), flush=True)
+                runs.append(run)
+            return runs
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def run_child(_env: str) -> None:
+    """In the worker process: run the queued collection, report time, rows and peak RSS."""
+    from sqlalchemy import select
+
+    from interop.db import Database
+    from interop.engine.worker import Worker
+    from interop.ingestions.models import Ingestion
+
+    settings = Settings()
+    database = Database(settings.resolved_database_url)
+    started = time.perf_counter()
+    Worker(database, settings).run_once()
+    wall = time.perf_counter() - started
+    with database.transaction(write=False) as session:
+        row = session.scalars(select(Ingestion).order_by(Ingestion.requested_at.desc())).first()
+        assert row is not None and row.state == "success", row and (row.state, row.error_message)
+        stats = {
+            "records_read": row.records_read,
+            "created": row.created,
+            "updated": row.updated,
+            "deleted": row.deleted,
+        }
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall_s": wall, "rows_per_s": stats["records_read"] / wall, "peak_rss_mb": peak_mb, **stats}))
+
+
+def write_report(students: int, results: list[dict]) -> None:
+    lines = [
+        MARK_BEGIN,
+        f"## Ingestion (`bench/ingest.py --students {students}`)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{time.strftime('%Y-%m-%d')}. One worker process; rows = data rows read from the bundle.",
+        "",
+        "| backend | run | rows | wall s | rows/s | peak RSS MB | created | updated | deleted |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for run in result["runs"]:
+            lines.append(
+                f"| {result['backend']} | {run['label']} | {run['records_read']:,} | "
+                f"{run['wall_s']:.1f} | {run['rows_per_s']:,.0f} | {run['peak_rss_mb']:.0f} | "
+                f"{run['created']:,} | {run['updated']:,} | {run['deleted']:,} |"
+            )
+        first, second = result["runs"]
+        lines.append(
+            f"| {result['backend']} | rerun speed-up | | | {first['wall_s'] / second['wall_s']:.1f}× | | | | |"
+        )
+    lines += ["", "Targets: ≥ 25,000 rows/s into PostgreSQL, peak RSS < 300 MB, rerun ≥ 5× faster.", MARK_END]
+    report = ROOT / "BENCHMARKS.md"
+    text = report.read_text() if report.exists() else "# Benchmarks\n"
+    section = "\n".join(lines)
+    if MARK_BEGIN in text:
+        text = re.sub(re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    report.write_text(text)
+    print(section)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(base_url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
+
+
+if __name__ == "__main__":
+    main()
