@@ -19,6 +19,9 @@ COMMANDS = [
     ["accounts", "keys"],
     ["accounts", "keys", "create"],
     ["accounts", "keys", "revoke"],
+    ["worker"],
+    ["ingestions"],
+    ["ingestions", "run"],
 ]
 
 

@@ -170,7 +170,9 @@ def test_edits_additions_and_deletions_show_in_stats_and_changed_since(server, a
     ]
     (bundle / "users.csv").write_text("\n".join(users) + "\n")
     enrollments = [
-        line for line in (bundle / "enrollments.csv").read_text().splitlines() if "proc1" not in line
+        line
+        for line in (bundle / "enrollments.csv").read_text().splitlines()
+        if "proc1" not in line
     ]
     (bundle / "enrollments.csv").write_text("\n".join(enrollments) + "\n")
 

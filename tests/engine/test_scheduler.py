@@ -239,4 +239,3 @@ def test_scheduled_collection_counts_for_metrics(server, api):
     metrics = api.get("/metrics").text
     assert 'interop_ingestions{state="success"} 1.0' in metrics
     assert "interop_ingestion_queue_depth 0.0" in metrics
-

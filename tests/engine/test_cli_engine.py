@@ -1,0 +1,51 @@
+"""`interop ingestions run --wait` and `interop worker`, run as the operator runs them."""
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from factories import ONEROSTER_MINIMAL, new_collecting_tenant, run_worker
+
+INTEROP = str(Path(sys.executable).parent / "interop")
+
+
+def interop(server, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
+    env.update(INTEROP_DATABASE_URL=server.database_url, INTEROP_DATA_DIR=str(server.data_dir))
+    return subprocess.Popen(
+        [INTEROP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_ingestions_run_wait_follows_the_ingestion_to_its_end(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    waiting = interop(
+        server, "ingestions", "run", actor.extra["tenant_id"], "--wait", "--timeout", "60"
+    )
+    ran = 0
+    while ran == 0 and waiting.poll() is None:
+        ran = run_worker(server)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert "queued ingestion" in out
+    assert "success: read 32, created 32" in out
+    assert "users.csv" in err  # the progress bar's line for the file
+
+
+def test_ingestions_run_refuses_a_second_pending_ingestion(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    first = interop(server, "ingestions", "run", actor.extra["tenant_id"])
+    assert first.wait(timeout=60) == 0
+    second = interop(server, "ingestions", "run", actor.extra["tenant_id"])
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "pending ingestion" in err
+
+
+def test_ingestions_run_for_an_unknown_tenant_fails_clearly(server):
+    process = interop(server, "ingestions", "run", str(uuid.uuid4()))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "tenant" in err and "Traceback" not in err
