@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -134,7 +135,7 @@ def worker_process(server, **env: str) -> subprocess.Popen[bytes]:
         **os.environ,
         "INTEROP_DATABASE_URL": server.database_url,
         "INTEROP_DATA_DIR": str(server.data_dir),
-        "INTEROP_SOURCE_ROOTS": json.dumps([str(DATA), "/tmp"]),
+        "INTEROP_SOURCE_ROOTS": json.dumps([str(DATA), tempfile.gettempdir()]),
         "INTEROP_WORKER_POLL_SECONDS": "0.1",
         "INTEROP_LOG_LEVEL": "WARNING",
         **env,
@@ -157,7 +158,7 @@ def wait_for(predicate, timeout: float = 60) -> None:
 
 
 def test_sigkill_mid_ingestion_then_takeover_matches_a_clean_run(server, api, tmp_path):
-    bundle = generated_bundle(Path("/tmp") / f"kill-{uuid.uuid4().hex[:6]}", 1500)
+    bundle = generated_bundle(tmp_path, 1500)
     _, victim = new_collecting_tenant(server, api, bundle)
     ingestion_id = queue_collection(api, victim)
     process = worker_process(server, INTEROP_INGESTION_BATCH_ROWS="50")
