@@ -22,7 +22,18 @@ STUDENTS_PER_SCHOOL = 500
 CLASSES_PER_STUDENT = 5
 CLASS_SIZE = 25
 CLASSES_PER_TEACHER = 4
-SUBJECTS = ("Math", "English", "Science", "History", "Art", "Music", "Spanish", "PE", "CS", "Health")
+SUBJECTS = (
+    "Math",
+    "English",
+    "Science",
+    "History",
+    "Art",
+    "Music",
+    "Spanish",
+    "PE",
+    "CS",
+    "Health",
+)
 GIVEN = ("Ada", "Ben", "Cleo", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lena")
 FAMILY = ("Nguyen", "Smith", "Garcia", "Okafor", "Kim", "Rossi", "Silva", "Khan", "Novak")
 HEADERS = {
@@ -111,23 +122,50 @@ def _writer(stack: ExitStack, out: Path, name: str) -> _Counted:
 def _district(w: dict[str, _Counted]) -> None:
     w["orgs"].row("org-d1", "active", MODIFIED, "Synthetic District", "district", "D1", "")
     w["academicSessions"].row(
-        "year-2027", "active", MODIFIED, "2026-2027", "schoolYear", "2026-08-15", "2027-06-15",
-        "", "2027",
+        "year-2027",
+        "active",
+        MODIFIED,
+        "2026-2027",
+        "schoolYear",
+        "2026-08-15",
+        "2027-06-15",
+        "",
+        "2027",
     )
-    for term, (start, end) in enumerate((("2026-08-15", "2027-01-15"), ("2027-01-16", "2027-06-15")), 1):
+    for term, (start, end) in enumerate(
+        (("2026-08-15", "2027-01-15"), ("2027-01-16", "2027-06-15")), 1
+    ):
         w["academicSessions"].row(
-            f"term{term}", "active", MODIFIED, f"Term {term}", "term", start, end, "year-2027", "2027"
+            f"term{term}",
+            "active",
+            MODIFIED,
+            f"Term {term}",
+            "term",
+            start,
+            end,
+            "year-2027",
+            "2027",
         )
 
 
 def _school(w: dict[str, _Counted], rng: random.Random, number: int, first: int, size: int) -> None:
     school = f"sch-{number:04d}"
-    w["orgs"].row(school, "active", MODIFIED, f"School {number}", "school", f"SCH{number:04d}", "org-d1")
+    w["orgs"].row(
+        school, "active", MODIFIED, f"School {number}", "school", f"SCH{number:04d}", "org-d1"
+    )
     courses = [f"crs-{number:04d}-{c:02d}" for c in range(1, len(SUBJECTS) + 1)]
     for course, subject in zip(courses, SUBJECTS, strict=True):
         w["courses"].row(
-            course, "active", MODIFIED, "year-2027", f"{subject} 9", f"{subject[:3].upper()}9",
-            "09,10", school, subject, "",
+            course,
+            "active",
+            MODIFIED,
+            "year-2027",
+            f"{subject} 9",
+            f"{subject[:3].upper()}9",
+            "09,10",
+            school,
+            subject,
+            "",
         )
     sections = max(1, size * CLASSES_PER_STUDENT // CLASS_SIZE)
     classes = [f"cls-{number:04d}-{c:04d}" for c in range(1, sections + 1)]
@@ -136,13 +174,32 @@ def _school(w: dict[str, _Counted], rng: random.Random, number: int, first: int,
         course = courses[index % len(courses)]
         teacher = teachers[index // CLASSES_PER_TEACHER]
         w["classes"].row(
-            klass, "active", MODIFIED, f"{SUBJECTS[index % len(SUBJECTS)]} section {index + 1}",
-            "09", course, f"C{index + 1}", "scheduled", f"Room {100 + index % 50}", school,
-            "term1,term2", SUBJECTS[index % len(SUBJECTS)], "", str(index % 8 + 1),
+            klass,
+            "active",
+            MODIFIED,
+            f"{SUBJECTS[index % len(SUBJECTS)]} section {index + 1}",
+            "09",
+            course,
+            f"C{index + 1}",
+            "scheduled",
+            f"Room {100 + index % 50}",
+            school,
+            "term1,term2",
+            SUBJECTS[index % len(SUBJECTS)],
+            "",
+            str(index % 8 + 1),
         )
         w["enrollments"].row(
-            f"enr-{klass}-{teacher}", "active", MODIFIED, klass, school, teacher, "teacher",
-            "true", "2026-08-15", "2027-06-15",
+            f"enr-{klass}-{teacher}",
+            "active",
+            MODIFIED,
+            klass,
+            school,
+            teacher,
+            "teacher",
+            "true",
+            "2026-08-15",
+            "2027-06-15",
         )
     for teacher in teachers:
         _user(w, rng, teacher, school, "teacher", "", "")
@@ -157,23 +214,60 @@ def _school(w: dict[str, _Counted], rng: random.Random, number: int, first: int,
             _user(w, rng, guardian, school, "guardian", ",".join(siblings), "")
         for klass in rng.sample(classes, min(CLASSES_PER_STUDENT, len(classes))):
             w["enrollments"].row(
-                f"enr-{klass}-{student}", "active", MODIFIED, klass, school, student, "student",
-                "false", "2026-08-15", "2027-06-15",
+                f"enr-{klass}-{student}",
+                "active",
+                MODIFIED,
+                klass,
+                school,
+                student,
+                "student",
+                "false",
+                "2026-08-15",
+                "2027-06-15",
             )
         w["demographics"].row(
-            student, "active", MODIFIED, f"20{rng.randint(10, 12)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
-            rng.choice(("male", "female")), *(_flag(rng) for _ in range(7)), "US", "NY",
-            "Springfield", "01652",
+            student,
+            "active",
+            MODIFIED,
+            f"20{rng.randint(10, 12)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+            rng.choice(("male", "female")),
+            *(_flag(rng) for _ in range(7)),
+            "US",
+            "NY",
+            "Springfield",
+            "01652",
         )
 
 
 def _user(
-    w: dict[str, _Counted], rng: random.Random, sid: str, school: str, role: str, agents: str, grades: str
+    w: dict[str, _Counted],
+    rng: random.Random,
+    sid: str,
+    school: str,
+    role: str,
+    agents: str,
+    grades: str,
 ) -> None:
     given, family = rng.choice(GIVEN), rng.choice(FAMILY)
     w["users"].row(
-        sid, "active", MODIFIED, "true", school, role, f"{sid}@synthetic.test", f"{{SIS:{sid}}}",
-        given, family, "", sid.upper(), f"{sid}@synthetic.test", "", "", agents, grades, "",
+        sid,
+        "active",
+        MODIFIED,
+        "true",
+        school,
+        role,
+        f"{sid}@synthetic.test",
+        f"{{SIS:{sid}}}",
+        given,
+        family,
+        "",
+        sid.upper(),
+        f"{sid}@synthetic.test",
+        "",
+        "",
+        agents,
+        grades,
+        "",
     )
 
 

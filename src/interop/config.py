@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=3600, ge=1, description="Seconds an ingestion may run before it ends `timeout`."
     )
     ingestion_batch_rows: int = Field(
-        default=2000, ge=1, description="Rows written per repository transaction."
+        default=5000, ge=1, description="Rows written per repository transaction."
     )
     ingestion_max_attempts: int = Field(
         default=3, ge=1, description="Workers that may die on one ingestion before it fails."

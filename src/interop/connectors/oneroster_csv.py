@@ -188,11 +188,11 @@ def iter_rows(bundle: Bundle, spec: TopicSpec) -> Iterator[SourceRow | tuple[int
     with bundle.open_text(spec.file) as handle:
         reader = csv.reader(handle, strict=True)
         try:
-            header = _header(spec, next(reader, None))
+            layout = _Layout(spec, _header(spec, next(reader, None)))
             line = reader.line_num + 1
             for values in reader:
-                if any(value.strip() for value in values):
-                    yield _row(spec, header, values, line)
+                if any(values) and any(value.strip() for value in values):
+                    yield layout.row(values, line)
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise BundleError(
@@ -218,52 +218,86 @@ def _header(spec: TopicSpec, header: list[str] | None) -> list[str]:
     return names
 
 
-def _row(
-    spec: TopicSpec, header: list[str], values: list[str], line: int
-) -> SourceRow | tuple[int, RowError]:
-    if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
-        return line, RowError(f"{len(values)} values for {len(header)} columns")
-    raw = {name: values[i].strip() if i < len(values) else "" for i, name in enumerate(header)}
-    try:
-        return _parse(spec, raw, line)
-    except RowError as error:
-        error.sourced_id = raw.get("sourcedId") or None
-        return line, error
+# How a column's value is stored (decided once per file, from its header).
+_PLAIN, _TYPED, _METADATA = 0, 1, 2
+_RESERVED = frozenset({"", "sourcedId", "status", "dateLastModified"})
 
 
-def _parse(spec: TopicSpec, raw: dict[str, str], line: int) -> SourceRow:
-    empty = [column for column in spec.required if not raw.get(column)]
-    if empty:
-        raise RowError(f"required value(s) missing: {', '.join(empty)}")
-    status = raw.get("status", "").lower() or "active"
-    if status not in STATUSES:
-        raise RowError(f"status must be active or tobedeleted, got {raw['status']!r}")
-    fields: dict[str, Any] = {}
-    metadata: dict[str, str] = {}
-    for column, value in raw.items():
-        if not column or column in ("sourcedId", "status", "dateLastModified"):
-            continue
-        if column in DROPPED_COLUMNS:
-            continue
-        if column.startswith("metadata."):
-            if value:
-                metadata[column.removeprefix("metadata.")] = value
-            continue
-        if column in spec.typed:
-            fields[snake_case(column)] = _value(spec, column, value)
-        else:
-            fields[snake_case(column)] = value or None
-    for column in spec.booleans + spec.lists + spec.dates:
-        fields.setdefault(snake_case(column), [] if column in spec.lists else None)
-    if metadata:
-        fields["metadata"] = metadata
-    return SourceRow(
-        line=line,
-        sourced_id=raw["sourcedId"],
-        status=status,
-        date_last_modified=_timestamp(raw.get("dateLastModified", "")),
-        fields=fields,
-    )
+class _Layout:
+    """One file's header turned into a plan: which position feeds which field, and how.
+
+    Rows are parsed against the plan instead of a per-row dict of the header, which is most of
+    what reading a large bundle costs. When a header repeats a name, the last column wins.
+    """
+
+    def __init__(self, spec: TopicSpec, header: list[str]) -> None:
+        self.spec = spec
+        self.width = len(header)
+        position = {name: index for index, name in enumerate(header)}
+        self.sourced_id = position["sourcedId"]
+        self.status = position.get("status")
+        self.modified = position.get("dateLastModified")
+        self.required = [(column, position[column]) for column in spec.required]
+        self.columns: list[tuple[int, str, int, str]] = []
+        for index, column in enumerate(header):
+            if column in _RESERVED or column in DROPPED_COLUMNS or position[column] != index:
+                continue
+            if column.startswith("metadata."):
+                self.columns.append((index, column.removeprefix("metadata."), _METADATA, column))
+            elif column in spec.typed:
+                self.columns.append((index, snake_case(column), _TYPED, column))
+            else:
+                self.columns.append((index, snake_case(column), _PLAIN, column))
+        self.absent_typed = [
+            (snake_case(column), column in spec.lists)
+            for column in spec.booleans + spec.lists + spec.dates
+            if column not in position
+        ]
+
+    def row(self, values: list[str], line: int) -> SourceRow | tuple[int, RowError]:
+        width = self.width
+        if len(values) > width and any(v.strip() for v in values[width:]):
+            return line, RowError(f"{len(values)} values for {width} columns")
+        if len(values) < width:
+            values = values + [""] * (width - len(values))
+        try:
+            return self._parse([value.strip() for value in values], line)
+        except RowError as error:
+            error.sourced_id = values[self.sourced_id].strip() or None
+            return line, error
+
+    def _parse(self, values: list[str], line: int) -> SourceRow:
+        spec = self.spec
+        empty = [column for column, index in self.required if not values[index]]
+        if empty:
+            raise RowError(f"required value(s) missing: {', '.join(empty)}")
+        given = values[self.status] if self.status is not None else ""
+        status = given.lower() or "active"
+        if status not in STATUSES:
+            raise RowError(f"status must be active or tobedeleted, got {given!r}")
+        fields: dict[str, Any] = {}
+        metadata: dict[str, str] = {}
+        for index, name, kind, column in self.columns:
+            value = values[index]
+            if kind == _PLAIN:
+                fields[name] = value or None
+            elif kind == _TYPED:
+                fields[name] = _value(spec, column, value)
+            elif value:
+                metadata[name] = value
+        for name, is_list in self.absent_typed:
+            fields[name] = [] if is_list else None
+        if metadata:
+            fields["metadata"] = metadata
+        return SourceRow(
+            line=line,
+            sourced_id=values[self.sourced_id],
+            status=status,
+            date_last_modified=_timestamp(
+                values[self.modified] if self.modified is not None else ""
+            ),
+            fields=fields,
+        )
 
 
 def _value(spec: TopicSpec, column: str, value: str) -> Any:

@@ -3,21 +3,21 @@
 Two passes over the bundle. Planning reads every file once to check its structure and index
 the ids (for reference checks and scoping); nothing is written, so a bundle that cannot be
 read leaves the repository untouched. Applying reads again and writes in batches: each batch
-is one transaction that also adds its counts to the ingestion row, fenced by the attempt
-number, so a worker that lost the ingestion to another can never commit. Rewriting a batch
+is one transaction (committed by a writer thread while the next batch is parsed) that also
+adds its counts to the ingestion row, fenced by the attempt number, so a worker that lost
+the ingestion to another can never commit. Rewriting a batch
 is harmless (rows are compared by digest), which is what makes a takeover after a crash
 produce exactly the repository a clean run would.
 """
 
-import hashlib
-import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from interop.connectors.bundle import Bundle
@@ -30,13 +30,12 @@ from interop.connectors.oneroster_csv import (
     reference_values,
 )
 from interop.db import Database, utcnow
+from interop.engine import writes
 from interop.engine.scope import BundleIndex, ScopingRules
 from interop.ingestions.models import Ingestion
 from interop.roster.models import topic_table
 
 MAX_REPORTED_REJECTIONS = 100
-_CHANGED_COLUMNS = ("status", "date_last_modified", "fields", "digest", "updated_at")
-TOMBSTONE = "tobedeleted"
 
 
 class LostLease(Exception):
@@ -92,6 +91,13 @@ class Tally:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Counts:
+    records_read: int
+    rejected: int
+    progress: dict[str, int]
+
+
 @dataclass
 class Lease:
     """The ingestion as one attempt of one worker holds it."""
@@ -130,7 +136,6 @@ class Collection:
         index: BundleIndex,
         batch_rows: int,
         retain_deletes: bool,
-        on_progress: Callable[[Tally], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.should_stop = should_stop
@@ -140,18 +145,28 @@ class Collection:
         self.batch_rows = batch_rows
         self.retain_deletes = retain_deletes
         self.tally = Tally()
-        self.on_progress = on_progress
+        self._writer: ThreadPoolExecutor
+        self._pending: Future[None] | None = None
+        self._fresh = False
 
     def apply(self, bundle: Bundle) -> Tally:
-        for spec in SPECS:
-            seen = self._upsert_topic(bundle, spec)
-            self._delete_missing(spec, seen)
+        # One writer thread: while it commits a batch, this thread parses the next one, so
+        # the database and the parser work at the same time. At most one batch waits.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collection-writer") as pool:
+            self._writer = pool
+            try:
+                for spec in SPECS:
+                    seen = self._upsert_topic(bundle, spec)
+                    self._delete_missing(spec, seen)
+            finally:
+                self._settle(raise_error=False)
         return self.tally
 
     def _upsert_topic(self, bundle: Bundle, spec: TopicSpec) -> set[str]:
         """Write the topic's rows in scope; return every id the source still vouches for."""
         seen: set[str] = set()
         batch: list[SourceRow] = []
+        self._fresh = self._holds_nothing(spec)
         self.tally.progress.setdefault(spec.file, 0)
         for item in iter_rows(bundle, spec):
             self.tally.records_read += 1
@@ -160,9 +175,10 @@ class Collection:
             if row is not None:
                 batch.append(row)
             if len(batch) >= self.batch_rows:
-                self._write(spec, batch)
+                self._submit(spec, batch)
                 batch = []
-        self._write(spec, batch)
+        self._submit(spec, batch)
+        self._settle()
         return seen
 
     def _accepted(
@@ -180,7 +196,7 @@ class Collection:
         if row.sourced_id in seen:
             self.tally.reject(spec.file, row.line, row.sourced_id, "duplicate sourcedId")
             return None
-        if row.status == TOMBSTONE:
+        if row.status == writes.TOMBSTONE:
             return None
         seen.add(row.sourced_id)
         dangling = self._dangling_reference(spec, row)
@@ -198,17 +214,56 @@ class Collection:
                 return f"{column} {value!r} names no active record of {target}"
         return None
 
-    def _write(self, spec: TopicSpec, rows: list[SourceRow]) -> None:
+    def _holds_nothing(self, spec: TopicSpec) -> bool:
+        """Whether the tenant has no record of the topic at all, tombstones included: then
+        every row of this run is new (its ids are unique, and a worker that lost the lease
+        cannot commit), so batches need not look up what is stored."""
+        table = topic_table(spec.topic)
+        with self.database.transaction(write=False) as session:
+            return (
+                session.execute(
+                    select(table.c.sourced_id)
+                    .where(table.c.tenant_id == self.lease.tenant_id)
+                    .limit(1)
+                ).first()
+                is None
+            )
+
+    def _submit(self, spec: TopicSpec, rows: list[SourceRow]) -> None:
+        """Hand a batch to the writer once the previous one is committed (its error, if
+        any, surfaces here)."""
+        self._settle()
         self.lease.check_time()
         if self.should_stop():
             raise WorkerStopping
+        if rows:
+            self._pending = self._writer.submit(self._write, spec, rows, self._counts())
+        else:
+            self._write(spec, rows, self._counts())
+
+    def _settle(self, raise_error: bool = True) -> None:
+        """Wait for the batch in flight."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except BaseException:
+            if raise_error:
+                raise
+
+    def _counts(self) -> _Counts:
+        """The tally as of the batch just formed: what its commit records."""
+        return _Counts(self.tally.records_read, self.tally.rejected, dict(self.tally.progress))
+
+    def _write(self, spec: TopicSpec, rows: list[SourceRow], counts: _Counts) -> None:
         table = topic_table(spec.topic)
         now = utcnow()
         with self.database.transaction() as session:
-            created, updated = _upsert(session, table, self.lease.tenant_id, rows, now)
-            self._record(session, created=created, updated=updated)
-        if self.on_progress is not None:
-            self.on_progress(self.tally)
+            created, updated = writes.upsert(
+                session, table, self.lease.tenant_id, rows, now, fresh=self._fresh
+            )
+            self._record(session, counts, created=created, updated=updated)
 
     def _delete_missing(self, spec: TopicSpec, seen: set[str]) -> None:
         table = topic_table(spec.topic)
@@ -226,11 +281,16 @@ class Collection:
         for start in range(0, len(missing), self.batch_rows):
             chunk = missing[start : start + self.batch_rows]
             with self.database.transaction() as session:
-                deleted = _tombstone(session, table, self.lease.tenant_id, chunk, utcnow())
-                self._record(session, deleted=deleted)
+                deleted = writes.tombstone(session, table, self.lease.tenant_id, chunk, utcnow())
+                self._record(session, self._counts(), deleted=deleted)
 
     def _record(
-        self, session: Session, created: int = 0, updated: int = 0, deleted: int = 0
+        self,
+        session: Session,
+        counts: _Counts,
+        created: int = 0,
+        updated: int = 0,
+        deleted: int = 0,
     ) -> None:
         """Add this transaction's counts to the ingestion, or roll it back if the lease is
         gone (the UPDATE matches no row once another attempt holds the ingestion)."""
@@ -241,87 +301,12 @@ class Collection:
                 created=Ingestion.created + created,
                 updated=Ingestion.updated + updated,
                 deleted=Ingestion.deleted + deleted,
-                records_read=self.tally.records_read,
-                rejected=self.tally.rejected,
-                progress=dict(self.tally.progress),
+                records_read=counts.records_read,
+                rejected=counts.rejected,
+                progress=counts.progress,
                 heartbeat_at=utcnow(),
             )
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise LostLease(f"ingestion {self.lease.ingestion_id} has a newer attempt")
-
-
-def record_digest(row: SourceRow) -> str:
-    modified = row.date_last_modified.isoformat() if row.date_last_modified else None
-    payload = json.dumps([modified, row.fields], sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
-
-
-def _upsert(
-    session: Session, table: Table, tenant_id: uuid.UUID, rows: list[SourceRow], now: datetime
-) -> tuple[int, int]:
-    """Insert new rows, rewrite changed ones and revive tombstones; (created, updated)."""
-    if not rows:
-        return 0, 0
-    stored = {
-        sourced_id: (digest, status)
-        for sourced_id, digest, status in session.execute(
-            select(table.c.sourced_id, table.c.digest, table.c.status).where(
-                table.c.tenant_id == tenant_id,
-                table.c.sourced_id.in_([row.sourced_id for row in rows]),
-            )
-        )
-    }
-    inserts: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    created = 0
-    for row in rows:
-        digest = record_digest(row)
-        before = stored.get(row.sourced_id)
-        if before is not None and before == (digest, "active"):
-            continue
-        values = {
-            "status": "active",
-            "date_last_modified": row.date_last_modified,
-            "fields": row.fields,
-            "digest": digest,
-            "updated_at": now,
-        }
-        if before is None:
-            inserts.append(
-                {**values, "tenant_id": tenant_id, "sourced_id": row.sourced_id, "created_at": now}
-            )
-        else:
-            created += before[1] == TOMBSTONE
-            # Bound names may not be column names in an UPDATE's SET: prefix them.
-            change = {f"new_{name}": value for name, value in values.items()}
-            changes.append({**change, "key_tenant": tenant_id, "key_sourced_id": row.sourced_id})
-    if inserts:
-        session.execute(insert(table), inserts)
-    if changes:
-        session.execute(
-            update(table)
-            .where(
-                table.c.tenant_id == bindparam("key_tenant"),
-                table.c.sourced_id == bindparam("key_sourced_id"),
-            )
-            .values({name: bindparam(f"new_{name}") for name in _CHANGED_COLUMNS}),
-            changes,
-        )
-    return len(inserts) + created, len(changes) - created
-
-
-def _tombstone(
-    session: Session, table: Table, tenant_id: uuid.UUID, sourced_ids: Iterable[str], now: datetime
-) -> int:
-    result = session.execute(
-        update(table)
-        .where(
-            table.c.tenant_id == tenant_id,
-            table.c.sourced_id.in_(list(sourced_ids)),
-            table.c.status == "active",
-        )
-        .values(status=TOMBSTONE, digest="", updated_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]

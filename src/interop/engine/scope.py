@@ -53,6 +53,10 @@ def _selected_identifiers(rows: Sequence[Any]) -> frozenset[str]:
     return frozenset(identifiers)
 
 
+# Only ids something refers to are kept: enrollments alone are most of a bundle's rows.
+REFERENCED_TOPICS = frozenset(target for spec in SPECS for target in spec.references.values())
+
+
 @dataclass
 class BundleIndex:
     """What the planning pass learned: every active id per topic (for reference checks) and
@@ -69,7 +73,8 @@ class BundleIndex:
 
     def learn(self, topic: str, row: SourceRow) -> None:
         """Index one active row; files arrive in `SPECS` order."""
-        self.known.setdefault(topic, set()).add(row.sourced_id)
+        if topic in REFERENCED_TOPICS:
+            self.known.setdefault(topic, set()).add(row.sourced_id)
         fields = row.fields
         if topic == "orgs":
             is_school = fields.get("type") == "school"
