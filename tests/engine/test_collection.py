@@ -252,3 +252,24 @@ def test_account_principals_cannot_read_roster_data(server, api):
     owner, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     collect(server, api, actor)
     assert api.get("/v2/interop/data/users", headers=owner.headers).status_code == 403
+
+
+def test_a_deleted_record_that_returns_counts_as_created(server, api, tmp_path):
+    bundle = copy_bundle(ONEROSTER_RECOMMENDED, tmp_path)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    original = (bundle / "orgs.csv").read_text()
+    without_new_school = original.replace("sch2,active", "sch2,tobedeleted")
+    (bundle / "orgs.csv").write_text(without_new_school)
+    assert collect(server, api, actor)["stats"]["deleted"] == 1
+    (bundle / "orgs.csv").write_text(original)
+
+    back = collect(server, api, actor)
+    assert (back["stats"]["created"], back["stats"]["updated"], back["stats"]["deleted"]) == (
+        1,
+        0,
+        0,
+    )
+    record = api.get("/v2/interop/data/orgs/sch2", headers=actor.headers)
+    assert record.status_code == 200
+    assert record.json()["data"]["status"] == "active"

@@ -2,7 +2,10 @@
 collection does inside their window. Time is passed in, so slots are exact."""
 
 import shutil
+import subprocess
+import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -147,6 +150,43 @@ def test_racing_schedulers_fire_a_slot_exactly_once(server, api):
     for thread in threads:
         thread.join()
     assert sum(fired) == 3
+    assert len(scheduled_ingestions(server)) == 3
+
+
+# A scheduler process of its own: waits for a shared start time, ticks once, prints its count.
+SCHEDULER_PROCESS = """
+import sys, time
+from datetime import datetime
+import interop.models  # every table, for the foreign keys
+from interop.db import Database
+from interop.engine.scheduler import tick
+url, start, now = sys.argv[1], float(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
+database = Database(url)
+database.ping()
+time.sleep(max(0.0, start - time.time()))
+print(tick(database, now))
+database.dispose()
+"""
+
+
+def test_two_scheduler_processes_fire_a_slot_exactly_once(server, api):
+    for _ in range(3):
+        _, actor = new_tenant(server, api, integration=f"procs-{uuid.uuid4().hex[:6]}")
+        backdate(server, schedule(api, actor, 12)["id"])
+    start = time.time() + 3  # both processes connected and waiting by then
+    now = (NOON + timedelta(minutes=1)).isoformat()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCHEDULER_PROCESS, server.database_url, str(start), now],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    assert sum(int(stdout.strip()) for stdout, _ in outputs) == 3
     assert len(scheduled_ingestions(server)) == 3
 
 
