@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -143,6 +144,24 @@ def server(
     try:
         yield Server(backend, base_url, settings, database_url)
     finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def extra_server(clean: Server) -> Iterator[Any]:
+    """Start another server on the same database with some settings changed:
+    `extra_server(rate_limit_per_minute=60)` returns its base URL."""
+    started: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(**overrides: Any) -> str:
+        settings = clean.settings.model_copy(update=overrides)
+        uv, thread, base_url = _start(settings)
+        started.append((uv, thread))
+        return base_url
+
+    yield start
+    for uv, thread in started:
         uv.should_exit = True
         thread.join(timeout=10)
 

@@ -23,6 +23,7 @@ from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
 from interop.openapi import without_framework_422
+from interop.ratelimit import RateLimited, RateLimiter
 from interop.routers import API_ROUTERS
 
 API_PREFIX = "/v2/interop"
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     metrics.registry.register(IngestionCollector(lambda: getattr(app.state, "database", None)))
     app.include_router(auth_router)
     for router in API_ROUTERS:
@@ -122,6 +124,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         headers = None
         if exc.code == "invalid_token":
             headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        elif isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

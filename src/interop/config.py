@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=1000, ge=1)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Requests a minute each principal (API key or actor) may make, per server process; "
+            "0 turns rate limiting off. Over the limit: 429 `rate_limited` with Retry-After."
+        ),
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Requests allowed at once; default the per-minute rate."
+    )
     max_bundle_bytes: int = Field(
         default=2 * 1024**3,
         ge=1024,

@@ -16,6 +16,7 @@ from interop.auth.service import InvalidToken, principal_from_basic, principal_f
 from interop.config import Settings
 from interop.db import Database
 from interop.errors import InteropError
+from interop.ratelimit import RateLimiter
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -86,8 +87,16 @@ def get_principal(
     _oauth: Annotated[str | None, Security(oauth2_scheme)] = None,
     _bearer: Annotated[object, Security(bearer_scheme)] = None,
 ) -> Principal:
-    """Who calls, checked in a short read transaction of its own (never holding the
-    request's write lock while waiting for a thread)."""
+    """Who calls, within the principal's rate limit (when one is set)."""
+    principal = _authenticate(request)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(principal.client_id)
+    return principal
+
+
+def _authenticate(request: Request) -> Principal:
+    """Checked in a short read transaction of its own (never holding the request's write
+    lock while waiting for a thread)."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     value = value.strip()
     if scheme.lower() not in ("bearer", "basic") or not value:

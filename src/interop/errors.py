@@ -40,6 +40,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "ingestion_pending": (409, "The tenant already has a pending ingestion."),
     "request_too_large": (413, "The request body exceeds the size limit."),
     "unsupported_media_type": (415, "The request's Content-Type is not accepted here."),
+    "rate_limited": (429, "Too many requests for these credentials; see Retry-After."),
     "internal_error": (500, "An unexpected error; the server log has the details."),
     "database_unavailable": (503, "The database cannot be reached; retry later."),
 }

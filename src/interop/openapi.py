@@ -11,6 +11,7 @@ COMMON_CODES = (
     "wrong_principal",
     "request_too_large",
     "unsupported_media_type",
+    "rate_limited",
     "internal_error",
     "database_unavailable",
 )
