@@ -8,7 +8,9 @@ from factories import new_account
 
 def test_rate_limiting_is_off_by_default(server, api):
     caller = new_account(server, api, "busy")
-    statuses = {api.get("/v2/interop/clouds", headers=caller.headers).status_code for _ in range(30)}
+    statuses = {
+        api.get("/v2/interop/clouds", headers=caller.headers).status_code for _ in range(30)
+    }
     assert statuses == {200}
 
 

@@ -1,0 +1,249 @@
+"""Faults: the database going away and coming back, a client hanging up mid-write, and a
+SIGTERM while requests are in flight. Real sockets and real processes throughout."""
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from conftest import _free_port, _libpq_url, _start, postgres_admin_url
+from factories import new_account, new_tenant
+from interop.config import Settings
+from interop.migrations_runner import upgrade
+
+SCHOOLS = "/v2/interop/tenant/scoping/schools"
+
+
+class TcpProxy:
+    """A loopback TCP proxy to PostgreSQL that can be 'stopped' like the server itself:
+    every open connection is cut and new ones are refused until it starts again."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = _free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._sockets = self._sockets, []
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pipe(left: socket.socket, right: socket.socket) -> None:
+        peers = {left: right, right: left}
+        try:
+            while True:
+                readable, _, _ = select.select(list(peers), [], [], 1)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    peers[sock].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            for sock in peers:
+                sock.close()
+
+
+@pytest.fixture
+def own_postgres_database(postgres_database) -> Iterator[str]:
+    """A database of the test's own (its server has its own secret key and signing keys)."""
+    name = f"interop_fault_{uuid.uuid4().hex[:12]}"
+    admin = _libpq_url(postgres_admin_url())
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield make_url(postgres_database).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(
+    own_postgres_database, tmp_path
+):
+    upgrade(own_postgres_database)
+    url = make_url(own_postgres_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    settings = Settings(data_dir=tmp_path, database_url=through_proxy, engine_enabled=False)
+    uv, thread, base_url = _start(settings)
+    try:
+        with httpx.Client(base_url=base_url, timeout=30) as api:
+            caller = new_account(
+                SimpleNamespace(settings=settings, database_url=through_proxy), api
+            )
+            assert api.get("/v2/interop/clouds", headers=caller.headers).status_code == 200
+
+            proxy.stop()
+            for path in ("/v2/interop/clouds", "/readyz"):
+                started = time.monotonic()
+                response = api.get(path, headers=caller.headers)
+                assert time.monotonic() - started < 10, f"{path} hung"
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["code"] == "database_unavailable"
+                assert "Traceback" not in response.text
+            post = api.post("/v2/interop/clouds", json={"name": "x"}, headers=caller.headers)
+            assert post.status_code == 503
+
+            proxy.start()
+            deadline = time.monotonic() + 20
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                status = api.get("/v2/interop/clouds", headers=caller.headers).status_code
+                time.sleep(0.2)
+            assert status == 200
+            assert api.get("/readyz").status_code == 200
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+        proxy.stop()
+
+
+def _raw_post(base_url: str, path: str, token: str, body: bytes, send_bytes: int) -> None:
+    """Send a POST whose body stops after `send_bytes` bytes, then hang up unanswered."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body[:send_bytes])
+
+
+def _school_ids(api: httpx.Client, actor) -> list[str]:
+    response = api.get(SCHOOLS, params={"page_size": 1000}, headers=actor.headers)
+    return [entry["school_ref_id"] for entry in response.json()["data"]]
+
+
+def test_a_request_cancelled_mid_write_leaves_nothing_half_written(server, api):
+    _, actor = new_tenant(server, api)
+    old = [{"school_ref_id": f"old-{n}"} for n in range(10)]
+    assert api.post(SCHOOLS, json={"data": old}, headers=actor.headers).status_code == 200
+    new = json.dumps({"data": [{"school_ref_id": f"new-{n}"} for n in range(1000)]}).encode()
+
+    # Hung up halfway through the body: the replace never happens.
+    _raw_post(server.base_url, SCHOOLS, actor.token, new, len(new) // 2)
+    time.sleep(0.5)
+    assert _school_ids(api, actor) == [f"old-{n}" for n in range(10)]
+
+    # Hung up right after the whole body, before the answer: all of it or none of it.
+    for _ in range(5):
+        _raw_post(server.base_url, SCHOOLS, actor.token, new, len(new))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ids = _school_ids(api, actor)
+        assert ids in ([f"old-{n}" for n in range(10)], [f"new-{n}" for n in range(1000)])
+        time.sleep(0.1)
+        if len(ids) == 1000:
+            break
+
+
+def test_sigterm_drains_in_flight_requests_before_exit(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INTEROP_DATA_DIR": str(tmp_path),
+        "INTEROP_ENGINE_ENABLED": "false",
+        "INTEROP_LOG_LEVEL": "WARNING",
+    }
+    interop = str(Path(sys.executable).parent / "interop")
+    process = subprocess.Popen(
+        [interop, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+
+        # A request in flight: its headers and half its body are sent when SIGTERM arrives.
+        body = b'{"grant_type": "client_credentials"}'
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(
+            b"POST /v2/interop/clouds HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert process.poll() is None, "the server exited with a request in flight"
+
+        sock.sendall(body[10:])
+        sock.settimeout(10)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, "the connection closed without an answer"
+            answer += chunk
+        sock.close()
+        # The request was answered (401: it carried no credentials), not dropped.
+        assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+        # uvicorn re-raises the signal once drained, so the exit status says "SIGTERM".
+        assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+        assert b"Traceback" not in process.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
