@@ -22,6 +22,16 @@ COMMANDS = [
     ["worker"],
     ["ingestions"],
     ["ingestions", "run"],
+    ["keys"],
+    ["keys", "rotate"],
+    ["clients"],
+    ["clients", "keys"],
+    ["clients", "keys", "add"],
+    ["clients", "keys", "list"],
+    ["lti"],
+    ["lti", "platforms"],
+    ["lti", "platforms", "add"],
+    ["lti", "platforms", "list"],
 ]
 
 

@@ -73,11 +73,20 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
         )
         assert [school["school_ref_id"] for school in schools] == ["sch1"]
         assert "\n204\n" in f"\n{result.stdout}"
-        ingestions = answers[-2]["data"]
+        lists = [a["data"] for a in answers if isinstance(a.get("data"), list) and a["data"]]
+        ingestions = next(found for found in lists if "trigger" in found[0])
         assert [(i["state"], i["trigger"]) for i in ingestions] == [("success", "on_demand")]
         assert ingestions[0]["stats"]["created"] == 31  # everything but the other school
-        users = answers[-1]["data"]
+        users = next(found for found in lists if "sourced_id" in found[0])
         assert [user["sourced_id"] for user in users] == ["gua1", "proc1", "stu1"]
+        # Keys instead of secrets: the actor's key, its assertion's token, the LMS's JWT.
+        client_key = next(a["data"] for a in answers if "jwks_url" in a.get("data", {}))
+        assert client_key["client_id"] == tenant["auth"]["client_id"]
+        platform = next(a["data"] for a in answers if "issuer" in a.get("data", {}))
+        assert platform["issuer"] == "https://lms.example.edu"
+        last_lines = result.stdout.strip().splitlines()[-1:]
+        assert "\nBearer\n" in result.stdout
+        assert last_lines == [tenant["id"]]
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=20)

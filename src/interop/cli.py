@@ -1,22 +1,29 @@
-"""The `interop` command: serve, migrate, and manage accounts and their API keys."""
+"""The `interop` command: serve, migrate, and manage accounts, keys and LTI platforms."""
 
 import json
 import logging
 import uuid
-from typing import Annotated, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from interop.accounts import service as accounts
-from interop.accounts.models import ACCOUNT_TYPES
+from interop.accounts.models import ACCOUNT_TYPES, Account
+from interop.auth.keys import KeyRing
 from interop.auth.secrets import SecretBox, load_master_secret
+from interop.clientkeys import service as client_keys
+from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut, KeySource
 from interop.config import Settings
 from interop.db import Database
 from interop.engine import commands as engine_commands
 from interop.errors import InteropError
 from interop.logs import configure_logging
+from interop.lti import service as lti
+from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
 from interop.migrations_runner import upgrade
 
 # No local variables in tracebacks: they could hold secrets.
@@ -27,6 +34,21 @@ accounts_app = typer.Typer(help="Accounts and their API keys.", no_args_is_help=
 keys_app = typer.Typer(help="An account's API keys.", no_args_is_help=True)
 accounts_app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
+signing_app = typer.Typer(help="The server's own token-signing keys.", no_args_is_help=True)
+app.add_typer(signing_app, name="keys")
+clients_app = typer.Typer(help="API keys and actors as OAuth clients.", no_args_is_help=True)
+client_keys_app = typer.Typer(
+    help="Public keys a client signs its token requests with (private_key_jwt).",
+    no_args_is_help=True,
+)
+clients_app.add_typer(client_keys_app, name="keys")
+app.add_typer(clients_app, name="clients")
+lti_app = typer.Typer(help="LTI 1.3 Advantage.", no_args_is_help=True)
+platforms_app = typer.Typer(
+    help="LTI platforms whose JWTs act as an account.", no_args_is_help=True
+)
+lti_app.add_typer(platforms_app, name="platforms")
+app.add_typer(lti_app, name="lti")
 app.add_typer(engine_commands.ingestions_app, name="ingestions")
 app.command("worker")(engine_commands.worker)
 console = Console()
@@ -185,6 +207,117 @@ def revoke_key(
     except InteropError as error:
         _fail(error.message)
     console.print(f"Revoked {client_id}.")
+
+
+@signing_app.command("rotate")
+def rotate_signing_key() -> None:
+    """Sign new access tokens with a new key. Tokens signed by the previous key stay valid
+    until they expire: the JWKS lists both (keys retired longer ago than a token lives are
+    dropped). Running servers pick the new key up at their next token."""
+    settings, database, box = _open()
+    keys = KeyRing(database, box)
+    keys.load()
+    new_kid, published = keys.rotate(retention_seconds=settings.token_ttl_seconds + 60)
+    console.print(f"Signing with {new_kid}; the JWKS publishes {', '.join(published)}.")
+
+
+@client_keys_app.command("add")
+def add_client_key(
+    client_id: Annotated[str, typer.Argument(help="client_id of an API key or an actor.")],
+    jwk_file: Annotated[
+        Path | None, typer.Option(help="A file holding the public key as a JWK (JSON).")
+    ] = None,
+    pem_file: Annotated[Path | None, typer.Option(help="A file holding a PEM public key.")] = None,
+    jwks_url: Annotated[str | None, typer.Option(help="The client's JWKS URL.")] = None,
+) -> None:
+    """Register a public key the client signs its /oauth/token assertions with."""
+    source = _key_source(ClientKeyIn, jwk_file, pem_file, jwks_url, {})
+    _, database, _ = _open()
+    try:
+        with database.transaction() as session:
+            account_id = client_keys.client_owner(session, client_id, None)
+            key = client_keys.add_key(session, account_id, client_id, source)
+            shown = ClientKeyOut.model_validate(key).model_dump(mode="json")
+    except InteropError as error:
+        _fail(error.message)
+    typer.echo(json.dumps(shown))
+
+
+@client_keys_app.command("list")
+def list_client_keys(
+    client_id: Annotated[str, typer.Argument(help="client_id of an API key or an actor.")],
+) -> None:
+    """List the public keys registered for a client, one JSON object per line."""
+    _, database, _ = _open()
+    with database.transaction(write=False) as session:
+        for key in session.scalars(client_keys.keys_of(client_id)):
+            typer.echo(json.dumps(ClientKeyOut.model_validate(key).model_dump(mode="json")))
+
+
+@platforms_app.command("add")
+def add_lti_platform(
+    account_id: Annotated[str, typer.Option(help="The account the platform's JWTs act as.")],
+    issuer: Annotated[str, typer.Option(help="The platform's issuer (iss).")],
+    client_id: Annotated[str, typer.Option(help="The client id the platform gave the tool.")],
+    deployment_id: Annotated[
+        list[str] | None,
+        typer.Option(help="An accepted deployment id (repeat for several; none: any)."),
+    ] = None,
+    jwks_url: Annotated[str | None, typer.Option(help="The platform's JWKS URL.")] = None,
+    jwk_file: Annotated[
+        Path | None, typer.Option(help="A file holding the platform's public JWK.")
+    ] = None,
+    pem_file: Annotated[Path | None, typer.Option(help="A file holding a PEM public key.")] = None,
+) -> None:
+    """Register an LTI 1.3 platform for an account."""
+    registration = {"issuer": issuer, "client_id": client_id, "deployment_ids": deployment_id or []}
+    body = _key_source(LtiPlatformIn, jwk_file, pem_file, jwks_url, registration)
+    settings, database, _ = _open()
+    owner = _uuid_or_exit(account_id, "--account-id")
+    try:
+        with database.transaction() as session:
+            if session.get(Account, owner) is None:
+                _fail(f"no account {owner}")
+            platform = lti.register_platform(session, owner, body, settings.issuer)
+            shown = LtiPlatformOut.model_validate(platform).model_dump(mode="json")
+    except InteropError as error:
+        _fail(error.message)
+    typer.echo(json.dumps(shown))
+
+
+@platforms_app.command("list")
+def list_lti_platforms() -> None:
+    """List every LTI platform registration, one JSON object per line."""
+    _, database, _ = _open()
+    with database.transaction(write=False) as session:
+        for platform in session.scalars(lti.platforms_of(None)):
+            typer.echo(json.dumps(LtiPlatformOut.model_validate(platform).model_dump(mode="json")))
+
+
+SourceModel = TypeVar("SourceModel", bound=KeySource)
+
+
+def _key_source(
+    model: type[SourceModel],
+    jwk_file: Path | None,
+    pem_file: Path | None,
+    jwks_url: str | None,
+    fields: dict[str, Any],
+) -> SourceModel:
+    """The request body the API would take, from the CLI's options (same checks)."""
+    try:
+        if jwk_file is not None:
+            fields["jwk"] = json.loads(jwk_file.read_text())
+        if pem_file is not None:
+            fields["pem"] = pem_file.read_text()
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the key: {exc}")
+    if jwks_url is not None:
+        fields["jwks_url"] = jwks_url
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        _fail("; ".join(error["msg"] for error in exc.errors()))
 
 
 def _open() -> tuple[Settings, Database, SecretBox]:

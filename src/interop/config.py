@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     )
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     issuer: str = Field(default="interop", description="`iss` of the access tokens we sign.")
+    jwks_cache_seconds: float = Field(
+        default=300, ge=0, description="How long a fetched client or platform JWKS is reused."
+    )
+    jwks_timeout_seconds: float = Field(
+        default=5, gt=0, description="Timeout of one JWKS fetch; past it the JWT is refused."
+    )
+    jwks_allow_private_networks: bool = Field(
+        default=False, description="Let JWKS URLs reach loopback and private addresses."
+    )
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=1000, ge=1)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)

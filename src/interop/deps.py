@@ -5,17 +5,24 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
-from fastapi.security import HTTPBasic, HTTPBearer, OAuth2
+from fastapi.security import APIKeyHeader, HTTPBasic, OAuth2
 from sqlalchemy.orm import Session
 
 from interop.auth.basic import decode_basic
+from interop.auth.jwk import JwksCache
 from interop.auth.keys import KeyRing
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
-from interop.auth.service import InvalidToken, principal_from_basic, principal_from_bearer
+from interop.auth.service import (
+    InvalidToken,
+    is_foreign_token,
+    principal_from_basic,
+    principal_from_bearer,
+)
 from interop.config import Settings
 from interop.db import Database
 from interop.errors import InteropError
+from interop.lti.service import principal_from_platform_token
 from interop.ratelimit import RateLimiter
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,10 +34,11 @@ oauth2_scheme = OAuth2(
     description="OAuth2 client credentials (RFC 6749 §4.4); send the token as a Bearer.",
     auto_error=False,
 )
-bearer_scheme = HTTPBearer(
-    bearerFormat="JWT",
-    scheme_name="BearerJWT",
-    description="An access token from /oauth/token (or, with LTI, a platform-signed JWT).",
+# As the published API names it: a JWT signed by a registered LTI 1.3 platform (docs/API.md).
+lti_scheme = APIKeyHeader(
+    name="Authorization",
+    scheme_name="LTI JWT",
+    description="LTI JWT Authorization header using the Bearer scheme",
     auto_error=False,
 )
 basic_scheme = HTTPBasic(
@@ -53,6 +61,11 @@ def get_database(request: Request) -> Database:
 def get_keys(request: Request) -> KeyRing:
     keys: KeyRing = request.app.state.keys
     return keys
+
+
+def get_jwks(request: Request) -> JwksCache:
+    jwks: JwksCache = request.app.state.jwks
+    return jwks
 
 
 def get_secret_box(request: Request) -> SecretBox:
@@ -85,7 +98,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 def get_principal(
     request: Request,
     _oauth: Annotated[str | None, Security(oauth2_scheme)] = None,
-    _bearer: Annotated[object, Security(bearer_scheme)] = None,
+    _lti: Annotated[object, Security(lti_scheme)] = None,
 ) -> Principal:
     """Who calls, within the principal's rate limit (when one is set)."""
     principal = _authenticate(request)
@@ -101,9 +114,13 @@ def _authenticate(request: Request) -> Principal:
     value = value.strip()
     if scheme.lower() not in ("bearer", "basic") or not value:
         raise InvalidToken("an Authorization: Bearer <token> header is required")
-    with get_database(request).transaction(write=False) as session:
+    database = get_database(request)
+    keys = get_keys(request)
+    if scheme.lower() == "bearer" and is_foreign_token(keys, get_settings(request), value):
+        return principal_from_platform_token(database, get_jwks(request), value)
+    with database.transaction(write=False) as session:
         if scheme.lower() == "bearer":
-            return principal_from_bearer(session, get_keys(request), get_settings(request), value)
+            return principal_from_bearer(session, keys, get_settings(request), value)
         try:
             client_id, secret = decode_basic(value)
         except ValueError as exc:

@@ -4,10 +4,12 @@ from interop.accounts.models import Account, ApiKey
 from interop.actors.models import Actor
 from interop.application.models import TenantApplication
 from interop.auth.models import SigningKey
+from interop.clientkeys.models import ClientKey, UsedAssertion
 from interop.clouds.models import Cloud
 from interop.db import Base
 from interop.ingestions.models import Ingestion
 from interop.integrations.models import Integration, IntegrationVersion
+from interop.lti.models import LtiPlatform
 from interop.rollovers.models import Rollover
 from interop.roster.models import (
     RosterAcademicSession,
@@ -27,10 +29,12 @@ __all__ = [
     "Actor",
     "ApiKey",
     "Base",
+    "ClientKey",
     "Cloud",
     "Ingestion",
     "Integration",
     "IntegrationVersion",
+    "LtiPlatform",
     "Rollover",
     "RosterAcademicSession",
     "RosterClass",
@@ -45,4 +49,5 @@ __all__ = [
     "SigningKey",
     "Tenant",
     "TenantApplication",
+    "UsedAssertion",
 ]

@@ -4,9 +4,11 @@ from fastapi import APIRouter
 
 from interop.actors.router import router as actors_router
 from interop.application.router import router as application_router
+from interop.clientkeys.router import router as clientkeys_router
 from interop.clouds.router import router as clouds_router
 from interop.ingestions.router import router as ingestions_router
 from interop.integrations.router import router as integrations_router
+from interop.lti.router import router as lti_router
 from interop.rollovers.router import router as rollovers_router
 from interop.roster.router import router as roster_router
 from interop.schedules.router import router as schedules_router
@@ -24,4 +26,6 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     schedules_router,
     ingestions_router,
     roster_router,
+    clientkeys_router,
+    lti_router,
 )

@@ -4,18 +4,19 @@ process of a PostgreSQL deployment shares them), published as a JWKS."""
 import json
 import secrets
 import threading
+from datetime import timedelta
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from interop.auth.models import SigningKey
 from interop.auth.secrets import SecretBox
-from interop.db import Database
+from interop.db import Database, utcnow
 
 ALGORITHM = "ES256"
 
@@ -45,10 +46,46 @@ class KeyRing:
                 rows = self._read_keys()
             self._install(rows)
 
+    def rotate(self, retention_seconds: int) -> tuple[str, list[str]]:
+        """Retire the active key and create its successor; drop keys retired more than
+        `retention_seconds` ago (no token they signed is still valid). The new kid and the
+        kids still published."""
+        now = utcnow()
+        with self._lock:
+            with self._database.transaction() as session:
+                session.execute(
+                    update(SigningKey).where(SigningKey.retired_at.is_(None)).values(retired_at=now)
+                )
+                session.execute(
+                    delete(SigningKey).where(
+                        SigningKey.retired_at < now - timedelta(seconds=retention_seconds)
+                    )
+                )
+            self._create_key()
+            rows = self._read_keys()
+            self._install(rows)
+        return self._active_kid, [row.kid for row in rows]
+
+    def follow_rotation(self) -> None:
+        """Reload when another process (`interop keys rotate`) changed the active key."""
+        with self._database.transaction(write=False) as session:
+            active = session.scalar(
+                select(SigningKey.kid)
+                .where(SigningKey.retired_at.is_(None))
+                .order_by(SigningKey.created_at.desc())
+                .limit(1)
+            )
+        if active != self._active_kid:
+            self.load()
+
     def sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(
             claims, self._active_private, algorithm=ALGORITHM, headers={"kid": self._active_kid}
         )
+
+    def knows(self, kid: object) -> bool:
+        """Whether `kid` names one of our keys (as last loaded)."""
+        return isinstance(kid, str) and kid in self._public
 
     def public_key(self, kid: str) -> Any | None:
         key = self._public.get(kid)

@@ -1,5 +1,6 @@
 """The token endpoint (RFC 6749 §4.4) and the JWKS that verifies what it signs."""
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -8,8 +9,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from interop.auth.basic import decode_basic
-from interop.auth.service import OAuthError, authenticate_client, issue_token
-from interop.deps import get_database, get_keys, get_secret_box, get_settings
+from interop.auth.service import ClientCredential, OAuthError, authenticate_client, issue_token
+from interop.clientkeys.service import ASSERTION_TYPE, authenticate_assertion
+from interop.deps import get_database, get_jwks, get_keys, get_secret_box, get_settings
 
 router = APIRouter(tags=["Auth"])
 
@@ -25,7 +27,12 @@ TOKEN_REQUEST_BODY: dict[str, Any] = {
                         "grant_type": {"type": "string", "enum": ["client_credentials"]},
                         "client_id": {"type": "string"},
                         "client_secret": {"type": "string"},
-                        "scope": {"type": "string"},
+                        "client_assertion_type": {"type": "string", "enum": [ASSERTION_TYPE]},
+                        "client_assertion": {
+                            "type": "string",
+                            "description": "A JWT signed by a key registered for the client",
+                        },
+                        "scope": {"type": "string", "description": "Echoed when granted"},
                     },
                 }
             }
@@ -44,6 +51,7 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
                         "access_token": {"type": "string"},
                         "token_type": {"type": "string", "enum": ["Bearer"]},
                         "expires_in": {"type": "integer"},
+                        "scope": {"type": "string"},
                     },
                 }
             }
@@ -58,8 +66,11 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     "/oauth/token",
     summary="Get an access token (client credentials)",
     description=(
-        "Authenticate with client_secret_basic (HTTP Basic) or client_secret_post (form "
-        "fields). Errors follow RFC 6749 §5.2, not the API error envelope."
+        "Authenticate with client_secret_basic (HTTP Basic), client_secret_post (form "
+        "fields) or private_key_jwt (RFC 7523: `client_assertion_type` "
+        f"`{ASSERTION_TYPE}` and a `client_assertion` signed by a key registered at "
+        "/v2/interop/clients/{client_id}/keys, `aud` the token endpoint URL or the server's "
+        "issuer). Errors follow RFC 6749 §5.2, not the API error envelope."
     ),
     openapi_extra=TOKEN_REQUEST_BODY,
     responses=TOKEN_RESPONSES,
@@ -67,29 +78,78 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def token(request: Request) -> JSONResponse:
     try:
         form = _parse_form(request.headers.get("content-type", ""), await request.body())
-        client_id, secret = _client_credentials(request.headers.get("authorization"), form)
+        authorization = request.headers.get("authorization")
+        if "client_assertion_type" in form or "client_assertion" in form:
+            authenticate = _assertion_authentication(request, authorization, form)
+        else:
+            client_id, secret = _client_credentials(authorization, form)
+            authenticate = _secret_authentication(request, client_id, secret)
         if not form.get("grant_type"):
             raise OAuthError("invalid_request", "grant_type is required")
         if form["grant_type"] != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-        body = await _issue(request, client_id, secret)
+        body = await _issue(request, authenticate)
     except OAuthError as error:
         return _oauth_error_response(error)
+    if form.get("scope"):
+        # Every scope is granted: a principal's reach is set by its kind, not by scopes.
+        body["scope"] = form["scope"]
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that sign access tokens")
 def jwks(request: Request) -> JSONResponse:
-    return JSONResponse(get_keys(request).jwks, headers={"Cache-Control": "max-age=300"})
+    keys = get_keys(request)
+    keys.follow_rotation()
+    return JSONResponse(keys.jwks, headers={"Cache-Control": "max-age=300"})
 
 
-async def _issue(request: Request, client_id: str, secret: str) -> dict[str, Any]:
+Authenticate = Callable[[], ClientCredential]
+
+
+async def _issue(request: Request, authenticate: Authenticate) -> dict[str, Any]:
     def work() -> dict[str, Any]:
-        with get_database(request).transaction(write=False) as session:
-            credential = authenticate_client(session, get_secret_box(request), client_id, secret)
-        return issue_token(get_keys(request), get_settings(request), credential)
+        credential = authenticate()
+        keys = get_keys(request)
+        keys.follow_rotation()
+        return issue_token(keys, get_settings(request), credential)
 
     return await run_in_threadpool(work)
+
+
+def _secret_authentication(request: Request, client_id: str, secret: str) -> Authenticate:
+    def authenticate() -> ClientCredential:
+        with get_database(request).transaction(write=False) as session:
+            return authenticate_client(session, get_secret_box(request), client_id, secret)
+
+    return authenticate
+
+
+def _assertion_authentication(
+    request: Request, authorization: str | None, form: dict[str, str]
+) -> Authenticate:
+    """private_key_jwt (RFC 7523 §2.2): the only client authentication of the request."""
+    if authorization or "client_secret" in form:
+        raise OAuthError("invalid_request", "use one client authentication method, not two")
+    if form.get("client_assertion_type") != ASSERTION_TYPE:
+        raise OAuthError("invalid_request", f"client_assertion_type must be {ASSERTION_TYPE}")
+    if not form.get("client_assertion"):
+        raise OAuthError("invalid_request", "client_assertion is required")
+    settings = get_settings(request)
+    token_url = str(request.url_for("token"))
+    issuer = settings.issuer.rstrip("/")
+    audiences = list(dict.fromkeys([token_url, settings.issuer, f"{issuer}/oauth/token"]))
+
+    def authenticate() -> ClientCredential:
+        return authenticate_assertion(
+            get_database(request),
+            get_jwks(request),
+            form["client_assertion"],
+            audiences,
+            form.get("client_id") or None,
+        )
+
+    return authenticate
 
 
 def _parse_form(content_type: str, body: bytes) -> dict[str, str]:

@@ -6,6 +6,7 @@ encrypted with a key derived from the master secret. Nothing here ever logs a se
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -38,6 +39,9 @@ class SecretBox:
             raise ValueError("the master secret must be at least 32 bytes")
         self._hash_key = _derive(master, b"interop/api-key-hash")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(master, b"interop/encryption")))
+        # Listing 100 tenants decrypts 100 actor secrets: 15 % of the request, once per
+        # process with this cache. It lives in memory only, like any secret being served.
+        self.decrypt = functools.lru_cache(maxsize=20_000)(self._decrypt)  # type: ignore[method-assign]
 
     def hash_secret(self, secret: str) -> str:
         return hmac.new(self._hash_key, secret.encode(), hashlib.sha256).hexdigest()
@@ -49,6 +53,9 @@ class SecretBox:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        return self._decrypt(token)
+
+    def _decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:

@@ -61,6 +61,21 @@ def authenticate_client(
     raise OAuthError("invalid_client", "unknown client or wrong secret", status=401)
 
 
+def known_client(session: Session, client_id: str) -> tuple[ClientCredential, uuid.UUID] | None:
+    """An active API key or an actor by its client id, with the account that owns it."""
+    key_owner = session.scalar(
+        select(ApiKey.account_id).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
+    )
+    if key_owner is not None:
+        return ClientCredential("account", client_id, 1), key_owner
+    actor = session.execute(
+        select(Actor.account_id, Actor.secret_generation).where(Actor.client_id == client_id)
+    ).first()
+    if actor is not None:
+        return ClientCredential("actor", client_id, actor.secret_generation), actor.account_id
+    return None
+
+
 def issue_token(keys: KeyRing, settings: Settings, credential: ClientCredential) -> dict[str, Any]:
     now = int(time.time())
     claims = {
@@ -81,6 +96,18 @@ def issue_token(keys: KeyRing, settings: Settings, credential: ClientCredential)
     }
 
 
+def is_foreign_token(keys: KeyRing, settings: Settings, token: str) -> bool:
+    """A bearer JWT another issuer signed (an LTI platform), not one of our access tokens.
+    Our tokens are told by their `kid` alone, which costs no payload decoding."""
+    try:
+        if keys.knows(jwt.get_unverified_header(token).get("kid")):
+            return False
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return False  # ours or garbage: the strict path says which
+    return isinstance(issuer, str) and issuer != settings.issuer
+
+
 def principal_from_bearer(
     session: Session, keys: KeyRing, settings: Settings, token: str
 ) -> Principal:
@@ -89,7 +116,7 @@ def principal_from_bearer(
     if claims.get("kind") == "account":
         principal = _account_principal(session, client_id)
     elif claims.get("kind") == "actor":
-        principal = _actor_principal(session, client_id, claims.get("gen"))
+        principal = actor_principal(session, client_id, claims.get("gen"))
     else:
         principal = None
     if principal is None:
@@ -144,7 +171,7 @@ def _account_principal(session: Session, client_id: str) -> Principal | None:
     return Principal("account", client_id, row.id, row.type, row.path)
 
 
-def _actor_principal(session: Session, client_id: str, generation: object) -> Principal | None:
+def actor_principal(session: Session, client_id: str, generation: object) -> Principal | None:
     row = session.execute(
         select(
             Actor.id,

@@ -7,8 +7,6 @@ are read through a counter so a bomb that lies about its sizes stops at the cap.
 
 import hashlib
 import io
-import ipaddress
-import socket
 import tempfile
 import zipfile
 import zlib
@@ -19,6 +17,8 @@ from typing import IO, Any
 from urllib.parse import unquote, urlparse
 
 import httpx
+
+from interop.network import resolves_to_private
 
 # Deflate reaches about 1000:1 on real data only for pathological input.
 MAX_COMPRESSION_RATIO = 200
@@ -169,10 +169,9 @@ def _download(
 
 def _is_private(host: str) -> bool:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror as exc:
+        return resolves_to_private(host)
+    except OSError as exc:
         raise BundleError("source_unavailable", f"cannot resolve {host}: {exc}") from exc
-    return any(not ipaddress.ip_address(str(address)).is_global for address in addresses)
 
 
 def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:

@@ -1,0 +1,165 @@
+"""LTI 1.3 platforms: a JWT signed by a platform an account registered acts as that account,
+or, with the tenant custom claim, as that tenant's integration."""
+
+import uuid
+from typing import Any
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from interop.accounts.models import Account
+from interop.auth.jwk import ASYMMETRIC_ALGORITHMS, JwksCache, JwksUnavailable, decode_with_any
+from interop.auth.principals import Principal
+from interop.auth.service import InvalidToken, actor_principal
+from interop.clientkeys.service import LEEWAY_SECONDS, candidate_keys, key_columns
+from interop.db import AnySelect, Database
+from interop.errors import Conflict, InvalidRequest, NotFound
+from interop.lti.models import LtiPlatform
+from interop.lti.schemas import LtiPlatformIn
+from interop.tenants.models import Tenant
+from interop.tenants.repository import readable_tenants
+
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+# LTI custom parameters arrive in this claim; the platform admin sets `interop_tenant_id`
+# in the tool's deployment to act for one tenant.
+CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+TENANT_PARAMETER = "interop_tenant_id"
+
+
+def register_platform(
+    session: Session, account_id: uuid.UUID, body: LtiPlatformIn, own_issuer: str
+) -> LtiPlatform:
+    if body.issuer == own_issuer:
+        raise InvalidRequest("issuer is this server's own issuer")
+    platform = LtiPlatform(
+        account_id=account_id,
+        issuer=body.issuer,
+        client_id=body.client_id,
+        deployment_ids=list(dict.fromkeys(body.deployment_ids)),
+        **key_columns(body),
+    )
+    try:
+        with session.begin_nested():
+            session.add(platform)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            "lti_platform_exists", "this issuer and client_id are already registered"
+        ) from exc
+    return platform
+
+
+def platforms_of(visible: AnySelect | None) -> AnySelect:
+    statement: AnySelect = select(LtiPlatform).order_by(LtiPlatform.created_at, LtiPlatform.id)
+    if visible is not None:
+        statement = statement.where(LtiPlatform.account_id.in_(visible))
+    return statement
+
+
+def delete_platform(session: Session, visible: AnySelect | None, platform_id: uuid.UUID) -> None:
+    platform = session.scalar(platforms_of(visible).where(LtiPlatform.id == platform_id))
+    if platform is None:
+        raise NotFound("LTI platform")
+    session.delete(platform)
+
+
+def principal_from_platform_token(database: Database, jwks: JwksCache, token: str) -> Principal:
+    """The principal of a platform-signed JWT, or InvalidToken."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"the token is invalid: {exc}") from exc
+    algorithm = header.get("alg")
+    if algorithm not in ASYMMETRIC_ALGORITHMS:
+        raise InvalidToken(f"alg must be one of {', '.join(ASYMMETRIC_ALGORITHMS)}")
+    kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+    audiences = _audiences(unverified.get("aud"))
+    with database.transaction(write=False) as session:
+        platforms = list(
+            session.scalars(
+                select(LtiPlatform).where(
+                    LtiPlatform.issuer == str(unverified.get("iss")),
+                    LtiPlatform.client_id.in_(audiences),
+                )
+            )
+        )
+    if not platforms:
+        raise InvalidToken("the token is signed neither by this server nor a registered platform")
+    # Several registrations can share an issuer; azp says which client the token is for.
+    platform = next((p for p in platforms if p.client_id == unverified.get("azp")), platforms[0])
+    claims = _verified(jwks, platform, token, algorithm, kid)
+    with database.transaction(write=False) as session:
+        return _principal(session, platform, claims)
+
+
+def _verified(
+    jwks: JwksCache, platform: LtiPlatform, token: str, algorithm: str, kid: str | None
+) -> dict[str, Any]:
+    try:
+        candidates = candidate_keys(jwks, [(platform.public_jwk, platform.jwks_url)], kid)
+    except JwksUnavailable as exc:
+        raise InvalidToken(f"the platform's JWKS cannot be fetched: {exc}") from exc
+    try:
+        claims = decode_with_any(
+            token,
+            candidates,
+            algorithm,
+            audience=platform.client_id,
+            issuer=platform.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["iss", "aud", "exp", "iat"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"the platform token is invalid: {exc}") from exc
+    audiences = _audiences(claims["aud"])
+    # LTI 1.3 (OIDC core): with several audiences, azp names the one the token is for.
+    if len(audiences) > 1 and claims.get("azp") != platform.client_id:
+        raise InvalidToken("with several audiences, azp must be the registered client_id")
+    deployment = claims.get(DEPLOYMENT_CLAIM)
+    if platform.deployment_ids and deployment not in platform.deployment_ids:
+        raise InvalidToken("the token's deployment_id is not registered for this platform")
+    return claims
+
+
+def _principal(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> Principal:
+    account = session.execute(
+        select(Account.id, Account.type, Account.path).where(Account.id == platform.account_id)
+    ).first()
+    if account is None:  # pragma: no cover - the registration cascades with its account
+        raise InvalidToken("the platform's account no longer exists")
+    principal = Principal("account", f"lti:{platform.id}", account.id, account.type, account.path)
+    custom = claims.get(CUSTOM_CLAIM)
+    tenant_id = custom.get(TENANT_PARAMETER) if isinstance(custom, dict) else None
+    if tenant_id is None:
+        return principal
+    return _tenant_principal(session, principal, str(tenant_id))
+
+
+def _tenant_principal(session: Session, account: Principal, tenant_id: str) -> Principal:
+    """The tenant's integration actor, when the registering account may see the tenant."""
+    try:
+        parsed = uuid.UUID(tenant_id)
+    except ValueError as exc:
+        raise InvalidToken(f"{TENANT_PARAMETER} must be a tenant id (UUID)") from exc
+    statement = readable_tenants(account).where(Tenant.id == parsed)
+    row = session.execute(statement).first()
+    actor = row.Actor if row is not None else None
+    principal = (
+        actor_principal(session, actor.client_id, actor.secret_generation) if actor else None
+    )
+    if principal is None:
+        raise InvalidToken("the token's tenant does not exist or is not the platform account's")
+    return principal
+
+
+def _audiences(aud: Any) -> list[str]:
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list):
+        return [str(item) for item in aud]
+    return []

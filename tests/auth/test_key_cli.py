@@ -1,0 +1,128 @@
+"""`interop keys rotate`, `interop clients keys add` and `interop lti platforms add`, run as
+operators run them, against the live test server's database."""
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import jwt
+
+from factories import new_account
+from jwt_parties import KeyPair, assertion_claims
+from test_cli import run
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def cli(server, *args: str) -> str:
+    result = run(list(args), server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def kid_of(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def test_rotation_signs_new_tokens_with_a_new_key_and_keeps_old_ones_valid(
+    server, api: httpx.Client
+) -> None:
+    caller = new_account(server, api)
+    before = caller.token
+    out = cli(server, "keys", "rotate")
+    after = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(caller.client_id, caller.client_secret),
+    ).json()["access_token"]
+
+    assert kid_of(after) != kid_of(before)
+    assert kid_of(after) in out
+    published = {key["kid"] for key in api.get("/.well-known/jwks.json").json()["keys"]}
+    assert {kid_of(before), kid_of(after)} <= published
+    for token in (before, after):
+        clouds = api.get("/v2/interop/clouds", headers={"Authorization": f"Bearer {token}"})
+        assert clouds.status_code == 200, clouds.text
+
+
+def test_clients_keys_add_lets_the_client_sign_in_with_an_assertion(
+    server, api: httpx.Client, tmp_path: Path
+) -> None:
+    caller = new_account(server, api)
+    key = KeyPair.ec()
+    jwk_file = tmp_path / "key.json"
+    jwk_file.write_text(json.dumps(key.public_jwk))
+    added = json.loads(
+        cli(server, "clients", "keys", "add", caller.client_id, "--jwk-file", str(jwk_file))
+    )
+    assert added["kid"] == key.kid
+    listed = cli(server, "clients", "keys", "list", caller.client_id)
+    assert [json.loads(line)["id"] for line in listed.splitlines()] == [added["id"]]
+    claims = assertion_claims(caller.client_id, f"{api.base_url}/oauth/token")
+    response = api.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": key.sign(claims),
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_cli_refuses_bad_key_material_and_unknown_clients(
+    server, api: httpx.Client, tmp_path: Path
+) -> None:
+    caller = new_account(server, api)
+    private = tmp_path / "private.pem"
+    private.write_text(KeyPair.rsa().private_pem)
+    for args in (
+        ["clients", "keys", "add", caller.client_id, "--pem-file", str(private)],
+        ["clients", "keys", "add", "no-such-client", "--jwks-url", "https://keys.example/jwks"],
+        ["clients", "keys", "add", caller.client_id],
+    ):
+        result = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+        assert result.returncode == 1, (args, result.stdout)
+        assert "error:" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_lti_platforms_add_registers_a_platform_for_an_account(
+    server, api: httpx.Client, tmp_path: Path
+) -> None:
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    pem_file = tmp_path / "platform.pem"
+    pem_file.write_text(key.public_pem)
+    added = json.loads(
+        cli(
+            server,
+            "lti",
+            "platforms",
+            "add",
+            "--account-id",
+            str(caller.account_id),
+            "--issuer",
+            "https://lms.example.edu",
+            "--client-id",
+            "tool-cli",
+            "--deployment-id",
+            "d1",
+            "--pem-file",
+            str(pem_file),
+        )
+    )
+    assert added["deployment_ids"] == ["d1"]
+    now = int(time.time())
+    claims = {
+        "iss": "https://lms.example.edu",
+        "aud": "tool-cli",
+        "iat": now,
+        "exp": now + 60,
+        "https://purl.imsglobal.org/spec/lti/claim/deployment_id": "d1",
+    }
+    token = key.sign(claims, kid=added["kid"])
+    response = api.get("/v2/interop/clouds", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert "tool-cli" in cli(server, "lti", "platforms", "list")

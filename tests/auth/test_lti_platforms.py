@@ -1,0 +1,197 @@
+"""LTI 1.3 platforms: a JWT a registered platform signs is a bearer token of the registering
+account, or, with the `interop_tenant_id` custom parameter, of that tenant."""
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from factories import Caller, new_account, new_cloud, new_tenant
+from interop.auth.jwk import MIN_REFRESH_SECONDS
+from jwt_parties import KeyPair, hmac_with_public_key, jwks_server, unsigned
+
+ISSUER = "https://canvas.example.edu"
+DEPLOYMENT = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+CUSTOM = "https://purl.imsglobal.org/spec/lti/claim/custom"
+
+
+def platform_claims(client_id: str, **changes: Any) -> dict[str, Any]:
+    """What an LTI 1.3 platform puts in a JWT it signs for the tool."""
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": client_id,
+        "sub": "admin-1",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": uuid.uuid4().hex,
+        DEPLOYMENT: "deployment-1",
+    }
+    claims.update(changes)
+    return {name: value for name, value in claims.items() if value is not None}
+
+
+def register(api: httpx.Client, owner: Caller, **body: Any) -> httpx.Response:
+    body.setdefault("issuer", ISSUER)
+    body.setdefault("deployment_ids", ["deployment-1"])
+    return api.post("/v2/interop/lti/platforms", json=body, headers=owner.headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def platform(server, api: httpx.Client) -> tuple[Caller, KeyPair, str]:
+    owner = new_account(server, api)
+    key = KeyPair.rsa()
+    client_id = f"tool-{uuid.uuid4().hex[:8]}"
+    response = register(api, owner, client_id=client_id, jwk=key.public_jwk)
+    assert response.status_code == 200, response.text
+    return owner, key, client_id
+
+
+def test_a_platform_token_acts_as_the_registering_account(
+    server, api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    owner, key, client_id = platform
+    cloud = new_cloud(api, owner, "district")
+    other = new_account(server, api, name="other")
+    new_cloud(api, other, "not-yours")
+    token = key.sign(platform_claims(client_id))
+    clouds = api.get("/v2/interop/clouds", headers=bearer(token))
+    assert clouds.status_code == 200, clouds.text
+    assert [item["id"] for item in clouds.json()["data"]] == [cloud["id"]]
+    # An account principal: the tenant endpoints are for actors.
+    tenant = api.get("/v2/interop/tenant", headers=bearer(token))
+    assert tenant.status_code == 403
+    assert tenant.json()["error"]["code"] == "wrong_principal"
+
+
+def test_the_tenant_custom_parameter_acts_as_that_tenant(server, api: httpx.Client) -> None:
+    owner, actor = new_tenant(server, api)
+    key = KeyPair.ec()
+    client_id = "tool-tenant"
+    registered = register(api, owner, client_id=client_id, pem=key.public_pem)
+    assert registered.status_code == 200, registered.text
+    # A PEM has no kid: the key's is its RFC 7638 thumbprint, which the platform sends.
+    key.kid = registered.json()["data"]["kid"]
+    tenant_id = actor.extra["tenant_id"]
+    token = key.sign(platform_claims(client_id, **{CUSTOM: {"interop_tenant_id": tenant_id}}))
+    tenant = api.get("/v2/interop/tenant", headers=bearer(token))
+    assert tenant.status_code == 200, tenant.text
+    assert tenant.json()["data"]["id"] == tenant_id
+
+    # A tenant the platform's account cannot see is refused, not borrowed.
+    _, stranger = new_tenant(server, api, integration="stranger")
+    foreign = {CUSTOM: {"interop_tenant_id": stranger.extra["tenant_id"]}}
+    refused = api.get(
+        "/v2/interop/tenant", headers=bearer(key.sign(platform_claims(client_id, **foreign)))
+    )
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"aud": "another-tool"}, "neither by this server nor a registered platform"),
+        ({"iss": "https://moodle.example.org"}, "neither by this server nor a registered platform"),
+        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "expired"),
+        ({DEPLOYMENT: "deployment-9"}, "deployment_id"),
+        ({"iat": None}, "iat"),
+    ],
+    ids=["wrong-audience", "unknown-issuer", "expired", "unregistered-deployment", "no-iat"],
+)
+def test_bad_platform_tokens_are_invalid_token(
+    api: httpx.Client, platform: tuple[Caller, KeyPair, str], changes: dict[str, Any], words: str
+) -> None:
+    _, key, client_id = platform
+    response = api.get(
+        "/v2/interop/clouds", headers=bearer(key.sign(platform_claims(client_id, **changes)))
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "invalid_token"
+    assert words in response.json()["error"]["message"]
+    assert "invalid_token" in response.headers["www-authenticate"]
+
+
+def test_forged_platform_tokens_are_refused(
+    api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    _, key, client_id = platform
+    claims = platform_claims(client_id)
+    for token in (
+        unsigned(claims),
+        hmac_with_public_key(claims, key),
+        KeyPair.rsa(kid=key.kid).sign(claims),
+        key.sign(claims, kid="unknown-kid"),
+    ):
+        response = api.get("/v2/interop/clouds", headers=bearer(token))
+        assert response.status_code == 401, (token, response.text)
+        assert response.json()["error"]["code"] == "invalid_token"
+
+
+def test_several_audiences_need_azp(
+    api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    _, key, client_id = platform
+    both = platform_claims(client_id, aud=[client_id, "another-tool"])
+    assert api.get("/v2/interop/clouds", headers=bearer(key.sign(both))).status_code == 401
+    named = {**both, "azp": client_id}
+    assert api.get("/v2/interop/clouds", headers=bearer(key.sign(named))).status_code == 200
+
+
+def test_platform_key_rotation_is_picked_up_from_its_jwks_url(
+    server, api: httpx.Client, extra_server
+) -> None:
+    base_url = extra_server(jwks_allow_private_networks=True)
+    owner = new_account(server, api)
+    first = KeyPair.rsa()
+    with jwks_server(first) as published, httpx.Client(base_url=base_url) as local:
+        assert (
+            register(api, owner, client_id="tool-jwks", jwks_url=published.url).status_code == 200
+        )
+        assert (
+            local.get(
+                "/v2/interop/clouds", headers=bearer(first.sign(platform_claims("tool-jwks")))
+            ).status_code
+            == 200
+        )
+        second = KeyPair.rsa()
+        published.keys = [first, second]
+        time.sleep(MIN_REFRESH_SECONDS)
+        rotated = local.get(
+            "/v2/interop/clouds", headers=bearer(second.sign(platform_claims("tool-jwks")))
+        )
+        assert rotated.status_code == 200, rotated.text
+        assert published.fetches == 2
+
+
+def test_registrations_are_the_accounts_own(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    other = new_account(server, api, name="other")
+    key = KeyPair.rsa()
+    created = register(api, owner, client_id="tool-1", jwk=key.public_jwk)
+    assert created.status_code == 200
+    platform_id = created.json()["data"]["id"]
+    assert created.json()["data"]["kid"] == key.kid
+
+    again = register(api, other, client_id="tool-1", jwk=key.public_jwk)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "lti_platform_exists"
+    ours = register(
+        api, owner, client_id="tool-2", issuer=server.settings.issuer, jwk=key.public_jwk
+    )
+    assert ours.status_code == 400
+
+    assert api.get("/v2/interop/lti/platforms", headers=other.headers).json()["data"] == []
+    listed = api.get("/v2/interop/lti/platforms", headers=owner.headers).json()["data"]
+    assert [item["id"] for item in listed] == [platform_id]
+    path = f"/v2/interop/lti/platforms/{platform_id}"
+    assert api.delete(path, headers=other.headers).status_code == 404
+    assert api.delete(path, headers=owner.headers).status_code == 204
+    token = key.sign(platform_claims("tool-1"))
+    assert api.get("/v2/interop/clouds", headers=bearer(token)).status_code == 401

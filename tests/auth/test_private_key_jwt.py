@@ -1,0 +1,244 @@
+"""private_key_jwt at POST /oauth/token (RFC 7523 §2.2, the LTI Advantage service token
+flow), and the client keys it relies on (POST/GET/DELETE /clients/{client_id}/keys)."""
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+
+from factories import Caller, new_account, new_tenant
+from interop.auth.jwk import MIN_REFRESH_SECONDS
+from jwt_parties import (
+    KeyPair,
+    assertion_claims,
+    hmac_with_public_key,
+    jwks_server,
+    unsigned,
+)
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def register(api: httpx.Client, owner: Caller, client_id: str, **source: Any) -> httpx.Response:
+    return api.post(f"/v2/interop/clients/{client_id}/keys", json=source, headers=owner.headers)
+
+
+def token_with(api: httpx.Client, assertion: str, **form: str) -> httpx.Response:
+    return api.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": assertion,
+            **form,
+        },
+    )
+
+
+def token_url(api: httpx.Client) -> str:
+    return f"{api.base_url}/oauth/token"
+
+
+def assert_refused(response: httpx.Response, words: str) -> None:
+    assert response.status_code == 401, response.text
+    body = response.json()
+    assert body["error"] == "invalid_client"
+    assert words in body["error_description"]
+
+
+def test_authlib_private_key_jwt_client_gets_a_working_token(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    registered = register(api, caller, caller.client_id, pem=key.public_pem)
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["data"]["client_id"] == caller.client_id
+
+    # A real OAuth client library signs the assertion (RS256, aud = the token endpoint).
+    with OAuth2Session(
+        client_id=caller.client_id,
+        client_secret=key.private_pem,
+        token_endpoint_auth_method=PrivateKeyJWT(token_url(api)),
+    ) as client:
+        token = client.fetch_token(
+            token_url(api), grant_type="client_credentials", scope="clouds:read"
+        )
+    assert token["token_type"] == "Bearer"
+    assert token["scope"] == "clouds:read"
+    clouds = api.get(
+        "/v2/interop/clouds", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert clouds.status_code == 200, clouds.text
+
+
+def test_an_actor_signs_with_a_registered_ec_jwk_and_acts_as_its_tenant(
+    server, api: httpx.Client
+) -> None:
+    owner, actor = new_tenant(server, api)
+    key = KeyPair.ec()
+    assert register(api, owner, actor.client_id, jwk=key.public_jwk).status_code == 200
+    response = token_with(api, key.sign(assertion_claims(actor.client_id, token_url(api))))
+    assert response.status_code == 200, response.text
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    tenant = api.get("/v2/interop/tenant", headers=headers)
+    assert tenant.status_code == 200, tenant.text
+    assert tenant.json()["data"]["id"] == actor.extra["tenant_id"]
+
+
+@pytest.fixture
+def signer(server, api: httpx.Client) -> tuple[Caller, KeyPair]:
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    assert register(api, caller, caller.client_id, jwk=key.public_jwk).status_code == 200
+    return caller, key
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"aud": "https://elsewhere.example/token"}, "aud must be one of"),
+        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "expired"),
+        ({"sub": "somebody-else"}, "sub must equal iss"),
+        ({"jti": None}, "jti"),
+        ({"exp": int(time.time()) + 7200}, "at most 3600 s"),
+    ],
+    ids=["wrong-audience", "expired", "sub-is-not-iss", "no-jti", "lives-too-long"],
+)
+def test_bad_assertions_are_invalid_client(
+    api: httpx.Client, signer: tuple[Caller, KeyPair], changes: dict[str, Any], words: str
+) -> None:
+    caller, key = signer
+    claims = assertion_claims(caller.client_id, token_url(api), **changes)
+    assert_refused(token_with(api, key.sign(claims)), words)
+
+
+def test_a_replayed_jti_is_refused_until_it_expires(
+    api: httpx.Client, signer: tuple[Caller, KeyPair]
+) -> None:
+    caller, key = signer
+    assertion = key.sign(assertion_claims(caller.client_id, token_url(api)))
+    assert token_with(api, assertion).status_code == 200
+    assert_refused(token_with(api, assertion), "already used")
+    fresh = key.sign(assertion_claims(caller.client_id, token_url(api)))
+    assert token_with(api, fresh).status_code == 200
+
+
+def test_unknown_kid_alg_none_and_hmac_with_the_public_key_are_refused(
+    api: httpx.Client, signer: tuple[Caller, KeyPair]
+) -> None:
+    caller, key = signer
+    claims = assertion_claims(caller.client_id, token_url(api))
+    assert_refused(token_with(api, key.sign(claims, kid="not-registered")), "kid")
+    assert_refused(token_with(api, unsigned(claims)), "alg must be one of")
+    assert_refused(token_with(api, hmac_with_public_key(claims, key)), "alg must be one of")
+    impostor = KeyPair.rsa(kid=key.kid)  # the right kid, another private key
+    assert_refused(token_with(api, impostor.sign(claims)), "Signature verification failed")
+    assert_refused(token_with(api, "not-a-jwt"), "not a JWT")
+
+
+def test_mixing_methods_or_naming_another_client_is_refused(
+    api: httpx.Client, signer: tuple[Caller, KeyPair]
+) -> None:
+    caller, key = signer
+    assertion = key.sign(assertion_claims(caller.client_id, token_url(api)))
+    both = token_with(api, assertion, client_secret=caller.client_secret)
+    assert both.status_code == 400
+    assert both.json()["error"] == "invalid_request"
+    wrong_type = token_with(api, assertion, client_assertion_type="urn:other")
+    assert wrong_type.json()["error"] == "invalid_request"
+    assert_refused(token_with(api, assertion, client_id="another-client"), "client_id differs")
+
+
+def test_a_client_without_keys_and_a_deleted_key_cannot_sign_in(
+    server, api: httpx.Client, signer: tuple[Caller, KeyPair]
+) -> None:
+    caller, key = signer
+    other = new_account(server, api, name="other")
+    claims = assertion_claims(other.client_id, token_url(api))
+    assert_refused(token_with(api, key.sign(claims)), "no registered key")
+
+    keys = api.get(f"/v2/interop/clients/{caller.client_id}/keys", headers=caller.headers)
+    assert [item["kid"] for item in keys.json()["data"]] == [key.kid]
+    key_id = keys.json()["data"][0]["id"]
+    path = f"/v2/interop/clients/{caller.client_id}/keys/{key_id}"
+    assert api.delete(path, headers=caller.headers).status_code == 204
+    fresh = key.sign(assertion_claims(caller.client_id, token_url(api)))
+    assert_refused(token_with(api, fresh), "no registered key")
+
+
+def test_registering_keys_checks_the_material_and_the_owner(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    other = new_account(server, api, name="other")
+    key = KeyPair.ec()
+    private_jwk = {**key.public_jwk, "d": "c2VjcmV0"}
+    for body, words in [
+        ({"jwk": private_jwk}, "private key material"),
+        ({"jwk": key.public_jwk, "pem": key.public_pem}, "exactly one of"),
+        ({}, "exactly one of"),
+        ({"pem": key.private_pem}, "PEM public key"),
+        ({"jwk": {"kty": "oct", "k": "c2VjcmV0"}}, "private key material"),
+        ({"jwks_url": "ftp://keys.example/jwks"}, "jwks_url"),
+    ]:
+        response = register(api, caller, caller.client_id, **body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["error"]["code"] == "invalid_request"
+        assert words in response.text, (words, response.text)
+    # Another account's client, or none at all: not found, and nothing registered.
+    assert register(api, other, caller.client_id, jwk=key.public_jwk).status_code == 404
+    assert register(api, caller, "no-such-client", jwk=key.public_jwk).status_code == 404
+    path = f"/v2/interop/clients/{caller.client_id}/keys"
+    assert api.get(path, headers=other.headers).status_code == 404
+    assert api.get(path, headers=caller.headers).json()["data"] == []
+
+
+def test_a_jwks_url_is_fetched_cached_and_refreshed_on_a_new_kid(
+    server, api: httpx.Client, extra_server
+) -> None:
+    base_url = extra_server(jwks_allow_private_networks=True)
+    caller = new_account(server, api)
+    first = KeyPair.rsa()
+    with jwks_server(first) as published:
+        assert register(api, caller, caller.client_id, jwks_url=published.url).status_code == 200
+        url = f"{base_url}/oauth/token"
+        with httpx.Client(base_url=base_url) as local:
+            for _ in range(3):
+                claims = assertion_claims(caller.client_id, url)
+                assert token_with(local, first.sign(claims)).status_code == 200
+            assert published.fetches == 1  # cached
+
+            # The client rotates its keys: the new kid is fetched without a restart.
+            second = KeyPair.rsa()
+            published.keys = [second]
+            time.sleep(MIN_REFRESH_SECONDS)
+            response = token_with(local, second.sign(assertion_claims(caller.client_id, url)))
+            assert response.status_code == 200, response.text
+            assert published.fetches == 2
+            stale = first.sign(assertion_claims(caller.client_id, url))
+            assert_refused(token_with(local, stale), "kid")
+
+
+def test_a_jwks_url_that_times_out_is_refused_quickly(
+    server, api: httpx.Client, extra_server
+) -> None:
+    base_url = extra_server(jwks_allow_private_networks=True, jwks_timeout_seconds=1)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published:
+        register(api, caller, caller.client_id, jwks_url=published.slow_url)
+        with httpx.Client(base_url=base_url, timeout=30) as local:
+            started = time.monotonic()
+            claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
+            assert_refused(token_with(local, key.sign(claims)), "timed out")
+            assert time.monotonic() - started < 4
+
+
+def test_a_jwks_url_on_loopback_is_refused_unless_allowed(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published:
+        register(api, caller, caller.client_id, jwks_url=published.url)
+        claims = assertion_claims(caller.client_id, token_url(api))
+        assert_refused(token_with(api, key.sign(claims)), "private or loopback")
+        assert published.fetches == 0
