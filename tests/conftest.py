@@ -188,15 +188,15 @@ def api(clean: Server) -> Iterator[httpx.Client]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the visibility matrix's size once per run, also under xdist (workers' prints are
-    swallowed)."""
+    """Print the authorization matrix's size once per run, also under xdist (workers' prints
+    are swallowed)."""
     reports = [r for group in terminalreporter.stats.values() for r in group]
-    if not any("test_visibility_matrix" in getattr(r, "nodeid", "") for r in reports):
+    if not any("test_authorization_matrix" in getattr(r, "nodeid", "") for r in reports):
         return
-    import test_visibility_matrix as matrix
+    import test_authorization_matrix as matrix
 
-    cases = len(matrix.CASES) + len(matrix.LIST_CASES) + len(matrix.WRITE_CASES)
+    operations, principals = len(matrix.OPERATIONS), len(matrix.PRINCIPALS)
     terminalreporter.write_line(
-        f"visibility matrix: {len(matrix.PRINCIPALS)} principals x operations = {cases} cases "
-        f"per backend, {cases * len(BACKENDS)} in all"
+        f"authorization matrix: {operations} operations x {principals} principals = "
+        f"{len(matrix.CASES)} cases per backend, {len(matrix.CASES) * len(BACKENDS)} in all"
     )

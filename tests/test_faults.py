@@ -179,6 +179,7 @@ def test_a_request_cancelled_mid_write_leaves_nothing_half_written(server, api):
     assert _school_ids(api, actor) == [f"old-{n}" for n in range(10)]
 
     # Hung up right after the whole body, before the answer: all of it or none of it.
+    finished_before = _finished_school_posts(api)
     for _ in range(5):
         _raw_post(server.base_url, SCHOOLS, actor.token, new, len(new))
     deadline = time.monotonic() + 10
@@ -186,8 +187,18 @@ def test_a_request_cancelled_mid_write_leaves_nothing_half_written(server, api):
         ids = _school_ids(api, actor)
         assert ids in ([f"old-{n}" for n in range(10)], [f"new-{n}" for n in range(1000)])
         time.sleep(0.1)
-        if len(ids) == 1000:
+        # Wait for all five: one still running would collide with the next test's cleanup.
+        if len(ids) == 1000 and _finished_school_posts(api) >= finished_before + 5:
             break
+    else:
+        raise AssertionError("the hung-up writes did not all finish within 10 s")
+
+
+def _finished_school_posts(api: httpx.Client) -> float:
+    """Scoping replaces the server has answered (whatever the status), from /metrics."""
+    prefix = f'interop_http_requests_total{{method="POST",route="{SCHOOLS}"'
+    lines = api.get("/metrics").text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
 
 
 def test_sigterm_drains_in_flight_requests_before_exit(tmp_path):

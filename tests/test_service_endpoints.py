@@ -117,12 +117,16 @@ def test_openapi_lists_every_seed_operation(openapi: dict) -> None:
 def test_openapi_declares_both_security_schemes(openapi: dict) -> None:
     schemes = openapi["components"]["securitySchemes"]
     assert schemes["OAuth2"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
-    assert schemes["BearerJWT"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-        "description": schemes["BearerJWT"]["description"],
+    # As the published API shows it: an Authorization header carrying an LTI JWT.
+    assert schemes["LTI JWT"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "LTI JWT Authorization header using the Bearer scheme",
     }
+    clouds = openapi["paths"]["/v2/interop/clouds"]["get"]["security"]
+    assert {"OAuth2": []} in clouds
+    assert {"LTI JWT": []} in clouds
 
 
 def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from interop.auth.jwk import JwksCache
 from interop.auth.keys import KeyRing
 from interop.auth.router import router as auth_router
 from interop.auth.secrets import SecretBox, load_master_secret
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.jwks = JwksCache(
+        settings.jwks_cache_seconds,
+        settings.jwks_timeout_seconds,
+        settings.jwks_allow_private_networks,
+    )
     metrics.registry.register(IngestionCollector(lambda: getattr(app.state, "database", None)))
     app.include_router(auth_router)
     for router in API_ROUTERS:
@@ -85,7 +91,7 @@ def _use_our_openapi(app: FastAPI) -> None:
 
 def _add_service_endpoints(app: FastAPI) -> None:
     @app.get("/healthz", tags=["Service"], summary="The process is up")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # nothing to wait for: no thread hop
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["Service"], summary="The database is reachable and migrated")
@@ -102,7 +108,13 @@ def _add_service_endpoints(app: FastAPI) -> None:
             )
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", tags=["Service"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["Service"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def prometheus_metrics(request: Request) -> Response:
         return Response(
             request.app.state.metrics.render(),
@@ -154,6 +166,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = "no such path" if exc.status_code == 404 else str(exc.detail)
         headers = dict(exc.headers) if exc.headers else None
         return _error(exc.status_code, code, message, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def unstorable_value(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (PostgreSQL text cannot hold
+        # U+0000; a number out of a column's range): the caller's input, so a 400.
+        log.info("value refused by the database: %s", type(exc.orig).__name__)
+        return _error(
+            400,
+            "invalid_request",
+            "a value cannot be stored (for example, text containing the NUL character U+0000)",
+        )
 
     @app.exception_handler(OperationalError)
     async def database_down(_request: Request, exc: OperationalError) -> JSONResponse:

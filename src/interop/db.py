@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from sqlalchemy import DateTime, Engine, MetaData, Select, create_engine, event, text
+import psycopg
+from sqlalchemy import DateTime, Engine, MetaData, Select, Table, create_engine, event, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from interop.errors import InteropError
@@ -107,7 +107,9 @@ class Database:
             engine = create_engine(
                 url,
                 echo=echo,
-                pool_pre_ping=True,
+                # No pre-ping: it cost a round trip per checkout (two per request). A dropped
+                # connection is a disconnect error instead, which empties the whole pool, so
+                # the server recovers on its own after an outage (tests/test_faults.py).
                 pool_size=10,
                 max_overflow=40,
                 pool_timeout=10,
@@ -149,6 +151,33 @@ class Database:
         self.write_engine.dispose()
 
 
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (1,000 scoping rows:
+    94 ms as an executemany, a few ms as COPY), an executemany elsewhere. A constraint
+    violation raises IntegrityError and text the column cannot hold raises DataError either
+    way, so the request's error handlers answer the same on both paths."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    driver = connection.connection.driver_connection
+    names = ", ".join(f'"{name}"' for name in columns)
+    try:
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+        ):
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+    except psycopg.DataError as exc:
+        raise DataError(f"COPY {table.name}", None, exc) from exc
+
+
 def _end_transaction(session: Session, commit: bool) -> None:
     try:
         if commit:
@@ -171,9 +200,15 @@ def _postgres_connect_args(url: str) -> dict[str, Any]:
 
 
 def _sqlite_engine(url: str, immediate: bool, echo: bool) -> Engine:
-    # NullPool: a connection per session is cheap for SQLite and avoids sharing across threads.
+    # Pooled: opening a connection and setting its PRAGMAs cost 0.7 ms, a third of a small
+    # request. A pooled connection serves one session at a time, whatever its thread.
     engine = create_engine(
-        url, echo=echo, poolclass=NullPool, connect_args={"check_same_thread": False}
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=40,
+        pool_timeout=10,
+        connect_args={"check_same_thread": False},
     )
 
     @event.listens_for(engine, "connect")

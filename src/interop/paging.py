@@ -34,9 +34,15 @@ class PageParams:
         return self.page * self.page_size
 
 
+# Far past any real list, and small enough that page * page_size fits a 64-bit OFFSET.
+MAX_PAGE = 1_000_000_000
+
+
 def page_params(
     request: Request,
-    page: Annotated[int, Query(ge=0, description="Specify the page number (defaults to 0)")] = 0,
+    page: Annotated[
+        int, Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)")
+    ] = 0,
     page_size: Annotated[
         int,
         Query(ge=1, description="Specify the page_size (defaults to the maximum page size, 1000)"),
@@ -77,6 +83,22 @@ def paginate(
     to_item: Callable[[Any], T],
 ) -> dict[str, Any]:
     rows, has_next = fetch_page(session, statement, params)
+    return page_envelope([to_item(row) for row in rows], params, has_next)
+
+
+def paginate_by_key(
+    session: Session,
+    statement: AnySelect,
+    key: Any,
+    params: PageParams,
+    to_item: Callable[[Any], T],
+) -> dict[str, Any]:
+    """`paginate` for wide joined rows: find the page's keys first (sorting keys only), then
+    load just those rows. PostgreSQL otherwise sorted every joined row, all columns, to reach
+    a far page: page 99 of 10,000 tenants spilled a 7.6 MB sort to disk."""
+    keys, has_next = fetch_page(session, statement.with_only_columns(key), params)
+    wanted = [row[0] for row in keys]
+    rows = session.execute(statement.where(key.in_(wanted))).all() if wanted else []
     return page_envelope([to_item(row) for row in rows], params, has_next)
 
 

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from interop.errors import InvalidRequest
 from interop.paging import Paging
@@ -14,6 +14,16 @@ T = TypeVar("T")
 # are parsed from their string forms. Times must carry an offset (RFC 3339).
 JsonUUID = Annotated[uuid.UUID, Field(strict=False)]
 JsonDateTime = Annotated[AwareDatetime, Field(strict=False)]
+
+
+def _integral_number(value: Any) -> Any:
+    """JSON Schema counts `1.0` as an integer, and so do we; `1.5` and `"1"` stay invalid."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral_number)]
 
 
 class DataEnvelope(BaseModel, Generic[T]):

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from interop.clouds import service
 from interop.clouds.repository import get_readable_cloud, readable_clouds
-from interop.clouds.schemas import CloudCreate, CloudOut
+from interop.clouds.schemas import INT32_MAX, CloudCreate, CloudOut
 from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
@@ -52,7 +52,10 @@ def search_clouds(
     principal: AccountPrincipal,
     page: PageDep,
     generation: Annotated[
-        int | None, Query(description="List all Clouds of a matching generation")
+        int | None,
+        Query(
+            ge=-INT32_MAX - 1, le=INT32_MAX, description="List all Clouds of a matching generation"
+        ),
     ] = None,
     userdata: Annotated[
         str | None, Query(description="List all Clouds with matching userdata")

@@ -6,7 +6,10 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from interop.clouds.models import Cloud
-from interop.schemas import InputModel, JsonUUID
+from interop.schemas import InputModel, JsonInt, JsonUUID
+
+# The published API's generation is an int32 (and so is the column on PostgreSQL).
+INT32_MAX = 2_147_483_647
 
 
 class Env(BaseModel):
@@ -43,7 +46,7 @@ class CloudOut(BaseModel):
 class CloudCreate(InputModel):
     name: str = Field(min_length=1, max_length=255)
     userdata: str | None = Field(default=None, max_length=65536)
-    generation: int = Field(default=1, ge=1, le=2_147_483_647)
+    generation: JsonInt = Field(default=1, ge=1, le=INT32_MAX)
     account_id: JsonUUID | None = Field(
         default=None,
         description="(ext) Create the cloud for a visible descendant account; default: yours.",

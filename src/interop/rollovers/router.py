@@ -14,9 +14,11 @@ from interop.rollovers.schemas import SORT_FIELDS, Rollover, RolloverIn
 from interop.schemas import DataEnvelope, ListEnvelope
 
 router = APIRouter(tags=["Rollovers"])
+_SORT_KEY = rf"\s*-?({'|'.join(SORT_FIELDS)})\s*"
 Sort = Annotated[
     str | None,
     Query(
+        pattern=rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
         description=(
             f"Comma-separated fields of {', '.join(SORT_FIELDS)}; prefix - for descending"
         ),

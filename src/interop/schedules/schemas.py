@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from interop.schedules.models import Schedule as ScheduleRow
-from interop.schemas import InputModel
+from interop.schemas import InputModel, JsonInt
 
 
 class Schedule(BaseModel):
@@ -54,7 +54,7 @@ def next_occurrence(hour: int, now: datetime) -> datetime:
 
 
 class ScheduleCreate(InputModel):
-    hour: int = Field(ge=0, le=23, description="UTC hour, 0..23")
+    hour: JsonInt = Field(ge=0, le=23, description="UTC hour, 0..23")
 
 
 class ScheduleUpdate(InputModel):

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +31,16 @@ class ScopingCourse(ScopingSchool):
     course_ref_id: str | None
 
 
+def _needs_one_of(*names: str) -> dict[str, Any]:
+    """The schema's way of saying what the service checks: at least one identifier."""
+    return {
+        "anyOf": [{"required": [name], "properties": {name: {"type": "string"}}} for name in names]
+    }
+
+
 class ScopingSchoolIn(InputModel):
+    model_config = ConfigDict(json_schema_extra=_needs_one_of("school_id", "school_ref_id"))
+
     school_id: JsonUUID | None = None
     school_ref_id: str | None = Field(default=None, min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=255)
@@ -40,6 +50,8 @@ class ScopingSchoolIn(InputModel):
 
 
 class ScopingCourseIn(ScopingSchoolIn):
+    model_config = ConfigDict(json_schema_extra=_needs_one_of("course_id", "course_ref_id"))
+
     course_id: JsonUUID | None = None
     course_ref_id: str | None = Field(default=None, min_length=1, max_length=255)
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
-from interop.db import AnySelect, utcnow, violation_as
+from interop.db import AnySelect, bulk_insert, utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.schemas import InputModel
 from interop.scoping import models, schemas
@@ -96,7 +96,8 @@ def create_entries(
     ]
     if rows:
         with violation_as(session, _duplicate(kind, "an entry repeats an identifier", None)):
-            session.execute(insert(kind.model), rows)
+            # The mixin is not mapped itself; both concrete models have a table.
+            bulk_insert(session, kind.model.__table__, rows)  # type: ignore[attr-defined]
     return [kind.out.model_validate(row) for row in rows]
 
 

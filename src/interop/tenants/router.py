@@ -9,9 +9,10 @@ from interop.auth.secrets import SecretBox
 from interop.concurrency import etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
 from interop.openapi import error_responses
-from interop.paging import PageDep, paginate
+from interop.paging import PageDep, paginate_by_key
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
+from interop.tenants.models import Tenant
 from interop.tenants.repository import get_tenant_info_row, own_tenant_id
 from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
@@ -42,7 +43,9 @@ def list_tenants(
     ] = [],  # noqa: B006
 ) -> Any:
     statement = service.filtered_tenants(principal, accounts, integration)
-    return paginate(session, statement, page, lambda row: service.tenant_info(row, box))
+    return paginate_by_key(
+        session, statement, Tenant.id, page, lambda row: service.tenant_info(row, box)
+    )
 
 
 @router.get(

@@ -1,0 +1,469 @@
+"""HTTP load benchmark: `wrk` from a separate process over loopback against a real
+`interop serve --no-worker`, on SQLite and on PostgreSQL, next to a bare Starlette app serving
+the same bytes (the framework's ceiling, measured in the same run). Reports requests/s, p50 and
+p99 latency per scenario and writes them into BENCHMARKS.md.
+
+    .venv/bin/python bench/http.py [--backends sqlite,postgresql] [--duration 10]
+        [--connections 32] [--tenants 10000]
+
+Scenarios (each `wrk -t2 -c<connections> -d<duration>s --latency -s <script>`, after a 1 s
+warm-up with the same script):
+  a. bare Starlette, uvicorn with the server's worker count, the bytes of b's response
+  b. GET /v2/interop/tenant/schedules with an actor's token
+  c. GET /v2/interop/tenants?page_size=100, page 0 and page 99, by a developer with --tenants
+  d. POST /v2/interop/tenant/scoping/schools replacing 1,000 schools (1 connection: writes
+     to one tenant serialize on its lock, so more connections only queue)
+  h. GET /healthz on the interop server: the app's own floor (routing and middleware, no
+     authentication, no database), between a and b
+
+Set-up goes through the public API (accounts through the operator's service, as the tests'
+factories do). PostgreSQL is served by os.cpu_count() worker processes; SQLite from one process
+(the CLI ignores --workers there). Any non-2xx response or socket error is reported and makes
+the script exit non-zero once the report is written.
+"""
+
+import sys
+from pathlib import Path
+
+# This file is called http.py: drop its folder from the path, or it shadows the standard
+# library's `http` package (which httpx imports).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests")]
+from factories import (  # noqa: E402
+    Caller,
+    get_token,
+    install,
+    new_account,
+    new_cloud,
+    new_integration,
+    new_tenant,
+)
+from interop.config import Settings  # noqa: E402
+
+POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARK_BEGIN, MARK_END = "<!-- bench/http.py begin -->", "<!-- bench/http.py end -->"
+BIN = Path(sys.executable).parent
+API = "/v2/interop"
+# Writes to one tenant's scoping serialize on the tenant's lock by design: more connections
+# only queue behind each other, so d measures one writer's latency.
+WRITE_CONNECTIONS = 1
+SCHOOLS = 1_000
+SETUP_THREADS = 8
+BARE_APP = '''"""Bare Starlette: the same bytes as the measured endpoint, nothing else."""
+
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+BODY = Path(__file__).with_suffix(".json").read_bytes()
+
+
+async def endpoint(request):
+    return Response(BODY, media_type="application/json")
+
+
+app = Starlette(routes=[Route("/{path:path}", endpoint)])
+'''
+# wrk's Lua: the request, and in done() one JSON line for Python (latencies in microseconds).
+LUA = """wrk.method = "{method}"
+wrk.headers["Authorization"] = "Bearer {token}"
+{body}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {{"requests": %.0f, "duration_us": %.0f, "p50_us": %.0f, "p99_us": %.0f, ' ..
+    '"status": %.0f, "connect": %.0f, "read": %.0f, "write": %.0f, "timeout": %.0f}}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+LUA_BODY = """wrk.headers["Content-Type"] = "application/json"
+local file = assert(io.open("{path}", "rb"))
+wrk.body = file:read("*a")
+file:close()"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="HTTP load benchmark (wrk over loopback)")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--tenants", type=int, default=10_000)
+    args = parser.parse_args()
+    if args.tenants < 200:
+        parser.error("--tenants must be at least 200 (two pages of 100)")
+    results = [measure(backend, args) for backend in args.backends.split(",")]
+    write_report(args, results)
+    failures = [f"{r['backend']}: {p}" for r in results for p in r["problems"]]
+    if failures:
+        print("\n!!! FAILED: " + "; ".join(failures), file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def measure(backend: str, args: argparse.Namespace) -> dict:
+    workers = (os.cpu_count() or 1) if backend == "postgresql" else 1
+    with tempfile.TemporaryDirectory(prefix="interop-bench-http-") as tmp:
+        data_dir = Path(tmp)
+        url, drop = database(backend, data_dir)
+        try:
+            settings = Settings(data_dir=data_dir, database_url=url)
+            env = {
+                **os.environ,
+                "INTEROP_DATABASE_URL": settings.resolved_database_url,
+                "INTEROP_DATA_DIR": str(data_dir),
+                "INTEROP_LOG_LEVEL": "WARNING",
+            }
+            if backend == "postgresql":
+                migrate = [BIN / "interop", "migrate"]
+                subprocess.run(migrate, env=env, check=True, capture_output=True)
+            port = free_port()
+            log = data_dir / "server.log"
+            server = start(
+                [BIN / "interop", "serve", "--no-worker", "--port", str(port)]
+                + (["--workers", str(workers)] if backend == "postgresql" else []),
+                env,
+                log,
+            )
+            bare = None
+            try:
+                base_url = f"http://127.0.0.1:{port}"
+                wait_ready(f"{base_url}/readyz", server, log)
+                target = SimpleNamespace(settings=settings, database_url=url)
+                with httpx.Client(base_url=base_url, timeout=60) as api:
+                    actor, bulk, setup_s = set_up(target, api, args.tenants, backend)
+                    body = api.get(f"{API}/tenant/schedules", headers=actor.headers)
+                    check(body, "GET schedules")
+                    bare_port = free_port()
+                    bare = start_bare(data_dir, body.content, bare_port, workers)
+                    wait_ready(f"http://127.0.0.1:{bare_port}/", bare, data_dir / "bare.log")
+                    scenarios = run_scenarios(
+                        api, base_url, f"http://127.0.0.1:{bare_port}", actor, bulk, data_dir, args
+                    )
+            finally:
+                for process in (bare, server):
+                    if process is not None:
+                        process.terminate()
+                        process.wait(timeout=30)
+            problems = [
+                f"{s['name']}: {s['non_2xx']:,} non-2xx, {s['socket_errors']:,} socket errors"
+                for s in scenarios
+                if s["non_2xx"] or s["socket_errors"]
+            ]
+            if problems:
+                print(f"!!! {backend}: " + "; ".join(problems), file=sys.stderr, flush=True)
+                print(f"--- server log (tail):\n{tail(log)}", file=sys.stderr, flush=True)
+        finally:
+            drop()
+    result = {
+        "backend": backend,
+        "workers": workers,
+        "setup_s": setup_s,
+        "scenarios": scenarios,
+        "problems": problems,
+    }
+    print(markdown_table(result), flush=True)
+    return result
+
+
+def database(backend: str, data_dir: Path) -> tuple[str, object]:
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / 'bench.db'}", lambda: None
+    name = f"interop_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}", drop
+
+
+def set_up(target: object, api: httpx.Client, tenants: int, backend: str) -> tuple:
+    """(the tenant's actor, the developer owning `tenants` tenants, set-up seconds)."""
+    _, actor = new_tenant(target, api, integration="gradebook")
+    created = api.post(f"{API}/tenant/schedules", json={"hour": 3}, headers=actor.headers)
+    check(created, "POST schedules")
+    bulk = new_account(target, api, name="bulk")
+    new_integration(api, bulk, "roster")
+    print(f"[{backend}] creating {tenants:,} tenants ({SETUP_THREADS} threads) …", flush=True)
+    started = time.perf_counter()
+    limits = httpx.Limits(max_connections=SETUP_THREADS)
+    with (
+        httpx.Client(base_url=api.base_url, timeout=120, limits=limits) as client,
+        ThreadPoolExecutor(SETUP_THREADS) as pool,
+    ):
+
+        def one(n: int) -> None:
+            cloud = new_cloud(client, bulk, f"district-{n}")
+            install(client, bulk, cloud["id"], "roster")
+
+        for done, _ in enumerate(pool.map(one, range(tenants)), 1):
+            if done % 1000 == 0 or done == tenants:
+                elapsed = time.perf_counter() - started
+                print(f"[{backend}]   {done:,} tenants, {elapsed:.0f} s", flush=True)
+    setup_s = time.perf_counter() - started
+    # A fresh token: the one from new_account is older than the set-up.
+    bulk.token = get_token(api, bulk.client_id, bulk.client_secret)
+    actor.token = get_token(api, actor.client_id, actor.client_secret)
+    return actor, bulk, setup_s
+
+
+def run_scenarios(
+    api: httpx.Client,
+    base_url: str,
+    bare_url: str,
+    actor: Caller,
+    bulk: Caller,
+    data_dir: Path,
+    args: argparse.Namespace,
+) -> list[dict]:
+    schools = {"data": [{"school_ref_id": f"s{n}", "name": f"School {n}"} for n in range(SCHOOLS)]}
+    body_file = data_dir / "schools.json"
+    body_file.write_text(json.dumps(schools))
+    tenants = f"{API}/tenants?page_size=100&page="
+    schools_path = f"{API}/tenant/scoping/schools"
+    # Page 99 with the default 10,000 tenants; the last full page with fewer.
+    last = min(99, args.tenants // 100 - 1)
+    far = api.get(f"{tenants}{last}", headers=bulk.headers)
+    check(far, f"GET tenants page {last}")
+    if len(far.json()["data"]) != 100:
+        raise RuntimeError(f"page {last} holds {len(far.json()['data'])} tenants, not 100")
+    check(api.post(schools_path, json=schools, headers=actor.headers), "POST schools")
+    plans = [
+        ("a", "a. bare Starlette (b's bytes)", bare_url, f"{API}/tenant/schedules", actor, None),
+        ("h", "h. GET /healthz (no auth, no database)", base_url, "/healthz", actor, None),
+        ("b", "b. GET tenant/schedules", base_url, f"{API}/tenant/schedules", actor, None),
+        ("page0", "c. GET tenants page 0", base_url, f"{tenants}0", bulk, None),
+        ("page99", f"c. GET tenants page {last}", base_url, f"{tenants}{last}", bulk, None),
+        ("d", "d. POST scoping/schools ×1,000", base_url, schools_path, actor, body_file),
+    ]
+    results = []
+    for index, (key, name, url, path, caller, body) in enumerate(plans):
+        script = data_dir / f"scenario{index}.lua"
+        script.write_text(
+            LUA.format(
+                method="POST" if body else "GET",
+                token=caller.token,
+                body=LUA_BODY.format(path=body) if body else "",
+            )
+        )
+        connections = min(WRITE_CONNECTIONS, args.connections) if body else args.connections
+        warm = wrk(url + path, script, connections, 1)
+        result = wrk(url + path, script, connections, args.duration)
+        result["non_2xx"] += warm["non_2xx"]
+        result["socket_errors"] += warm["socket_errors"]
+        result.update(key=key, name=name, connections=connections)
+        print(
+            f"  {name:<36} {result['rps']:>9,.0f} req/s  p50 {result['p50_ms']:7.1f} ms  "
+            f"p99 {result['p99_ms']:7.1f} ms  (-c{connections}, {result['requests']:,} requests"
+            f", {result['non_2xx']} non-2xx, {result['socket_errors']} socket errors)",
+            flush=True,
+        )
+        if result["non_2xx"] or result["socket_errors"]:
+            print(f"!!! {name}: NON-2xx OR SOCKET ERRORS: {result}", file=sys.stderr, flush=True)
+        results.append(result)
+    return results
+
+
+def wrk(url: str, script: Path, connections: int, duration: int) -> dict:
+    # wrk needs at least one connection per thread.
+    command = [
+        "wrk",
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "--latency",
+    ]
+    run = subprocess.run(
+        [*command, "-s", str(script), url], capture_output=True, text=True, check=True
+    )
+    line = next((x for x in run.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{run.stdout}\n{run.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    return {
+        "requests": int(raw["requests"]),
+        "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "non_2xx": int(raw["status"]),
+        "socket_errors": int(raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]),
+    }
+
+
+def start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen([str(c) for c in command], env=env, stdout=out, stderr=out)
+
+
+def start_bare(data_dir: Path, body: bytes, port: int, workers: int) -> subprocess.Popen:
+    module = f"interop_bench_bare_{port}"
+    (data_dir / f"{module}.py").write_text(BARE_APP)
+    (data_dir / f"{module}.json").write_bytes(body)
+    command = [BIN / "uvicorn", f"{module}:app", "--app-dir", data_dir, "--port", str(port)]
+    command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    return start(command, dict(os.environ), data_dir / "bare.log")
+
+
+def check(response: httpx.Response, what: str) -> None:
+    if not 200 <= response.status_code < 300:
+        raise RuntimeError(f"{what}: {response.status_code} {response.text[:500]}")
+
+
+def summary(result: dict) -> dict:
+    by_key = {s["key"]: s for s in result["scenarios"]}
+    a, b, d = by_key["a"], by_key["b"], by_key["d"]
+    page0, page99 = by_key["page0"], by_key["page99"]
+    share = b["rps"] / a["rps"]
+    floor = by_key["h"]["rps"] / a["rps"]
+    p50_ratio = page99["p50_ms"] / page0["p50_ms"]
+    rps_ratio = page0["rps"] / page99["rps"]
+    return {
+        "share": share,
+        "floor": floor,
+        "b_ok": share >= 0.5 and b["p99_ms"] < 20,
+        "b_p99": b["p99_ms"],
+        "p50_ratio": p50_ratio,
+        "rps_ratio": rps_ratio,
+        "page_ok": p50_ratio <= 1.5 and rps_ratio <= 1.5,
+        "d_p50": d["p50_ms"],
+        "d_ok": d["p50_ms"] < 150,
+    }
+
+
+def markdown_table(result: dict) -> str:
+    lines = [
+        f"### {result['backend']} ({result['workers']} server process"
+        + ("es" if result["workers"] > 1 else "")
+        + ")",
+        "",
+        "| scenario | connections | requests/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for s in result["scenarios"]:
+        lines.append(
+            f"| {s['name']} | {s['connections']} | {s['rps']:,.0f} | {s['p50_ms']:.1f} | "
+            f"{s['p99_ms']:.1f} | {s['non_2xx'] + s['socket_errors']} |"
+        )
+    sums = summary(result)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    lines += [
+        "",
+        f"- b / a: {sums['share']:.0%} of the bare app's requests/s, b p99 {sums['b_p99']:.1f} ms "
+        f"(target ≥ 50 % and p99 < 20 ms: {verdict(sums['b_ok'])}); /healthz alone reaches "
+        f"{sums['floor']:.0%} of a",
+        f"- far page / page 0: {sums['p50_ratio']:.2f}× the p50 latency, "
+        f"{sums['rps_ratio']:.2f}× the cost in requests/s "
+        f"(target ≤ 1.5×: {verdict(sums['page_ok'])})",
+        f"- d p50 {sums['d_p50']:.1f} ms (target < 150 ms: {verdict(sums['d_ok'])})",
+        f"- set-up of the tenants through the API: {result['setup_s']:.0f} s",
+    ]
+    if result["problems"]:
+        lines.append(f"- **FAILED: {'; '.join(result['problems'])}**")
+    return "\n".join(lines)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def write_report(args: argparse.Namespace, results: list[dict]) -> None:
+    lines = [
+        MARK_BEGIN,
+        f"## HTTP (`bench/http.py --duration {args.duration} --connections {args.connections} "
+        f"--tenants {args.tenants}`)",
+        "",
+        f"Machine: {platform.platform()}, {cpu_model()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. "
+        f"`wrk -t2 -c{args.connections} -d{args.duration}s` over loopback on the same machine "
+        f"(d: -c{min(WRITE_CONNECTIONS, args.connections)}), after a 1 s warm-up; "
+        "`interop serve --no-worker`. PostgreSQL is served by os.cpu_count() processes, "
+        "SQLite by one (the CLI ignores --workers on SQLite); the bare Starlette app (a) runs "
+        "under uvicorn with the same number of processes and returns b's response bytes.",
+        "",
+    ]
+    for result in results:
+        lines += [markdown_table(result), ""]
+    lines += [
+        "Targets: b ≥ 50 % of a's requests/s with p99 < 20 ms; page 99 ≤ 1.5× page 0; "
+        "d p50 < 150 ms.",
+        MARK_END,
+    ]
+    report = ROOT / "BENCHMARKS.md"
+    text = report.read_text() if report.exists() else "# Benchmarks\n"
+    section = "\n".join(lines)
+    if MARK_BEGIN in text:
+        text = re.sub(
+            re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END),
+            lambda _: section,
+            text,
+            flags=re.S,
+        )
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    report.write_text(text)
+    print(section)
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{tail(log)}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready:\n{tail(log)}")
+
+
+if __name__ == "__main__":
+    main()
