@@ -88,18 +88,21 @@ def paginate(
 
 def paginate_by_key(
     session: Session,
-    statement: AnySelect,
+    keys: AnySelect,
+    rows: AnySelect,
     key: Any,
     params: PageParams,
     to_item: Callable[[Any], T],
 ) -> dict[str, Any]:
-    """`paginate` for wide joined rows: find the page's keys first (sorting keys only), then
-    load just those rows. PostgreSQL otherwise sorted every joined row, all columns, to reach
-    a far page: page 99 of 10,000 tenants spilled a 7.6 MB sort to disk."""
-    keys, has_next = fetch_page(session, statement.with_only_columns(key), params)
-    wanted = [row[0] for row in keys]
-    rows = session.execute(statement.where(key.in_(wanted))).all() if wanted else []
-    return page_envelope([to_item(row) for row in rows], params, has_next)
+    """`paginate` for wide joined rows: find the page's keys with `keys` (an ordered statement
+    selecting `key` from the filtered table alone), then load just those rows with `rows` (the
+    joined statement, in the same order). PostgreSQL otherwise joined and sorted every row to
+    reach a far page: page 99 of 10,000 tenants spilled a 7.6 MB sort to disk, and later still
+    spent 17 ms joining 10,000 tenants to five tables to throw 9,900 of them away."""
+    found, has_next = fetch_page(session, keys, params)
+    wanted = [row[0] for row in found]
+    page_rows = session.execute(rows.where(key.in_(wanted))).all() if wanted else []
+    return page_envelope([to_item(row) for row in page_rows], params, has_next)
 
 
 def count(session: Session, statement: AnySelect) -> int:

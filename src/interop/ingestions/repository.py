@@ -9,8 +9,7 @@ from interop.auth.principals import Principal
 from interop.db import AnySelect
 from interop.errors import NotFound
 from interop.ingestions.models import Ingestion
-from interop.tenants.models import Tenant
-from interop.tenants.repository import own_tenant_id, readable_tenants
+from interop.tenants.repository import own_tenant_id, readable_tenant_ids
 
 
 def readable_ingestions(principal: Principal, tenant_id: uuid.UUID | None = None) -> AnySelect:
@@ -19,7 +18,7 @@ def readable_ingestions(principal: Principal, tenant_id: uuid.UUID | None = None
     if principal.kind == "actor":
         statement = statement.where(Ingestion.tenant_id == own_tenant_id(principal))
     elif not principal.is_operator:
-        visible = readable_tenants(principal).with_only_columns(Tenant.id).order_by(None)
+        visible = readable_tenant_ids(principal).order_by(None)
         statement = statement.where(Ingestion.tenant_id.in_(visible))
     if tenant_id is not None:
         statement = statement.where(Ingestion.tenant_id == tenant_id)

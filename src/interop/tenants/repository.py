@@ -4,7 +4,7 @@ accounts above its integration's owner ("your licensed and authorized Integratio
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account
@@ -17,6 +17,8 @@ from interop.errors import NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.tenants.models import Tenant
 
+TENANT_ORDER = (Tenant.created_at, Tenant.id)
+
 
 def tenant_info_rows() -> AnySelect:
     """Everything a TenantInfo shows, in one query."""
@@ -27,25 +29,35 @@ def tenant_info_rows() -> AnySelect:
         .join(Integration, Integration.id == Tenant.integration_id)
         .join(IntegrationVersion, IntegrationVersion.id == Tenant.integration_version_id)
         .join(Actor, Actor.id == Tenant.actor_id)
-        .order_by(Tenant.created_at, Tenant.id)
+        .order_by(*TENANT_ORDER)
     )
     return statement
 
 
-def readable_tenants(principal: Principal) -> AnySelect:
-    statement = tenant_info_rows()
+def readable_by(principal: Principal) -> ColumnElement[bool]:
+    """Which tenants the principal may read, tested on the tenant's own columns only.
+
+    Tests on the tenant's columns let PostgreSQL walk the tenants in page order and filter as
+    it goes, and let a page's keys be found without joining anything (the cost of page 99
+    against page 0 of a developer's 10,000 tenants is in BENCHMARKS.md)."""
     if principal.kind == "actor":
-        return statement.where(Tenant.id == principal.tenant_id)
+        return Tenant.id == principal.tenant_id
     if principal.is_operator:
-        return statement
+        return true()
     visible = visible_account_ids(principal)
-    # Both tests on the tenant's own columns: PostgreSQL then walks the tenants in page order
-    # and filters as it goes, instead of joining every tenant before sorting (the cost of
-    # page 99 against page 0 of a developer's 10,000 tenants is in BENCHMARKS.md).
     owned_integrations = select(Integration.id).where(Integration.account_id.in_(visible))
-    return statement.where(
-        or_(Tenant.account_id.in_(visible), Tenant.integration_id.in_(owned_integrations))
-    )
+    return or_(Tenant.account_id.in_(visible), Tenant.integration_id.in_(owned_integrations))
+
+
+def readable_tenants(principal: Principal) -> AnySelect:
+    """Full TenantInfo rows of the tenants the principal may read."""
+    return tenant_info_rows().where(readable_by(principal))
+
+
+def readable_tenant_ids(principal: Principal) -> AnySelect:
+    """Ids of the tenants the principal may read, in list order, from the tenants table alone."""
+    statement: AnySelect = select(Tenant.id).where(readable_by(principal)).order_by(*TENANT_ORDER)
+    return statement
 
 
 def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Any:

@@ -13,7 +13,7 @@ from interop.paging import PageDep, paginate_by_key
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
 from interop.tenants.models import Tenant
-from interop.tenants.repository import get_tenant_info_row, own_tenant_id
+from interop.tenants.repository import get_tenant_info_row, own_tenant_id, tenant_info_rows
 from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
 
@@ -42,9 +42,9 @@ def list_tenants(
         Query(description="Only tenants of these Integrations (names; repeat or comma-separate)"),
     ] = [],  # noqa: B006
 ) -> Any:
-    statement = service.filtered_tenants(principal, accounts, integration)
+    ids = service.filtered_tenant_ids(principal, accounts, integration)
     return paginate_by_key(
-        session, statement, Tenant.id, page, lambda row: service.tenant_info(row, box)
+        session, ids, tenant_info_rows(), Tenant.id, page, lambda row: service.tenant_info(row, box)
     )
 
 

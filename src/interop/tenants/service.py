@@ -16,7 +16,7 @@ from interop.integrations.models import Integration
 from interop.rollovers.models import Rollover
 from interop.schedules.models import Schedule
 from interop.tenants.models import Tenant
-from interop.tenants.repository import readable_tenants
+from interop.tenants.repository import readable_tenant_ids
 from interop.tenants.schemas import (
     License,
     SyncStatus,
@@ -29,17 +29,19 @@ from interop.tenants.schemas import (
 from interop.tenants.state_schemas import LastIngestion, TenantState
 
 
-def filtered_tenants(
+def filtered_tenant_ids(
     principal: Principal, accounts: list[str], integrations: list[str]
 ) -> AnySelect:
-    """AND across filters, OR within one; each repeatable or comma-separated."""
-    statement = readable_tenants(principal)
+    """Ids of the readable tenants the filters keep, in list order: AND across filters, OR
+    within one; each repeatable or comma-separated. Tenant columns only (see readable_by)."""
+    statement = readable_tenant_ids(principal)
     account_ids = _parse_uuids(_split(accounts), "accounts")
     names = _split(integrations)
     if account_ids:
         statement = statement.where(Tenant.account_id.in_(account_ids))
     if names:
-        statement = statement.where(Integration.name.in_(names))
+        named = select(Integration.id).where(Integration.name.in_(names))
+        statement = statement.where(Tenant.integration_id.in_(named))
     return statement
 
 
