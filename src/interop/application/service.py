@@ -18,7 +18,7 @@ from interop.db import utcnow
 from interop.errors import Conflict, NotFound
 from interop.integrations.models import IntegrationVersion
 from interop.tenants.models import Tenant
-from interop.tenants.repository import get_tenant_info_row, own_tenant_id
+from interop.tenants.repository import get_readable_tenant, own_tenant_id
 
 WRITABLE = ("auth_message", "auth_state_pending", "auth_attributes_pending")
 
@@ -76,7 +76,7 @@ def open_auth_session(
     session: Session, principal: Principal, tenant_id: uuid.UUID
 ) -> TenantApplication:
     """(ext) An account that sees the tenant starts an auth session for its application."""
-    tenant: Tenant = get_tenant_info_row(session, principal, tenant_id)[0]
+    tenant = get_readable_tenant(session, principal, tenant_id)
     application = get_application(session, tenant.id, lock=True)
     application.auth_state_pending = "updating"
     application.auth_session_id_pending = uuid.uuid4()

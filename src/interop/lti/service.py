@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account
+from interop.actors.models import Actor
 from interop.auth.jwk import ASYMMETRIC_ALGORITHMS, JwksCache, JwksUnavailable, decode_with_any
 from interop.auth.principals import Principal
 from interop.auth.service import InvalidToken, actor_principal
@@ -19,7 +20,7 @@ from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.lti.models import LtiPlatform
 from interop.lti.schemas import LtiPlatformIn
 from interop.tenants.models import Tenant
-from interop.tenants.repository import readable_tenants
+from interop.tenants.repository import readable_by
 
 DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 # LTI custom parameters arrive in this claim; the platform admin sets `interop_tenant_id`
@@ -146,9 +147,11 @@ def _tenant_principal(session: Session, account: Principal, tenant_id: str) -> P
         parsed = uuid.UUID(tenant_id)
     except ValueError as exc:
         raise InvalidToken(f"{TENANT_PARAMETER} must be a tenant id (UUID)") from exc
-    statement = readable_tenants(account).where(Tenant.id == parsed)
-    row = session.execute(statement).first()
-    actor = row.Actor if row is not None else None
+    actor = session.scalar(
+        select(Actor)
+        .join(Tenant, Tenant.actor_id == Actor.id)
+        .where(Tenant.id == parsed, readable_by(account))
+    )
     principal = (
         actor_principal(session, actor.client_id, actor.secret_generation) if actor else None
     )

@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Bundle, Session
 
 from interop.accounts.models import Account
 from interop.accounts.repository import visible_account_ids
@@ -21,9 +21,43 @@ TENANT_ORDER = (Tenant.created_at, Tenant.id)
 
 
 def tenant_info_rows() -> AnySelect:
-    """Everything a TenantInfo shows, in one query."""
+    """The columns a TenantInfo shows, in one query, as plain rows.
+
+    Each table's columns come as a Bundle named after it (row.tenant.name, row.actor.client_id)
+    rather than as ORM entities: a page of 100 tenants otherwise built 300 tracked instances,
+    about a third of the list's CPU."""
     statement: AnySelect = (
-        select(Tenant, Account, Cloud, Integration, IntegrationVersion.version, Actor)
+        select(
+            Bundle(
+                "tenant",
+                Tenant.id,
+                Tenant.name,
+                Tenant.license_valid_from,
+                Tenant.license_valid_to,
+                Tenant.license_status,
+                Tenant.op_state,
+                Tenant.setup_state,
+                Tenant.last_sync_at,
+                Tenant.sis_op_state,
+                Tenant.sis_setup_state,
+                Tenant.sis_last_sync_at,
+                Tenant.created_at,
+                Tenant.updated_at,
+                Tenant.version,
+            ),
+            Bundle(
+                "account",
+                Account.id,
+                Account.name,
+                Account.public_id,
+                Account.timezone,
+                Account.userdata,
+            ),
+            Bundle("cloud", Cloud.id, Cloud.name, Cloud.generation, Cloud.env_id, Cloud.env_name),
+            Bundle("integration", Integration.id, Integration.name),
+            IntegrationVersion.version,
+            Bundle("actor", Actor.client_id, Actor.secret_encrypted, Actor.updated_at),
+        )
         .join(Account, Account.id == Tenant.account_id)
         .join(Cloud, Cloud.id == Tenant.cloud_id)
         .join(Integration, Integration.id == Tenant.integration_id)
@@ -65,6 +99,13 @@ def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.
     if row is None:
         raise NotFound("tenant")
     return row
+
+
+def get_readable_tenant(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id, readable_by(principal)))
+    if tenant is None:
+        raise NotFound("tenant")
+    return tenant
 
 
 def own_tenant_id(principal: Principal) -> uuid.UUID:
