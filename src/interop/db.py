@@ -17,6 +17,7 @@ from sqlalchemy import DateTime, Engine, MetaData, Select, Table, create_engine,
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from interop.errors import InteropError
@@ -142,6 +143,13 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    def can_read_without_waiting(self) -> bool:
+        """Whether a read transaction can start and run here without waiting on anything: on
+        SQLite (WAL: readers take no lock, and there is no network) while the read pool has a
+        free connection, so that checking one out never waits for the pool's timeout."""
+        pool = self.read_engine.pool
+        return self.is_sqlite and isinstance(pool, QueuePool) and pool.checkedout() < POOL_SIZE
 
     async def finish(self, session: Session, commit: bool, write: bool = True) -> None:
         """End a request's transaction (commit or roll back) and release its connection."""

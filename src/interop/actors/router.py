@@ -13,9 +13,10 @@ from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep, get_secret_box
 from interop.openapi import error_responses
 from interop.paging import PageDep
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Actors"])
+router = APIRouter(tags=["Actors"], route_class=InteropRoute)
 Box = Annotated[SecretBox, Depends(get_secret_box)]
 
 

@@ -10,9 +10,10 @@ from interop.application.schemas import TenantApplication, TenantApplicationUpda
 from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep
 from interop.openapi import error_responses
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope
 
-router = APIRouter(tags=["Tenant Application"])
+router = APIRouter(tags=["Tenant Application"], route_class=InteropRoute)
 
 
 @router.get(

@@ -12,8 +12,9 @@ from interop.auth.basic import decode_basic
 from interop.auth.service import ClientCredential, OAuthError, authenticate_client, issue_token
 from interop.clientkeys.service import ASSERTION_TYPE, authenticate_assertion
 from interop.deps import get_database, get_jwks, get_keys, get_secret_box, get_settings
+from interop.routing import InteropRoute
 
-router = APIRouter(tags=["Auth"])
+router = APIRouter(tags=["Auth"], route_class=InteropRoute)
 
 TOKEN_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {

@@ -11,9 +11,10 @@ from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut
 from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Client keys (ext)"])
+router = APIRouter(tags=["Client keys (ext)"], route_class=InteropRoute)
 
 ClientIdPath = Path(description="client_id of one of your API keys or actors", max_length=64)
 

@@ -12,9 +12,10 @@ from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Clouds"])
+router = APIRouter(tags=["Clouds"], route_class=InteropRoute)
 
 
 @router.get(

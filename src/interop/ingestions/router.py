@@ -11,9 +11,10 @@ from interop.ingestions.repository import get_readable_ingestion, readable_inges
 from interop.ingestions.schemas import Ingestion, ingestion_out
 from interop.openapi import error_responses
 from interop.paging import PageDep, count, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Ingestions"])
+router = APIRouter(tags=["Ingestions"], route_class=InteropRoute)
 TenantFilter = Annotated[
     uuid.UUID | None, Query(description="Only this tenant's ingestions (account principals)")
 ]

@@ -27,9 +27,10 @@ from interop.integrations.schemas import (
 )
 from interop.openapi import error_responses
 from interop.paging import PageDep, fetch_page, page_envelope, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Integrations"])
+router = APIRouter(tags=["Integrations"], route_class=InteropRoute)
 
 BLUEPRINT_TYPES = ("application/xml", "text/xml", "text/plain", "application/json")
 BLUEPRINT_BODY: dict[str, Any] = {

@@ -11,9 +11,10 @@ from interop.lti import service
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["LTI platforms (ext)"])
+router = APIRouter(tags=["LTI platforms (ext)"], route_class=InteropRoute)
 
 
 @router.post(

@@ -11,9 +11,10 @@ from interop.openapi import error_responses
 from interop.paging import PageDep, count, paginate
 from interop.rollovers import service
 from interop.rollovers.schemas import SORT_FIELDS, Rollover, RolloverIn
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Rollovers"])
+router = APIRouter(tags=["Rollovers"], route_class=InteropRoute)
 _SORT_KEY = rf"\s*-?({'|'.join(SORT_FIELDS)})\s*"
 Sort = Annotated[
     str | None,

@@ -10,11 +10,12 @@ from interop.db import utcnow
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, count, paginate
+from interop.routing import InteropRoute
 from interop.schedules import service
 from interop.schedules.schemas import Schedule, ScheduleCreate, ScheduleUpdate
 from interop.schemas import DataEnvelope, ListEnvelope
 
-router = APIRouter(tags=["Schedules"])
+router = APIRouter(tags=["Schedules"], route_class=InteropRoute)
 
 
 @router.get(

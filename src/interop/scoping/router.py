@@ -9,11 +9,12 @@ from interop.concurrency import IfMatch, etag
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.scoping import schemas, service
 from interop.scoping.service import COURSES, SCHOOLS, ScopingKind
 
-router = APIRouter(tags=["Scoping"])
+router = APIRouter(tags=["Scoping"], route_class=InteropRoute)
 Replace = Annotated[
     bool,
     Query(description="true to replace existing entries, false to append to them"),

@@ -10,6 +10,7 @@ from interop.concurrency import etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate_by_key
+from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
 from interop.tenants.models import Tenant
@@ -17,7 +18,7 @@ from interop.tenants.repository import get_tenant_info_row, own_tenant_id, tenan
 from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
 
-router = APIRouter(tags=["Tenants"])
+router = APIRouter(tags=["Tenants"], route_class=InteropRoute)
 Box = Annotated[SecretBox, Depends(get_secret_box)]
 
 
