@@ -13,8 +13,11 @@ from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+import interop.db
+from conftest import Server, _start
+from factories import new_tenant
 from interop.auth.router import router as auth_router
-from interop.db import POOL_SIZE, Database
+from interop.db import POOL_OVERFLOW, POOL_SIZE, Database
 from interop.routers import API_ROUTERS
 from interop.routing import InteropRoute
 
@@ -103,3 +106,52 @@ def test_a_postgresql_read_never_runs_on_the_loop(postgres_database: str) -> Non
         assert not database.can_read_without_waiting()
     finally:
         database.dispose()
+
+
+# Several times what the pool and the worker threads hold at once.
+BURST = 5 * (POOL_SIZE + POOL_OVERFLOW)
+
+
+def test_many_more_concurrent_requests_than_connections_all_succeed(
+    clean: Server, api: httpx.Client
+) -> None:
+    """Requests beyond the pool wait for a slot instead of taking a worker thread that then
+    waits for a connection. Before, such a burst stalled the server until pool timeouts (10 s)
+    broke the cycle; the per-request timeout, below that, turns a stall into a failure."""
+    _, actor = new_tenant(clean, api)
+    url = f"{clean.base_url}/v2/interop/tenant/schedules"
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=BURST)
+        async with httpx.AsyncClient(timeout=8, limits=limits) as client:
+            responses = await asyncio.gather(
+                *(client.get(url, headers=actor.headers) for _ in range(BURST))
+            )
+        return [response.status_code for response in responses]
+
+    assert asyncio.run(burst()) == [200] * BURST
+
+
+def test_a_request_that_finds_no_free_connection_gets_503_then_recovers(
+    clean: Server, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(interop.db, "POOL_TIMEOUT_SECONDS", 1)  # read when the app starts
+    _, actor = new_tenant(clean, api)
+    uv, thread, base_url = _start(clean.settings)
+    url = f"{base_url}/v2/interop/tenant/schedules"
+    try:
+        engine = uv.config.app.state.database.read_engine
+        held = [engine.connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]
+        try:
+            busy = httpx.get(url, headers=actor.headers, timeout=30)
+        finally:
+            for connection in held:
+                connection.close()
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["error"]["code"] == "database_unavailable"
+        assert busy.headers["Retry-After"] == "5"
+        assert "Traceback" not in busy.text
+        assert httpx.get(url, headers=actor.headers, timeout=30).status_code == 200
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from interop.auth.jwk import JwksCache
@@ -185,6 +186,17 @@ def _add_error_handlers(app: FastAPI) -> None:
             503,
             "database_unavailable",
             "the database cannot be reached; retry later",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def database_busy(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy for the pool's timeout: an overload, not a bug.
+        log.warning("no database connection became free in time")
+        return _error(
+            503,
+            "database_unavailable",
+            "no database connection became free in time; retry later",
             headers={"Retry-After": "5"},
         )
 

@@ -32,6 +32,8 @@ AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 # max_connections (100 by default) when running several server processes.
 POOL_SIZE = 40
 POOL_OVERFLOW = 10
+# How long a checkout waits for a free connection before the request gets a 503.
+POOL_TIMEOUT_SECONDS = 10
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -120,7 +122,7 @@ class Database:
                 # the server recovers on its own after an outage (tests/test_faults.py).
                 pool_size=POOL_SIZE,
                 max_overflow=POOL_OVERFLOW,
-                pool_timeout=10,
+                pool_timeout=POOL_TIMEOUT_SECONDS,
                 connect_args=_postgres_connect_args(url),
             )
             self.read_engine = self.write_engine = engine
@@ -130,6 +132,13 @@ class Database:
         # threadpool: a transaction holding a lock must be able to end even when every pool
         # thread is busy waiting for that very lock.
         self._finisher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="interop-commit")
+        # Requests holding a session at once. A request keeps its pooled connection from its
+        # first query until it ends, across its waits for a worker thread; with more requests
+        # in flight than the pool holds, the 40 worker threads all sat blocked on a checkout
+        # while the connections' holders waited for a thread: under 256 connections the server
+        # answered nothing until pool timeouts broke the cycle (40 requests in 14 s). Waiting
+        # here costs no thread and no connection.
+        self.request_slots = asyncio.Semaphore(POOL_SIZE)
 
     def session(self, write: bool = True) -> Session:
         return (self._write if write else self._read)()
@@ -227,7 +236,7 @@ def _sqlite_engine(url: str, immediate: bool, echo: bool) -> Engine:
         echo=echo,
         pool_size=POOL_SIZE,
         max_overflow=POOL_OVERFLOW,
-        pool_timeout=10,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={"check_same_thread": False},
     )
 

@@ -82,14 +82,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     database = get_database(request)
     write = request.method not in READ_METHODS
-    session = database.session(write=write)
-    session.begin()
-    try:
-        yield session
-    except BaseException:
-        await database.finish(session, commit=False, write=write)
-        raise
-    await database.finish(session, commit=True, write=write)
+    async with database.request_slots:
+        session = database.session(write=write)
+        session.begin()
+        try:
+            yield session
+        except BaseException:
+            await database.finish(session, commit=False, write=write)
+            raise
+        await database.finish(session, commit=True, write=write)
 
 
 # scope="function": commit before the response is sent, so a client that got its 200
