@@ -15,6 +15,8 @@ warm-up with the same script):
      to one tenant serialize on its lock, so more connections only queue)
   h. GET /healthz on the interop server: the app's own floor (routing and middleware, no
      authentication, no database), between a and b
+  o. b under overload: 8 times --connections at once, far more than a process's 40 request slots
+     and 50 database connections (it once stalled the server until pool timeouts)
 
 Set-up goes through the public API (accounts through the operator's service, as the tests'
 factories do). PostgreSQL is served by os.cpu_count() worker processes; SQLite from one process
@@ -65,6 +67,7 @@ API = "/v2/interop"
 # Writes to one tenant's scoping serialize on the tenant's lock by design: more connections
 # only queue behind each other, so d measures one writer's latency.
 WRITE_CONNECTIONS = 1
+OVERLOAD_FACTOR = 8
 SCHOOLS = 1_000
 SETUP_THREADS = 8
 BARE_APP = '''"""Bare Starlette: the same bytes as the measured endpoint, nothing else."""
@@ -251,16 +254,37 @@ def run_scenarios(
     if len(far.json()["data"]) != 100:
         raise RuntimeError(f"page {last} holds {len(far.json()['data'])} tenants, not 100")
     check(api.post(schools_path, json=schools, headers=actor.headers), "POST schools")
+    schedules = f"{API}/tenant/schedules"
+    many = args.connections * OVERLOAD_FACTOR
+    writers = min(WRITE_CONNECTIONS, args.connections)
+    # (key, name, server, path, caller, request body file, connections)
     plans = [
-        ("a", "a. bare Starlette (b's bytes)", bare_url, f"{API}/tenant/schedules", actor, None),
-        ("h", "h. GET /healthz (no auth, no database)", base_url, "/healthz", actor, None),
-        ("b", "b. GET tenant/schedules", base_url, f"{API}/tenant/schedules", actor, None),
-        ("page0", "c. GET tenants page 0", base_url, f"{tenants}0", bulk, None),
-        ("page99", f"c. GET tenants page {last}", base_url, f"{tenants}{last}", bulk, None),
-        ("d", "d. POST scoping/schools ×1,000", base_url, schools_path, actor, body_file),
+        ("a", "a. bare Starlette (b's bytes)", bare_url, schedules, actor, None, args.connections),
+        (
+            "h",
+            "h. GET /healthz (no auth, no database)",
+            base_url,
+            "/healthz",
+            actor,
+            None,
+            args.connections,
+        ),
+        ("b", "b. GET tenant/schedules", base_url, schedules, actor, None, args.connections),
+        ("page0", "c. GET tenants page 0", base_url, f"{tenants}0", bulk, None, args.connections),
+        (
+            "page99",
+            f"c. GET tenants page {last}",
+            base_url,
+            f"{tenants}{last}",
+            bulk,
+            None,
+            args.connections,
+        ),
+        ("d", "d. POST scoping/schools ×1,000", base_url, schools_path, actor, body_file, writers),
+        ("o", "o. b under overload", base_url, schedules, actor, None, many),
     ]
     results = []
-    for index, (key, name, url, path, caller, body) in enumerate(plans):
+    for index, (key, name, url, path, caller, body, connections) in enumerate(plans):
         script = data_dir / f"scenario{index}.lua"
         script.write_text(
             LUA.format(
@@ -269,7 +293,6 @@ def run_scenarios(
                 body=LUA_BODY.format(path=body) if body else "",
             )
         )
-        connections = min(WRITE_CONNECTIONS, args.connections) if body else args.connections
         warm = wrk(url + path, script, connections, 1)
         result = wrk(url + path, script, connections, args.duration)
         result["non_2xx"] += warm["non_2xx"]
@@ -352,6 +375,9 @@ def summary(result: dict) -> dict:
         "page_ok": p50_ratio <= 1.5 and rps_ratio <= 1.5,
         "d_p50": d["p50_ms"],
         "d_ok": d["p50_ms"] < 150,
+        "o_connections": by_key["o"]["connections"],
+        "o_share": by_key["o"]["rps"] / b["rps"],
+        "o_failed": by_key["o"]["non_2xx"] + by_key["o"]["socket_errors"],
     }
 
 
@@ -383,6 +409,8 @@ def markdown_table(result: dict) -> str:
         f"{sums['rps_ratio']:.2f}× the cost in requests/s "
         f"(target ≤ 1.5×: {verdict(sums['page_ok'])})",
         f"- d p50 {sums['d_p50']:.1f} ms (target < 150 ms: {verdict(sums['d_ok'])})",
+        f"- o: {sums['o_connections']} connections at once get {sums['o_share']:.0%} of b's "
+        f"requests/s, {sums['o_failed']:,} failed",
         f"- set-up of the tenants through the API: {result['setup_s']:.0f} s",
     ]
     if result["problems"]:
