@@ -77,8 +77,10 @@ def get_secret_box(request: Request) -> SecretBox:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, else rolled back.
 
-    The endpoint's thread runs every statement (on SQLite a write transaction takes the write
-    lock at its first one); the commit runs on the database's own finisher threads.
+    The request first takes one of the database's request slots (see Database.request_slots).
+    The endpoint's thread runs its statements (on SQLite a write transaction takes the write
+    lock at its first one; a SQLite GET's caller lookup runs on the event loop, see
+    get_principal); the commit runs on the database's own finisher threads.
     """
     database = get_database(request)
     write = request.method not in READ_METHODS
