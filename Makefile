@@ -29,7 +29,7 @@ fuzz: $(STAMP)
 # `wrk` package), each on SQLite and PostgreSQL. Takes about 25 minutes on 2 cores.
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --students 100000
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/http_load.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

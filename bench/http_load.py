@@ -3,7 +3,7 @@
 the same bytes (the framework's ceiling, measured in the same run). Reports requests/s, p50 and
 p99 latency per scenario and writes them into BENCHMARKS.md.
 
-    .venv/bin/python bench/http.py [--backends sqlite,postgresql] [--duration 10]
+    .venv/bin/python bench/http_load.py [--backends sqlite,postgresql] [--duration 10]
         [--connections 32] [--tenants 10000]
 
 Scenarios (each `wrk -t2 -c<connections> -d<duration>s --latency -s <script>`, after a 1 s
@@ -24,28 +24,23 @@ factories do). PostgreSQL is served by os.cpu_count() worker processes; SQLite f
 the script exit non-zero once the report is written.
 """
 
+import argparse
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
-# This file is called http.py: drop its folder from the path, or it shadows the standard
-# library's `http` package (which httpx imports).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
-
-import httpx  # noqa: E402
-import psycopg  # noqa: E402
+import httpx
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
@@ -61,7 +56,7 @@ from factories import (  # noqa: E402
 from interop.config import Settings  # noqa: E402
 
 POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-MARK_BEGIN, MARK_END = "<!-- bench/http.py begin -->", "<!-- bench/http.py end -->"
+MARK_BEGIN, MARK_END = "<!-- bench/http_load.py begin -->", "<!-- bench/http_load.py end -->"
 BIN = Path(sys.executable).parent
 API = "/v2/interop"
 # Writes to one tenant's scoping serialize on the tenant's lock by design: more connections
@@ -431,7 +426,7 @@ def cpu_model() -> str:
 def write_report(args: argparse.Namespace, results: list[dict]) -> None:
     lines = [
         MARK_BEGIN,
-        f"## HTTP (`bench/http.py --duration {args.duration} --connections {args.connections} "
+        f"## HTTP (`bench/http_load.py --duration {args.duration} --connections {args.connections} "
         f"--tenants {args.tenants}`)",
         "",
         f"Machine: {platform.platform()}, {cpu_model()}, {os.cpu_count()} cores, "
