@@ -28,21 +28,17 @@ import argparse
 import json
 import os
 import platform
-import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import psycopg
+from benchkit import ROOT, database, free_port, write_section
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests")]
 from factories import (  # noqa: E402
     Caller,
@@ -55,8 +51,6 @@ from factories import (  # noqa: E402
 )
 from interop.config import Settings  # noqa: E402
 
-POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-MARK_BEGIN, MARK_END = "<!-- bench/http_load.py begin -->", "<!-- bench/http_load.py end -->"
 BIN = Path(sys.executable).parent
 API = "/v2/interop"
 # Writes to one tenant's scoping serialize on the tenant's lock by design: more connections
@@ -181,21 +175,6 @@ def measure(backend: str, args: argparse.Namespace) -> dict:
     }
     print(markdown_table(result), flush=True)
     return result
-
-
-def database(backend: str, data_dir: Path) -> tuple[str, object]:
-    if backend == "sqlite":
-        return f"sqlite:///{data_dir / 'bench.db'}", lambda: None
-    name = f"interop_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-
-    def drop() -> None:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", drop
 
 
 def set_up(target: object, api: httpx.Client, tenants: int, backend: str) -> tuple:
@@ -425,7 +404,6 @@ def cpu_model() -> str:
 
 def write_report(args: argparse.Namespace, results: list[dict]) -> None:
     lines = [
-        MARK_BEGIN,
         f"## HTTP (`bench/http_load.py --duration {args.duration} --connections {args.connections} "
         f"--tenants {args.tenants}`)",
         "",
@@ -443,22 +421,8 @@ def write_report(args: argparse.Namespace, results: list[dict]) -> None:
     lines += [
         "Targets: b ≥ 50 % of a's requests/s with p99 < 20 ms; page 99 ≤ 1.5× page 0; "
         "d p50 < 150 ms.",
-        MARK_END,
     ]
-    report = ROOT / "BENCHMARKS.md"
-    text = report.read_text() if report.exists() else "# Benchmarks\n"
-    section = "\n".join(lines)
-    if MARK_BEGIN in text:
-        text = re.sub(
-            re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END),
-            lambda _: section,
-            text,
-            flags=re.S,
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    report.write_text(text)
-    print(section)
+    write_section(__file__, lines)
 
 
 def tail(log: Path, lines: int = 40) -> str:
@@ -466,12 +430,6 @@ def tail(log: Path, lines: int = 40) -> str:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:

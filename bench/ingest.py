@@ -12,29 +12,23 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
+from benchkit import database, free_port, write_section  # noqa: E402
 from generate_oneroster import generate  # noqa: E402
 
 from factories import new_collecting_tenant, queue_collection  # noqa: E402
 from interop.config import Settings  # noqa: E402
-
-POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-MARK_BEGIN, MARK_END = "<!-- bench/ingest.py begin -->", "<!-- bench/ingest.py end -->"
 
 
 def main() -> None:
@@ -63,21 +57,6 @@ def measure(backend: str, bundle: Path) -> dict:
         finally:
             drop()
     return {"backend": backend, "runs": runs}
-
-
-def database(backend: str, data_dir: Path) -> tuple[str, object]:
-    if backend == "sqlite":
-        return f"sqlite:///{data_dir / 'bench.db'}", lambda: None
-    name = f"interop_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-
-    def drop() -> None:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", drop
 
 
 def collect_twice(settings: Settings, bundle: Path) -> list[dict]:
@@ -181,7 +160,6 @@ def run_child(_env: str) -> None:
 
 def write_report(students: int, results: list[dict]) -> None:
     lines = [
-        MARK_BEGIN,
         f"## Ingestion (`bench/ingest.py --students {students}`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -204,25 +182,8 @@ def write_report(students: int, results: list[dict]) -> None:
     lines += [
         "",
         "Targets: ≥ 25,000 rows/s into PostgreSQL, peak RSS < 300 MB, rerun ≥ 5× faster.",
-        MARK_END,
     ]
-    report = ROOT / "BENCHMARKS.md"
-    text = report.read_text() if report.exists() else "# Benchmarks\n"
-    section = "\n".join(lines)
-    if MARK_BEGIN in text:
-        text = re.sub(
-            re.escape(MARK_BEGIN) + ".*?" + re.escape(MARK_END), section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    report.write_text(text)
-    print(section)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    write_section(__file__, lines)
 
 
 def wait_ready(base_url: str) -> None:

@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-SCRIPTS = sorted(path.name for path in BENCH.glob("*.py"))
+SCRIPTS = sorted(
+    p.name for p in BENCH.glob("*.py") if 'if __name__ == "__main__":' in p.read_text()
+)
+sys.path.insert(0, str(BENCH))
+import benchkit  # noqa: E402
 
 
 def test_there_are_scripts_to_check() -> None:
     assert {"ingest.py", "http_load.py", "generate_oneroster.py"} <= set(SCRIPTS)
+    assert "benchkit.py" not in SCRIPTS
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
@@ -26,3 +31,22 @@ def test_a_bench_script_starts(script: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "usage:" in run.stdout
+
+
+def test_a_script_rewrites_only_its_own_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(benchkit, "REPORT", report)
+    benchkit.write_section("bench/one.py", ["first"])
+    assert report.read_text() == (
+        "# Benchmarks\n\n<!-- bench/one.py begin -->\nfirst\n<!-- bench/one.py end -->\n"
+    )
+    report.write_text(report.read_text() + "\nProse about it.\n")
+    benchkit.write_section("bench/two.py", ["other"])
+    benchkit.write_section("bench/one.py", [r"C:\\new \\d"])
+    text = report.read_text()
+    assert "<!-- bench/one.py begin -->\nC:\\\\new \\\\d\n<!-- bench/one.py end -->" in text
+    assert "first" not in text
+    assert "Prose about it." in text
+    assert "<!-- bench/two.py begin -->\nother\n<!-- bench/two.py end -->" in text

@@ -1,0 +1,59 @@
+"""What the benchmark scripts share: a throwaway database per backend, a free port, and
+rewriting a script's own section of BENCHMARKS.md."""
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "BENCHMARKS.md"
+POSTGRES = os.environ.get("INTEROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def database(backend: str, data_dir: Path) -> tuple[str, Callable[[], None]]:
+    """(SQLAlchemy URL of a new empty database, a function that drops it)."""
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / 'bench.db'}", lambda: None
+    name = f"interop_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+    base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}", drop
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def markers(script: str) -> tuple[str, str]:
+    """The comments that delimit the section `script` owns in BENCHMARKS.md."""
+    name = Path(script).name
+    return f"<!-- bench/{name} begin -->", f"<!-- bench/{name} end -->"
+
+
+def write_section(script: str, lines: list[str]) -> None:
+    """Replace the section `script` owns in BENCHMARKS.md with `lines` (added at the end the
+    first time); the prose around the sections stays. Prints the section."""
+    begin, end = markers(script)
+    section = "\n".join([begin, *lines, end])
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    if begin in text:
+        pattern = re.escape(begin) + ".*?" + re.escape(end)
+        # A function as the replacement: the section is inserted verbatim, backslashes too.
+        text = re.sub(pattern, lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    REPORT.write_text(text)
+    print(section, flush=True)
