@@ -25,8 +25,9 @@ class InteropRoute(APIRoute):
 
 
 def in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function` as a coroutine running it in the threadpool. `functools.wraps` keeps its
-    signature, annotations and globals, from which FastAPI reads parameters and models."""
+    """`function` as a coroutine running it in the threadpool. `functools.wraps` copies its
+    annotations and sets `__wrapped__`, through which FastAPI reads the parameters, the
+    response model and the module globals that resolve them."""
 
     @functools.wraps(function)
     async def endpoint(*args: Any, **kwargs: Any) -> Any:
