@@ -121,7 +121,7 @@ def run_child(_env: str) -> None:
     from interop.ingestions.models import Ingestion
 
     settings = Settings()
-    database = Database(settings.resolved_database_url)
+    database = Database.from_settings(settings)
     started = time.perf_counter()
     profile_to = os.environ.get("INTEROP_BENCH_PROFILE")
     if profile_to:  # cProfile the run (slower, so its wall time is not the figure to report)

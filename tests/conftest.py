@@ -126,6 +126,9 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
+TEST_POOL_SIZE = 8
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -139,7 +142,14 @@ def server(
     upgrade(database_url)
     # The engine stays off here: these servers test the API, whose ingestions must stay
     # `scheduled`; engine tests run workers and schedulers of their own.
-    settings = Settings(data_dir=data_dir, database_url=database_url, engine_enabled=False)
+    # A small pool: the test processes (pytest -n auto) share one PostgreSQL, whose
+    # max_connections (100 by default) 40-connection pools could exhaust.
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        engine_enabled=False,
+        database_pool_size=TEST_POOL_SIZE,
+    )
     uv, thread, base_url = _start(settings)
     try:
         yield Server(backend, base_url, settings, database_url)

@@ -120,3 +120,45 @@ def test_migrate_applies_to_postgresql(postgres_database: str, tmp_path: Path) -
     result = run(["migrate"], tmp_path, INTEROP_DATABASE_URL=postgres_database)
     assert result.returncode == 0, result.stderr
     assert "***" in result.stdout or "postgres" in result.stdout
+
+
+def _serve_until_listening(data_dir: Path, **env: str) -> str:
+    """Start `interop serve`, stop it once it says where it listens; return what it printed
+    on stderr before that."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
+    environment = {**inherited, "INTEROP_DATA_DIR": str(data_dir), **env}
+    process = subprocess.Popen(
+        [INTEROP, "serve", "--port", "0", "--no-worker"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Interop API listening")
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    return stderr
+
+
+@pytest.mark.parametrize(("pool_size", "warned"), [(100, True), (8, False)])
+def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
+    postgres_database: str, tmp_path: Path, pool_size: int, warned: bool
+) -> None:
+    # The test PostgreSQL allows 100 connections; a pool of 100 may open 125.
+    stderr = _serve_until_listening(
+        tmp_path,
+        INTEROP_DATABASE_URL=postgres_database,
+        INTEROP_DATABASE_POOL_SIZE=str(pool_size),
+    )
+    warning = "may open 125 database connections under load and PostgreSQL allows 100"
+    assert (warning in stderr) is warned, stderr
+
+
+def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Path) -> None:
+    result = run(["serve"], tmp_path, INTEROP_DATABASE_POOL_SIZE="0")
+    assert result.returncode != 0
+    assert "INTEROP_DATABASE_POOL_SIZE: Input should be greater than or equal to 1" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -17,7 +17,7 @@ import interop.db
 from conftest import Server, _start
 from factories import new_tenant
 from interop.auth.router import router as auth_router
-from interop.db import POOL_OVERFLOW, POOL_SIZE, Database
+from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for
 from interop.routers import API_ROUTERS
 from interop.routing import InteropRoute
 
@@ -90,7 +90,7 @@ def test_a_sqlite_read_runs_on_the_loop_only_while_a_pooled_connection_is_free(
     held = []
     try:
         assert database.can_read_without_waiting()
-        held = [database.read_engine.connect() for _ in range(POOL_SIZE)]
+        held = [database.read_engine.connect() for _ in range(DEFAULT_POOL_SIZE)]
         assert not database.can_read_without_waiting()
         held.pop().close()
         assert database.can_read_without_waiting()
@@ -108,10 +108,6 @@ def test_a_postgresql_read_never_runs_on_the_loop(postgres_database: str) -> Non
         database.dispose()
 
 
-# Several times what the pool and the worker threads hold at once.
-BURST = 5 * (POOL_SIZE + POOL_OVERFLOW)
-
-
 def test_many_more_concurrent_requests_than_connections_all_succeed(
     clean: Server, api: httpx.Client
 ) -> None:
@@ -120,16 +116,19 @@ def test_many_more_concurrent_requests_than_connections_all_succeed(
     broke the cycle; the per-request timeout, below that, turns a stall into a failure."""
     _, actor = new_tenant(clean, api)
     url = f"{clean.base_url}/v2/interop/tenant/schedules"
+    # More than the 40 worker threads, and several times what the pool holds at once.
+    pool = clean.settings.database_pool_size
+    at_once = max(5 * (pool + overflow_for(pool)), 250)
 
     async def burst() -> list[int]:
-        limits = httpx.Limits(max_connections=BURST)
+        limits = httpx.Limits(max_connections=at_once)
         async with httpx.AsyncClient(timeout=8, limits=limits) as client:
             responses = await asyncio.gather(
-                *(client.get(url, headers=actor.headers) for _ in range(BURST))
+                *(client.get(url, headers=actor.headers) for _ in range(at_once))
             )
         return [response.status_code for response in responses]
 
-    assert asyncio.run(burst()) == [200] * BURST
+    assert asyncio.run(burst()) == [200] * at_once
 
 
 def test_a_request_that_finds_no_free_connection_gets_503_then_recovers(
@@ -137,11 +136,11 @@ def test_a_request_that_finds_no_free_connection_gets_503_then_recovers(
 ) -> None:
     monkeypatch.setattr(interop.db, "POOL_TIMEOUT_SECONDS", 1)  # read when the app starts
     _, actor = new_tenant(clean, api)
-    uv, thread, base_url = _start(clean.settings)
+    uv, thread, base_url = _start(clean.settings.model_copy(update={"database_pool_size": 2}))
     url = f"{base_url}/v2/interop/tenant/schedules"
     try:
-        engine = uv.config.app.state.database.read_engine
-        held = [engine.connect() for _ in range(POOL_SIZE + POOL_OVERFLOW)]
+        database = uv.config.app.state.database
+        held = [database.read_engine.connect() for _ in range(database.max_connections)]
         try:
             busy = httpx.get(url, headers=actor.headers, timeout=30)
         finally:

@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.resolved_database_url)
+        database = Database.from_settings(settings)
         box = SecretBox(load_master_secret(settings))
         keys = KeyRing(database, box)
         keys.load()

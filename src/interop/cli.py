@@ -4,11 +4,10 @@ import json
 import logging
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from interop.accounts import service as accounts
@@ -25,6 +24,7 @@ from interop.logs import configure_logging
 from interop.lti import service as lti
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
 from interop.migrations_runner import upgrade
+from interop.terminal import console, err_console, fail, load_settings
 
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(
@@ -51,8 +51,6 @@ lti_app.add_typer(platforms_app, name="platforms")
 app.add_typer(lti_app, name="lti")
 app.add_typer(engine_commands.ingestions_app, name="ingestions")
 app.command("worker")(engine_commands.worker)
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.command()
@@ -75,14 +73,14 @@ def serve(
         # The app factory reads its settings from the environment, in every process.
         os.environ["INTEROP_ENGINE_ENABLED"] = "false"
 
-    settings = Settings()
-    settings.ensure_data_dir()
+    settings = load_settings()
     configure_logging(settings)
     if settings.is_sqlite:
-        upgrade(settings.resolved_database_url)
         if workers != 1:
             err_console.print("SQLite serves from one process; ignoring --workers.")
             workers = 1
+    else:
+        _warn_if_connections_may_run_out(settings, processes=workers)
     # Plain echo: Rich would wrap these lines at the terminal width.
     typer.echo(f"Interop API listening on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     typer.echo(f"Database: {_redacted(settings.resolved_database_url)}")
@@ -99,11 +97,28 @@ def serve(
     )
 
 
+def _warn_if_connections_may_run_out(settings: Settings, processes: int) -> None:
+    """Say so up front when the processes' pools together can exceed PostgreSQL's limit:
+    otherwise it shows only under load, as requests refused with 'too many clients'."""
+    database = Database.from_settings(settings)
+    try:
+        allowed = database.server_max_connections()
+    finally:
+        database.dispose()
+    wanted = processes * database.max_connections
+    if allowed is not None and wanted > allowed:
+        err_console.print(
+            f"Warning: {processes} process(es) may open {wanted} database connections under "
+            f"load and PostgreSQL allows {allowed} (max_connections). Lower "
+            "INTEROP_DATABASE_POOL_SIZE or raise max_connections.",
+            soft_wrap=True,
+        )
+
+
 @app.command()
 def migrate() -> None:
     """Apply the database migrations to the configured database."""
-    settings = Settings()
-    settings.ensure_data_dir()
+    settings = load_settings(migrate_sqlite=False)
     upgrade(settings.resolved_database_url)
     console.print(f"Migrated {_redacted(settings.resolved_database_url)} to the latest revision.")
 
@@ -134,7 +149,7 @@ def create_account(
                 "client_secret": key.client_secret,
             }
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     if as_json:
         typer.echo(json.dumps(record))
         return
@@ -187,7 +202,7 @@ def create_key(
         with database.transaction() as session:
             key = accounts.create_api_key(session, box, parsed)
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     if as_json:
         typer.echo(json.dumps({"client_id": key.client_id, "client_secret": key.client_secret}))
         return
@@ -205,7 +220,7 @@ def revoke_key(
         with database.transaction() as session:
             accounts.revoke_api_key(session, client_id)
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     console.print(f"Revoked {client_id}.")
 
 
@@ -239,7 +254,7 @@ def add_client_key(
             key = client_keys.add_key(session, account_id, client_id, source)
             shown = ClientKeyOut.model_validate(key).model_dump(mode="json")
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     typer.echo(json.dumps(shown))
 
 
@@ -277,11 +292,11 @@ def add_lti_platform(
     try:
         with database.transaction() as session:
             if session.get(Account, owner) is None:
-                _fail(f"no account {owner}")
+                fail(f"no account {owner}")
             platform = lti.register_platform(session, owner, body, settings.issuer)
             shown = LtiPlatformOut.model_validate(platform).model_dump(mode="json")
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     typer.echo(json.dumps(shown))
 
 
@@ -311,24 +326,21 @@ def _key_source(
         if pem_file is not None:
             fields["pem"] = pem_file.read_text()
     except (OSError, ValueError) as exc:
-        _fail(f"cannot read the key: {exc}")
+        fail(f"cannot read the key: {exc}")
     if jwks_url is not None:
         fields["jwks_url"] = jwks_url
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        _fail("; ".join(error["msg"] for error in exc.errors()))
+        fail("; ".join(error["msg"] for error in exc.errors()))
 
 
 def _open() -> tuple[Settings, Database, SecretBox]:
-    settings = Settings()
-    settings.ensure_data_dir()
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    if settings.is_sqlite:
-        upgrade(settings.resolved_database_url)
+    settings = load_settings()
     return (
         settings,
-        Database(settings.resolved_database_url),
+        Database.from_settings(settings),
         SecretBox(load_master_secret(settings)),
     )
 
@@ -337,12 +349,7 @@ def _uuid_or_exit(value: str, name: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        _fail(f"{name} must be a UUID, got {value!r}")
-
-
-def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code=1)
+        fail(f"{name} must be a UUID, got {value!r}")
 
 
 def _redacted(url: str) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from interop.db import DEFAULT_POOL_SIZE
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTEROP_", extra="ignore")
@@ -17,6 +19,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="Any SQLAlchemy URL; default: a SQLite file `interop.db` in the data dir.",
+    )
+    database_pool_size: int = Field(
+        default=DEFAULT_POOL_SIZE,
+        ge=1,
+        le=1000,
+        description=(
+            "Database connections each process keeps open (one per request thread); under load "
+            "it opens up to a quarter more. Requests beyond it wait their turn. On PostgreSQL, "
+            "keep processes x 1.25 x this under `max_connections`."
+        ),
     )
     secret_key: str | None = Field(
         default=None,

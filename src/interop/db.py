@@ -10,28 +10,31 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import psycopg
 from sqlalchemy import DateTime, Engine, MetaData, Select, Table, create_engine, event, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from interop.errors import InteropError
 
+if TYPE_CHECKING:
+    from interop.config import Settings
+
 # A SELECT of any columns: what readable statements and paging pass around.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 
-# Connections each engine keeps open: one per request thread (anyio's default limiter runs
-# 40). With 10, a load of 32 concurrent requests closed and reopened connections all the time
-# (SQLite: 0.7 ms of PRAGMAs each; PostgreSQL: a new backend), and an actor's GET served 15 %
-# fewer requests/s. The most a process holds is unchanged (50): mind PostgreSQL's
-# max_connections (100 by default) when running several server processes.
-POOL_SIZE = 40
-POOL_OVERFLOW = 10
+# Connections each engine keeps open by default (INTEROP_DATABASE_POOL_SIZE): one per request
+# thread (anyio's default limiter runs 40). With 10, a load of 32 concurrent requests closed
+# and reopened connections all the time (SQLite: 0.7 ms of PRAGMAs each; PostgreSQL: a new
+# backend), and an actor's GET served 15 % fewer requests/s. Under load an engine opens up to
+# a quarter more (overflow_for): mind PostgreSQL's max_connections (100 by default) when
+# running several server processes.
+DEFAULT_POOL_SIZE = 40
 # How long a checkout waits for a free connection before the request gets a 503.
 POOL_TIMEOUT_SECONDS = 10
 
@@ -107,12 +110,13 @@ def violation_as(session: Session, error: InteropError) -> Iterator[None]:
 class Database:
     """The lifespan-managed engine(s) and the session factories built on them."""
 
-    def __init__(self, url: str, echo: bool = False) -> None:
+    def __init__(self, url: str, echo: bool = False, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.pool_size = pool_size
         if self.is_sqlite:
-            self.read_engine = _sqlite_engine(url, immediate=False, echo=echo)
-            self.write_engine = _sqlite_engine(url, immediate=True, echo=echo)
+            self.read_engine = _sqlite_engine(url, immediate=False, echo=echo, size=pool_size)
+            self.write_engine = _sqlite_engine(url, immediate=True, echo=echo, size=pool_size)
         else:
             engine = create_engine(
                 url,
@@ -120,9 +124,7 @@ class Database:
                 # No pre-ping: it cost a round trip per checkout (two per request). A dropped
                 # connection is a disconnect error instead, which empties the whole pool, so
                 # the server recovers on its own after an outage (tests/test_faults.py).
-                pool_size=POOL_SIZE,
-                max_overflow=POOL_OVERFLOW,
-                pool_timeout=POOL_TIMEOUT_SECONDS,
+                **_pool_arguments(pool_size),
                 connect_args=_postgres_connect_args(url),
             )
             self.read_engine = self.write_engine = engine
@@ -138,7 +140,16 @@ class Database:
         # while the connections' holders waited for a thread: under 256 connections the server
         # answered nothing until pool timeouts broke the cycle (40 requests in 14 s). Waiting
         # here costs no thread and no connection.
-        self.request_slots = asyncio.Semaphore(POOL_SIZE)
+        self.request_slots = asyncio.Semaphore(pool_size)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "Database":
+        return cls(settings.resolved_database_url, pool_size=settings.database_pool_size)
+
+    @property
+    def max_connections(self) -> int:
+        """The most connections this process may open to a PostgreSQL server."""
+        return self.pool_size + overflow_for(self.pool_size)
 
     def session(self, write: bool = True) -> Session:
         return (self._write if write else self._read)()
@@ -158,7 +169,7 @@ class Database:
         SQLite (WAL: readers take no lock, and there is no network) while the read pool has a
         free connection, so that checking one out never waits for the pool's timeout."""
         pool = self.read_engine.pool
-        return self.is_sqlite and isinstance(pool, QueuePool) and pool.checkedout() < POOL_SIZE
+        return self.is_sqlite and isinstance(pool, QueuePool) and pool.checkedout() < self.pool_size
 
     async def finish(self, session: Session, commit: bool, write: bool = True) -> None:
         """End a request's transaction (commit or roll back) and release its connection."""
@@ -169,6 +180,16 @@ class Database:
             return
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._finisher, _end_transaction, session, commit)
+
+    def server_max_connections(self) -> int | None:
+        """PostgreSQL's max_connections; None on SQLite or when the server cannot be asked."""
+        if self.is_sqlite:
+            return None
+        try:
+            with self.read_engine.connect() as connection:
+                return int(connection.execute(text("SHOW max_connections")).scalar_one())
+        except SQLAlchemyError:
+            return None
 
     def ping(self) -> None:
         with self.read_engine.connect() as connection:
@@ -228,16 +249,24 @@ def _postgres_connect_args(url: str) -> dict[str, Any]:
     return {"connect_timeout": 5, "prepare_threshold": None}
 
 
-def _sqlite_engine(url: str, immediate: bool, echo: bool) -> Engine:
+def overflow_for(pool_size: int) -> int:
+    """Connections an engine may open beyond its pool under load (closed once returned)."""
+    return pool_size // 4
+
+
+def _pool_arguments(size: int) -> dict[str, int]:
+    return {
+        "pool_size": size,
+        "max_overflow": overflow_for(size),
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+    }
+
+
+def _sqlite_engine(url: str, immediate: bool, echo: bool, size: int) -> Engine:
     # Pooled: opening a connection and setting its PRAGMAs cost 0.7 ms, a third of a small
     # request. A pooled connection serves one session at a time, whatever its thread.
     engine = create_engine(
-        url,
-        echo=echo,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={"check_same_thread": False},
+        url, echo=echo, **_pool_arguments(size), connect_args={"check_same_thread": False}
     )
 
     @event.listens_for(engine, "connect")

@@ -6,21 +6,17 @@ import uuid
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from interop.config import Settings
 from interop.db import Database
 from interop.engine.runner import Engine
 from interop.errors import InteropError
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.ingestions.service import queue_collection
 from interop.logs import configure_logging
-from interop.migrations_runner import upgrade
+from interop.terminal import console, err_console, fail, load_settings
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 def worker(
@@ -32,9 +28,9 @@ def worker(
     ] = True,
 ) -> None:
     """Run ingestion workers (and the scheduler) without the API, to scale out on PostgreSQL."""
-    settings = _settings()
+    settings = load_settings()
     configure_logging(settings)
-    database = Database(settings.resolved_database_url)
+    database = Database.from_settings(settings)
     engine = Engine(database, settings)
     engine.start(workers=concurrency, run_scheduler=scheduler)
     typer.echo(f"interop worker: {concurrency} worker(s), scheduler {'on' if scheduler else 'off'}")
@@ -58,17 +54,17 @@ def run_ingestion(
     timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 0,
 ) -> None:
     """Queue a collection for a tenant (a worker or `interop serve` runs it)."""
-    settings = _settings()
-    database = Database(settings.resolved_database_url)
+    settings = load_settings()
+    database = Database.from_settings(settings)
     try:
         tenant = uuid.UUID(tenant_id)
     except ValueError:
-        _fail(f"TENANT_ID must be a UUID, got {tenant_id!r}")
+        fail(f"TENANT_ID must be a UUID, got {tenant_id!r}")
     try:
         with database.transaction() as session:
             ingestion_id = queue_collection(session, tenant).id
     except InteropError as error:
-        _fail(error.message)
+        fail(error.message)
     typer.echo(f"queued ingestion {ingestion_id}")
     if wait:
         state = _follow(database, ingestion_id, timeout)
@@ -106,7 +102,7 @@ def _follow(database: Database, ingestion_id: uuid.UUID, timeout: float) -> str:
             if state not in PENDING_STATES:
                 break
             if timeout and time.monotonic() - started > timeout:
-                _fail(f"still {state} after {timeout:g} s")
+                fail(f"still {state} after {timeout:g} s")
             time.sleep(0.5)
     _print_result(database, ingestion_id)
     return state
@@ -123,16 +119,3 @@ def _print_result(database: Database, ingestion_id: uuid.UUID) -> None:
         )
         if ingestion.error_code:
             console.print(f"[red]{ingestion.error_code}[/]: {ingestion.error_message}")
-
-
-def _settings() -> Settings:
-    settings = Settings()
-    settings.ensure_data_dir()
-    if settings.is_sqlite:
-        upgrade(settings.resolved_database_url)
-    return settings
-
-
-def _fail(message: str) -> Any:
-    err_console.print(f"[red]error:[/] {message}")
-    raise typer.Exit(code=1)
