@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from interop.auth.models import SigningKey
 from interop.auth.secrets import SecretBox
+from interop.auth.verified import VerifiedTokens
 from interop.db import Database, utcnow
 
 ALGORITHM = "ES256"
@@ -36,6 +37,8 @@ class KeyRing:
         self._active_private: Any = None
         self._public: dict[str, Any] = {}
         self._jwks: dict[str, Any] = {"keys": []}
+        # Tokens signed by these keys that were verified already (see auth/verified.py).
+        self.verified = VerifiedTokens()
 
     def load(self) -> None:
         """Read the keys; create the first one when there is none."""
