@@ -1,5 +1,6 @@
-"""A token verified once is not verified again by the same process: what that must not
-change. Only the exact string is remembered, and expiry and the signing key still count."""
+"""What verifying our own tokens costs and must still refuse. A token verified once is not
+verified again by the same process: only the exact string is remembered, and expiry and the
+signing key still count. A kid nobody created costs one read, not a reload of the keys."""
 
 import time
 from pathlib import Path
@@ -8,6 +9,7 @@ from types import SimpleNamespace
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import event
 
 from conftest import _start
 from factories import new_account
@@ -109,3 +111,26 @@ def test_an_expired_token_is_forgotten_when_recalled() -> None:
     verified.remember("gone", "kid", {"exp": int(time.time()) - 1})
     assert verified.recall("gone") is None
     assert len(verified) == 0
+
+
+def test_a_made_up_kid_costs_one_primary_key_read_and_no_reload(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'interop.db'}"
+    upgrade(url)
+    database = Database(url)
+    keys = KeyRing(database, SecretBox(load_master_secret(Settings(data_dir=tmp_path))))
+    keys.load()
+    statements: list[str] = []
+    event.listen(
+        database.read_engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+    assert keys.public_key("0123456789abcdef") is None
+    assert len([s for s in statements if "signing_keys" in s]) == 1
+    assert keys.public_key("x" * 65) is None
+    assert len([s for s in statements if "signing_keys" in s]) == 1
+    # A key another process created is still found, by a reload.
+    other = KeyRing(database, SecretBox(load_master_secret(Settings(data_dir=tmp_path))))
+    new_kid, _ = other.rotate(retention_seconds=3600)
+    assert keys.public_key(new_kid) is not None
+    database.dispose()

@@ -7,11 +7,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, UTCDateTime, utcnow
 
+MAX_KID_LENGTH = 64
+
 
 class SigningKey(Base):
     __tablename__ = "signing_keys"
 
-    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kid: Mapped[str] = mapped_column(String(MAX_KID_LENGTH), primary_key=True)
     algorithm: Mapped[str] = mapped_column(String(16))
     # PEM of the private key, encrypted with the server secret: never stored in clear.
     private_key_encrypted: Mapped[str] = mapped_column(Text)
