@@ -37,7 +37,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-from benchkit import ROOT, database, free_port, write_section
+from benchkit import ROOT, database, free_port, python_speed, speed_note, write_section
 
 sys.path[:0] = [str(ROOT / "tests")]
 from factories import (  # noqa: E402
@@ -104,8 +104,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.tenants < 200:
         parser.error("--tenants must be at least 200 (two pages of 100)")
+    speed = python_speed()
     results = [measure(backend, args) for backend in args.backends.split(",")]
-    write_report(args, results)
+    write_report(args, results, speed)
     failures = [f"{r['backend']}: {p}" for r in results for p in r["problems"]]
     if failures:
         print("\n!!! FAILED: " + "; ".join(failures), file=sys.stderr, flush=True)
@@ -402,7 +403,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def write_report(args: argparse.Namespace, results: list[dict]) -> None:
+def write_report(args: argparse.Namespace, results: list[dict], speed: float) -> None:
     lines = [
         f"## HTTP (`bench/http_load.py --duration {args.duration} --connections {args.connections} "
         f"--tenants {args.tenants}`)",
@@ -413,7 +414,8 @@ def write_report(args: argparse.Namespace, results: list[dict]) -> None:
         f"(d: -c{min(WRITE_CONNECTIONS, args.connections)}), after a 1 s warm-up; "
         "`interop serve --no-worker`. PostgreSQL is served by os.cpu_count() processes, "
         "SQLite by one (the CLI ignores --workers on SQLite); the bare Starlette app (a) runs "
-        "under uvicorn with the same number of processes and returns b's response bytes.",
+        "under uvicorn with the same number of processes and returns b's response bytes. "
+        + speed_note(speed),
         "",
     ]
     for result in results:

@@ -24,7 +24,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
-from benchkit import database, free_port, write_section  # noqa: E402
+from benchkit import database, free_port, python_speed, speed_note, write_section  # noqa: E402
 from generate_oneroster import generate  # noqa: E402
 
 from factories import new_collecting_tenant, queue_collection  # noqa: E402
@@ -44,8 +44,9 @@ def main() -> None:
     if not (bundle / "manifest.csv").exists():
         print(f"generating {args.students:,} students into {bundle} …", flush=True)
         generate(bundle, args.students, seed=1)
+    speed = python_speed()
     results = [measure(backend, bundle) for backend in args.backends.split(",")]
-    write_report(args.students, results)
+    write_report(args.students, results, speed)
 
 
 def measure(backend: str, bundle: Path) -> dict:
@@ -158,13 +159,14 @@ def run_child(_env: str) -> None:
     )
 
 
-def write_report(students: int, results: list[dict]) -> None:
+def write_report(students: int, results: list[dict], speed: float) -> None:
     lines = [
         f"## Ingestion (`bench/ingest.py --students {students}`)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d')}. One worker process; rows = data rows read from the bundle.",
+        f"{time.strftime('%Y-%m-%d')}. One worker process; rows = data rows read from the bundle. "
+        + speed_note(speed),
         "",
         "| backend | run | rows | wall s | rows/s | peak RSS MB | created | updated | deleted |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -50,3 +50,10 @@ def test_a_script_rewrites_only_its_own_section(
     assert "first" not in text
     assert "Prose about it." in text
     assert "<!-- bench/two.py begin -->\nother\n<!-- bench/two.py end -->" in text
+
+
+def test_the_speed_note_gives_the_start_and_end_speeds() -> None:
+    note = benchkit.speed_note(12.25)
+    assert note.startswith("Pure-Python speed 12.2 M loop iterations/s at the start, ")
+    at_end = float(note.split(", ")[1].split(" ")[0])
+    assert at_end > 0
