@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from interop.network import resolves_to_private
+from interop.network import PrivateAddress, UnresolvableHost, stream_get
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -183,26 +183,33 @@ class JwksCache:
         return _matching(entry.keys, kid)
 
     def _fetch(self, url: str) -> _Fetched:
-        host = urlparse(url).hostname or ""
         try:
-            if not self._allow_private and resolves_to_private(host):
-                raise JwksUnavailable(f"{host} is a private or loopback address")
-            # No redirects: one could lead to an address the check above refused.
-            response = httpx.get(url, timeout=self._timeout, follow_redirects=False)
-        except OSError as exc:
-            raise JwksUnavailable(f"cannot resolve {host}: {exc}") from exc
+            with stream_get(url, timeout=self._timeout, allow_private=self._allow_private) as r:
+                if r.status_code != 200:
+                    raise JwksUnavailable(f"GET {url} answered {r.status_code}")
+                content = _read_at_most(r, MAX_JWKS_BYTES, url)
+        except PrivateAddress as exc:
+            raise JwksUnavailable(str(exc)) from exc
+        except UnresolvableHost as exc:
+            raise JwksUnavailable(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise JwksUnavailable(f"GET {url} timed out after {self._timeout:g} s") from exc
         except httpx.HTTPError as exc:
             raise JwksUnavailable(f"GET {url} failed: {exc}") from exc
-        if response.status_code != 200:
-            raise JwksUnavailable(f"GET {url} answered {response.status_code}")
-        if len(response.content) > MAX_JWKS_BYTES:
-            raise JwksUnavailable(f"the JWKS at {url} exceeds {MAX_JWKS_BYTES} bytes")
-        entry = _Fetched(time.monotonic(), _usable_keys(response.content, url))
+        entry = _Fetched(time.monotonic(), _usable_keys(content, url))
         with self._lock:
             self._entries[url] = entry
         return entry
+
+
+def _read_at_most(response: httpx.Response, limit: int, url: str) -> bytes:
+    """The body, refused as soon as it passes `limit` (never held whole when larger)."""
+    received = bytearray()
+    for chunk in response.iter_bytes():
+        received += chunk
+        if len(received) > limit:
+            raise JwksUnavailable(f"the JWKS at {url} exceeds {limit} bytes")
+    return bytes(received)
 
 
 def _usable_keys(content: bytes, url: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
-from interop.network import resolves_to_private
+from interop.network import PrivateAddress, UnresolvableHost, stream_get
 
 # Deflate reaches about 1000:1 on real data only for pathological input.
 MAX_COMPRESSION_RATIO = 200
@@ -138,20 +138,13 @@ def _local_path(
 def _download(
     url: str, allow_private: bool, max_bytes: int, scratch: Path, stack: ExitStack
 ) -> Path:
-    host = urlparse(url).hostname or ""
-    if not allow_private and _is_private(host):
-        raise BundleError(
-            "source_not_allowed",
-            f"{host} is a private or loopback address (INTEROP_SOURCE_ALLOW_PRIVATE_NETWORKS)",
-        )
     scratch.mkdir(parents=True, exist_ok=True)
     # The stack closes (and so deletes) the download when the bundle is done with.
     download = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip")  # noqa: SIM115
     target: IO[bytes] = stack.enter_context(download)
     received = 0
     try:
-        # No redirects: a redirect could lead to an address the check above refused.
-        with httpx.stream("GET", url, timeout=30, follow_redirects=False) as response:
+        with stream_get(url, timeout=30, allow_private=allow_private) as response:
             if response.status_code != 200:
                 raise BundleError(
                     "source_unavailable", f"GET {url} answered {response.status_code}"
@@ -161,17 +154,16 @@ def _download(
                 if received > max_bytes:
                     raise BundleError("bundle_too_large", f"the download exceeds {max_bytes} bytes")
                 target.write(chunk)
+    except PrivateAddress as exc:
+        raise BundleError(
+            "source_not_allowed", f"{exc} (INTEROP_SOURCE_ALLOW_PRIVATE_NETWORKS)"
+        ) from exc
+    except UnresolvableHost as exc:
+        raise BundleError("source_unavailable", str(exc)) from exc
     except httpx.HTTPError as exc:
         raise BundleError("source_unavailable", f"GET {url} failed: {exc}") from exc
     target.flush()
     return Path(target.name)
-
-
-def _is_private(host: str) -> bool:
-    try:
-        return resolves_to_private(host)
-    except OSError as exc:
-        raise BundleError("source_unavailable", f"cannot resolve {host}: {exc}") from exc
 
 
 def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
