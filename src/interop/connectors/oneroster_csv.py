@@ -9,7 +9,7 @@ import csv
 import functools
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -191,8 +191,10 @@ def iter_rows(bundle: Bundle, spec: TopicSpec) -> Iterator[SourceRow | tuple[int
             layout = _Layout(spec, _header(spec, next(reader, None)))
             line = reader.line_num + 1
             for values in reader:
-                if any(values) and any(value.strip() for value in values):
-                    yield layout.row(values, line)
+                if any(values):
+                    parsed = layout.row(values, line)
+                    if parsed is not None:
+                        yield parsed
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise BundleError(
@@ -238,14 +240,15 @@ class _Layout:
         self.status = position.get("status")
         self.modified = position.get("dateLastModified")
         self.required = [(column, position[column]) for column in spec.required]
-        self.columns: list[tuple[int, str, int, str]] = []
+        # (position, field name, kind, the column's name or, for a typed one, its converter)
+        self.columns: list[tuple[int, str, int, Any]] = []
         for index, column in enumerate(header):
             if column in _RESERVED or column in DROPPED_COLUMNS or position[column] != index:
                 continue
             if column.startswith("metadata."):
                 self.columns.append((index, column.removeprefix("metadata."), _METADATA, column))
             elif column in spec.typed:
-                self.columns.append((index, snake_case(column), _TYPED, column))
+                self.columns.append((index, snake_case(column), _TYPED, _converter(spec, column)))
             else:
                 self.columns.append((index, snake_case(column), _PLAIN, column))
         self.absent_typed = [
@@ -254,20 +257,23 @@ class _Layout:
             if column not in position
         ]
 
-    def row(self, values: list[str], line: int) -> SourceRow | tuple[int, RowError]:
+    def row(self, values: list[str], line: int) -> SourceRow | tuple[int, RowError] | None:
+        """The parsed row, `(line, error)`, or None for a row of blanks only."""
+        stripped = [value.strip() for value in values]
+        if not any(stripped):
+            return None
         width = self.width
-        if len(values) > width and any(v.strip() for v in values[width:]):
+        if len(stripped) > width and any(stripped[width:]):
             return line, RowError(f"{len(values)} values for {width} columns")
-        if len(values) < width:
-            values = values + [""] * (width - len(values))
+        if len(stripped) < width:
+            stripped += [""] * (width - len(stripped))
         try:
-            return self._parse([value.strip() for value in values], line)
+            return self._parse(stripped, line)
         except RowError as error:
-            error.sourced_id = values[self.sourced_id].strip() or None
+            error.sourced_id = stripped[self.sourced_id] or None
             return line, error
 
     def _parse(self, values: list[str], line: int) -> SourceRow:
-        spec = self.spec
         empty = [column for column, index in self.required if not values[index]]
         if empty:
             raise RowError(f"required value(s) missing: {', '.join(empty)}")
@@ -277,12 +283,12 @@ class _Layout:
             raise RowError(f"status must be active or tobedeleted, got {given!r}")
         fields: dict[str, Any] = {}
         metadata: dict[str, str] = {}
-        for index, name, kind, column in self.columns:
+        for index, name, kind, convert in self.columns:
             value = values[index]
             if kind == _PLAIN:
                 fields[name] = value or None
             elif kind == _TYPED:
-                fields[name] = _value(spec, column, value)
+                fields[name] = convert(value)
             elif value:
                 metadata[name] = value
         for name, is_list in self.absent_typed:
@@ -300,22 +306,45 @@ class _Layout:
         )
 
 
-def _value(spec: TopicSpec, column: str, value: str) -> Any:
+def _converter(spec: TopicSpec, column: str) -> Callable[[str], Any]:
+    """How a typed column's value is read, decided once per file."""
     if column in spec.lists:
-        return [item.strip() for item in value.split(",") if item.strip()]
+        return _list
     if column in spec.booleans:
-        if not value:
-            return None
-        if value.lower() not in ("true", "false"):
-            raise RowError(f"{column} must be true or false, got {value!r}")
-        return value.lower() == "true"
+        return functools.partial(_boolean, column)
     if column in spec.dates:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            raise RowError(f"{column} must be a date YYYY-MM-DD, got {value!r}") from None
+        return functools.partial(_date, column)
+    return _plain  # pragma: no cover - every typed column is a list, boolean or date
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+def _boolean(column: str, value: str) -> bool | None:
+    if not value:
+        return None
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise RowError(f"{column} must be true or false, got {value!r}")
+    return lowered == "true"
+
+
+def _date(column: str, value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return _iso_date(value)
+    except ValueError:
+        raise RowError(f"{column} must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+@functools.lru_cache(maxsize=4096)  # a bundle's dates repeat: term and enrollment dates
+def _iso_date(value: str) -> str:
+    return date.fromisoformat(value).isoformat()
+
+
+def _plain(value: str) -> str | None:
     return value or None
 
 
