@@ -318,7 +318,11 @@ def _converter(spec: TopicSpec, column: str) -> Callable[[str], Any]:
 
 
 def _list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()] if value else []
+    if not value:
+        return []
+    if "," not in value:  # most lists hold one item (the value is stripped already)
+        return [value]
+    return [item for item in (part.strip() for part in value.split(",")) if item]
 
 
 def _boolean(column: str, value: str) -> bool | None:
@@ -361,14 +365,27 @@ def _timestamp(value: str) -> datetime | None:
 
 def reference_values(spec: TopicSpec, row: SourceRow) -> Iterator[tuple[str, str, str]]:
     """(column, target topic, referenced id) for every reference the row makes."""
-    for column, target in spec.references.items():
-        if column == "sourcedId":
+    fields = row.fields
+    for column, target, name in _reference_plan(spec):
+        if name is None:
             yield column, target, row.sourced_id
             continue
-        value = row.fields.get(snake_case(column))
-        for item in value if isinstance(value, list) else [value]:
-            if item:
-                yield column, target, item
+        value = fields.get(name)
+        if isinstance(value, list):
+            for item in value:
+                if item:
+                    yield column, target, item
+        elif value:
+            yield column, target, value
+
+
+@functools.cache  # one plan per topic: asked for on every row
+def _reference_plan(spec: TopicSpec) -> tuple[tuple[str, str, str | None], ...]:
+    """(column, target topic, field name or None for the row's own sourcedId)."""
+    return tuple(
+        (column, target, None if column == "sourcedId" else snake_case(column))
+        for column, target in spec.references.items()
+    )
 
 
 def text_stream(binary: Any) -> io.TextIOWrapper:
