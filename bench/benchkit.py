@@ -2,6 +2,7 @@
 machine's speed at the time, and rewriting a script's own section of BENCHMARKS.md."""
 
 import os
+import platform
 import re
 import socket
 import time
@@ -36,6 +37,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_model() -> str:
+    """The host's CPU as Linux names it: the benchmark VM moves between hosts."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def python_speed() -> float:

@@ -37,7 +37,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-from benchkit import ROOT, database, free_port, python_speed, speed_note, write_section
+from benchkit import (
+    ROOT,
+    cpu_model,
+    database,
+    free_port,
+    python_speed,
+    speed_note,
+    write_section,
+)
 
 sys.path[:0] = [str(ROOT / "tests")]
 from factories import (  # noqa: E402
@@ -391,16 +399,6 @@ def markdown_table(result: dict) -> str:
     if result["problems"]:
         lines.append(f"- **FAILED: {'; '.join(result['problems'])}**")
     return "\n".join(lines)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def write_report(args: argparse.Namespace, results: list[dict], speed: float) -> None:

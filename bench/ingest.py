@@ -24,7 +24,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
-from benchkit import database, free_port, python_speed, speed_note, write_section  # noqa: E402
+from benchkit import (  # noqa: E402
+    cpu_model,
+    database,
+    free_port,
+    python_speed,
+    speed_note,
+    write_section,
+)
 from generate_oneroster import generate  # noqa: E402
 
 from factories import new_collecting_tenant, queue_collection  # noqa: E402
@@ -163,7 +170,7 @@ def write_report(students: int, results: list[dict], speed: float) -> None:
     lines = [
         f"## Ingestion (`bench/ingest.py --students {students}`)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Machine: {platform.platform()}, {cpu_model()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d')}. One worker process; rows = data rows read from the bundle. "
         + speed_note(speed),
