@@ -119,7 +119,9 @@ DROPPED_COLUMNS = frozenset({"password"})
 COLUMN_ALIASES = {"preferredFirstName": "preferredGivenName"}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which cost 8 %
+# of parsing a bundle (one SourceRow per row). Nothing changes a row after it is parsed.
+@dataclass(slots=True)
 class SourceRow:
     line: int
     sourced_id: str

@@ -26,7 +26,7 @@ _STAGE = "roster_stage"
 _STAGE_READY = "interop_roster_stage_ready"  # key in the pooled connection's info
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like SourceRow: one per row, built in the writer thread
 class StagedRow:
     """A source row as the repository stores it: its fields as canonical JSON and a digest
     of what the source said."""
