@@ -26,7 +26,6 @@ class PrivateAddress(Exception):
 
     def __init__(self, host: str) -> None:
         super().__init__(f"{host} is a private or loopback address")
-        self.host = host
 
 
 class UnresolvableHost(Exception):

@@ -188,9 +188,7 @@ class JwksCache:
                 if r.status_code != 200:
                     raise JwksUnavailable(f"GET {url} answered {r.status_code}")
                 content = _read_at_most(r, MAX_JWKS_BYTES, url)
-        except PrivateAddress as exc:
-            raise JwksUnavailable(str(exc)) from exc
-        except UnresolvableHost as exc:
+        except (PrivateAddress, UnresolvableHost) as exc:
             raise JwksUnavailable(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise JwksUnavailable(f"GET {url} timed out after {self._timeout:g} s") from exc

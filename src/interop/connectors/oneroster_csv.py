@@ -242,17 +242,17 @@ class _Layout:
         self.status = position.get("status")
         self.modified = position.get("dateLastModified")
         self.required = [(column, position[column]) for column in spec.required]
-        # (position, field name, kind, the column's name or, for a typed one, its converter)
-        self.columns: list[tuple[int, str, int, Any]] = []
+        # (position, field name, kind, the converter of a typed column)
+        self.columns: list[tuple[int, str, int, Callable[[str], Any] | None]] = []
         for index, column in enumerate(header):
             if column in _RESERVED or column in DROPPED_COLUMNS or position[column] != index:
                 continue
             if column.startswith("metadata."):
-                self.columns.append((index, column.removeprefix("metadata."), _METADATA, column))
+                self.columns.append((index, column.removeprefix("metadata."), _METADATA, None))
             elif column in spec.typed:
                 self.columns.append((index, snake_case(column), _TYPED, _converter(spec, column)))
             else:
-                self.columns.append((index, snake_case(column), _PLAIN, column))
+                self.columns.append((index, snake_case(column), _PLAIN, None))
         self.absent_typed = [
             (snake_case(column), column in spec.lists)
             for column in spec.booleans + spec.lists + spec.dates
@@ -289,7 +289,7 @@ class _Layout:
             value = values[index]
             if kind == _PLAIN:
                 fields[name] = value or None
-            elif kind == _TYPED:
+            elif convert is not None:  # _TYPED
                 fields[name] = convert(value)
             elif value:
                 metadata[name] = value
@@ -314,9 +314,7 @@ def _converter(spec: TopicSpec, column: str) -> Callable[[str], Any]:
         return _list
     if column in spec.booleans:
         return functools.partial(_boolean, column)
-    if column in spec.dates:
-        return functools.partial(_date, column)
-    return _plain  # pragma: no cover - every typed column is a list, boolean or date
+    return functools.partial(_date, column)  # spec.typed is lists, booleans and dates
 
 
 def _list(value: str) -> list[str]:
@@ -348,10 +346,6 @@ def _date(column: str, value: str) -> str | None:
 @functools.lru_cache(maxsize=4096)  # a bundle's dates repeat: term and enrollment dates
 def _iso_date(value: str) -> str:
     return date.fromisoformat(value).isoformat()
-
-
-def _plain(value: str) -> str | None:
-    return value or None
 
 
 @functools.lru_cache(maxsize=4096)  # exports repeat a few timestamps across many rows
