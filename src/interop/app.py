@@ -27,6 +27,7 @@ from interop.migrations_runner import migrations_are_current
 from interop.openapi import without_framework_422
 from interop.ratelimit import RateLimited, RateLimiter
 from interop.routers import API_ROUTERS
+from interop.routing import RouteIndex
 
 API_PREFIX = "/v2/interop"
 log = logging.getLogger("interop")
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_service_endpoints(app)
     _use_our_openapi(app)
     _add_error_handlers(app)
+    RouteIndex.install(app.router)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics, api_prefix=API_PREFIX)
     return app
