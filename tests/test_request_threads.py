@@ -1,25 +1,30 @@
 """Where a request's work runs: a synchronous endpoint in one worker-thread call with its
-response still validated, and a caller's lookup on the event loop only when nothing can wait."""
+response still validated; a caller's lookup and a read endpoint on the event loop only when
+nothing can wait (a SQLite read with a free pooled connection)."""
 
 import asyncio
 import inspect
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 import interop.db
 from conftest import Server, _start
 from factories import new_tenant
 from interop.auth.router import router as auth_router
-from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for
+from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for, runs_on_loop
+from interop.roster.router import router as roster_router
 from interop.routers import API_ROUTERS
-from interop.routing import InteropRoute
+from interop.routing import InteropRoute, ScanningRoute
 
 
 class Answer(BaseModel):
@@ -90,10 +95,14 @@ def test_a_sqlite_read_runs_on_the_loop_only_while_a_pooled_connection_is_free(
     held = []
     try:
         assert database.can_read_without_waiting()
+        assert runs_on_loop(database.request_session(write=False))
+        assert not runs_on_loop(database.request_session(write=True))
         held = [database.read_engine.connect() for _ in range(DEFAULT_POOL_SIZE)]
         assert not database.can_read_without_waiting()
+        assert not runs_on_loop(database.request_session(write=False))
         held.pop().close()
         assert database.can_read_without_waiting()
+        assert runs_on_loop(database.request_session(write=False))
     finally:
         for connection in held:
             connection.close()
@@ -104,8 +113,84 @@ def test_a_postgresql_read_never_runs_on_the_loop(postgres_database: str) -> Non
     database = Database(postgres_database)
     try:
         assert not database.can_read_without_waiting()
+        assert not runs_on_loop(database.request_session(write=False))
     finally:
         database.dispose()
+
+
+def _app_with_session_endpoints(database: Database) -> FastAPI:
+    async def request_session(request: Request) -> AsyncIterator[Session]:
+        session = database.request_session(write=request.method != "GET")
+        try:
+            yield session
+        finally:
+            session.close()
+
+    session_param = Annotated[Session, Depends(request_session)]
+    router = APIRouter(route_class=InteropRoute)
+    scanning = APIRouter(route_class=ScanningRoute)
+
+    @router.get("/read", response_model=Answer)
+    def read(session: session_param) -> dict[str, int]:
+        return {"thread": threading.get_ident()}
+
+    @router.post("/write", response_model=Answer)
+    def write(session: session_param) -> dict[str, int]:
+        return {"thread": threading.get_ident()}
+
+    @scanning.get("/scan", response_model=Answer)
+    def scan(session: session_param) -> dict[str, int]:
+        return {"thread": threading.get_ident()}
+
+    @router.get("/loop", response_model=Answer)
+    async def loop() -> dict[str, int]:
+        return {"thread": threading.get_ident()}
+
+    app = FastAPI()
+    app.include_router(router)
+    app.include_router(scanning)
+    return app
+
+
+def _threads(database: Database) -> dict[str, bool]:
+    """For each endpoint: whether it ran on the event loop's thread."""
+
+    async def scenario() -> dict[str, bool]:
+        transport = httpx.ASGITransport(app=_app_with_session_endpoints(database))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            loop_thread = (await client.get("/loop")).json()["thread"]
+            answers = {
+                "read": await client.get("/read"),
+                "write": await client.post("/write"),
+                "scan": await client.get("/scan"),
+            }
+        return {name: r.json()["thread"] == loop_thread for name, r in answers.items()}
+
+    return asyncio.run(scenario())
+
+
+def test_a_sqlite_read_endpoint_runs_on_the_loop_and_everything_else_in_a_thread(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'loop.db'}")
+    try:
+        assert _threads(database) == {"read": True, "write": False, "scan": False}
+    finally:
+        database.dispose()
+
+
+def test_a_postgresql_read_endpoint_runs_in_a_thread(postgres_database: str) -> None:
+    database = Database(postgres_database)
+    try:
+        assert _threads(database) == {"read": False, "write": False, "scan": False}
+    finally:
+        database.dispose()
+
+
+def test_roster_reads_stay_in_worker_threads() -> None:
+    # Roster topics hold hundreds of thousands of rows: their filtered pages scan in SQLite.
+    assert roster_router.routes
+    assert all(isinstance(route, ScanningRoute) for route in roster_router.routes)
 
 
 def test_many_more_concurrent_requests_than_connections_all_succeed(

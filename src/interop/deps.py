@@ -21,7 +21,7 @@ from interop.auth.service import (
     principal_from_bearer,
 )
 from interop.config import Settings
-from interop.db import Database
+from interop.db import Database, runs_on_loop
 from interop.errors import InteropError
 from interop.lti.service import principal_from_platform_token
 from interop.ratelimit import RateLimiter
@@ -79,13 +79,14 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     The request first takes one of the database's request slots (see Database.request_slots).
     The endpoint's thread runs its statements (on SQLite a write transaction takes the write
-    lock at its first one; a SQLite GET's caller lookup runs on the event loop, see
-    get_principal); the commit runs on the database's own finisher threads.
+    lock at its first one); a SQLite read runs on the event loop instead, caller lookup and
+    endpoint alike (Database.request_session). The commit runs on the database's own finisher
+    threads.
     """
     database = get_database(request)
     write = request.method not in READ_METHODS
     async with database.request_slots:
-        session = database.session(write=write)
+        session = database.request_session(write=write)
         session.begin()
         try:
             yield session
@@ -108,7 +109,7 @@ async def get_principal(
 ) -> Principal:
     """Who calls, within the principal's rate limit (when one is set)."""
     scheme, value = _credentials(request)
-    if _look_up_on_the_loop(request, scheme, value):
+    if _look_up_on_the_loop(request, session, scheme, value):
         principal = _principal_from_credentials(request, session, scheme, value)
     else:
         principal = await run_in_threadpool(_authenticate, request, session, scheme, value)
@@ -126,16 +127,15 @@ def _credentials(request: Request) -> tuple[str, str]:
     return scheme, value
 
 
-def _look_up_on_the_loop(request: Request, scheme: str, value: str) -> bool:
-    """A read request on SQLite with one of our own bearer tokens: the lookup is one indexed
-    read of a local file, cheaper than the worker-thread round trip it would otherwise cost
-    (an actor's GET with 32 connections: +25-48 % requests/s). Whatever may wait stays in a
-    worker thread: a PostgreSQL round trip, a platform token's JWKS fetch, the deliberately
+def _look_up_on_the_loop(request: Request, session: Session, scheme: str, value: str) -> bool:
+    """A read on SQLite (`runs_on_loop`) with one of our own bearer tokens: the lookup is one
+    indexed read of a local file, cheaper than the worker-thread round trip it would otherwise
+    cost (an actor's GET with 32 connections: +25-48 % requests/s). Whatever may wait stays in
+    a worker thread: a PostgreSQL round trip, a platform token's JWKS fetch, the deliberately
     slow hash of a Basic secret, a write request's separate read transaction, a busy pool."""
     return (
-        request.method in READ_METHODS
+        runs_on_loop(session)
         and scheme == "bearer"
-        and get_database(request).can_read_without_waiting()
         and not is_foreign_token(get_keys(request), get_settings(request), value)
     )
 

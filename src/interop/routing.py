@@ -16,10 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.routing import APIRoute, APIRouter
+from sqlalchemy.orm import Session
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
+
+from interop.db import runs_on_loop
 
 # Distinct request paths whose candidate routes are remembered, and the longest path kept
 # (ids make paths unbounded; a longer one is looked up afresh each time).
@@ -28,19 +31,37 @@ LONGEST_REMEMBERED_PATH = 256
 
 
 class InteropRoute(APIRoute):
+    """A synchronous endpoint runs in a worker thread, or on the event loop when its session
+    is a SQLite read (`runs_on_loop`)."""
+
+    # False for endpoints whose reads can be long scans inside SQLite (roster data): in a
+    # worker thread, which releases the GIL while SQLite works, the loop serves others meanwhile.
+    reads_on_loop = True
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
-            endpoint = in_worker_thread(endpoint)
+            endpoint = in_worker_thread(endpoint, reads_on_loop=self.reads_on_loop)
         super().__init__(path, endpoint, **kwargs)
 
 
-def in_worker_thread(function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function` as a coroutine running it in the threadpool. `functools.wraps` copies its
+class ScanningRoute(InteropRoute):
+    """An InteropRoute whose endpoint always runs in a worker thread."""
+
+    reads_on_loop = False
+
+
+def in_worker_thread(function: Callable[..., Any], reads_on_loop: bool) -> Callable[..., Any]:
+    """`function` as a coroutine running it in the threadpool (or, with `reads_on_loop`, on the
+    loop when it is handed a session that runs there). `functools.wraps` copies its
     annotations and sets `__wrapped__`, through which FastAPI reads the parameters, the
     response model and the module globals that resolve them."""
 
     @functools.wraps(function)
     async def endpoint(*args: Any, **kwargs: Any) -> Any:
+        if reads_on_loop and any(
+            isinstance(value, Session) and runs_on_loop(value) for value in kwargs.values()
+        ):
+            return function(*args, **kwargs)
         return await run_in_threadpool(function, *args, **kwargs)
 
     return endpoint

@@ -10,11 +10,11 @@ from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
 from interop.roster.repository import get_record, record_out, tenant_records
 from interop.roster.schemas import TOPIC_MODELS, RosterItem
-from interop.routing import InteropRoute
+from interop.routing import ScanningRoute
 from interop.schemas import DataEnvelope, JsonDateTime, ListEnvelope
 from interop.tenants.repository import own_tenant_id
 
-router = APIRouter(tags=["Roster data (ext)"], route_class=InteropRoute)
+router = APIRouter(tags=["Roster data (ext)"], route_class=ScanningRoute)
 ChangedSince = Annotated[
     JsonDateTime | None,
     Query(
