@@ -21,8 +21,8 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
 
 from interop.app import create_app
 from interop.config import Settings
@@ -49,6 +49,23 @@ class LogCollector(logging.Handler):
 LOGS = LogCollector()
 logging.getLogger().addHandler(LOGS)
 logging.getLogger().setLevel(logging.INFO)
+
+# What a statement on a read session may begin with.
+READ_STATEMENTS = ("SELECT", "WITH", "SHOW")
+
+
+class WriteOnReadSession(AssertionError):
+    pass
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _read_sessions_only_read(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    """PostgreSQL read sessions run in autocommit (interop.db), where a write would not be
+    atomic: throughout the suite, such a statement fails the request, and with it the test."""
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        return
+    if not statement.lstrip().upper().startswith(READ_STATEMENTS):
+        raise WriteOnReadSession(f"a read session wrote: {statement[:200]}")
 
 
 @dataclass

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import interop.db
-from conftest import Server, _start
+from conftest import Server, WriteOnReadSession, _start
 from factories import new_tenant
 from interop.auth.router import router as auth_router
 from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for, runs_on_loop
@@ -114,6 +115,77 @@ def test_a_postgresql_read_never_runs_on_the_loop(postgres_database: str) -> Non
     try:
         assert not database.can_read_without_waiting()
         assert not runs_on_loop(database.request_session(write=False))
+    finally:
+        database.dispose()
+
+
+def test_a_postgresql_read_runs_in_autocommit_and_a_write_in_a_transaction(
+    postgres_database: str,
+) -> None:
+    """Under READ COMMITTED a read transaction gave no consistency that autocommit does not,
+    and cost two round trips; a write keeps its transaction, on the very same connections."""
+    database = Database(postgres_database, pool_size=1)
+    try:
+        with database.transaction(write=False) as session:
+            read = session.connection().connection.driver_connection
+            assert read is not None and read.autocommit
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+        write_session = database.session(write=True)
+        try:
+            write_session.begin()
+            connection = write_session.connection().connection.driver_connection
+            assert connection is read  # the pool's one connection, back out of autocommit
+            assert not connection.autocommit
+            write_session.execute(text("CREATE TABLE rolled_back (a int)"))
+        finally:
+            write_session.rollback()
+            write_session.close()
+        with database.transaction(write=False) as session:
+            found = session.execute(text("SELECT to_regclass('rolled_back')")).scalar()
+        assert found is None
+    finally:
+        database.dispose()
+
+
+def test_the_suite_refuses_a_write_on_a_postgresql_read_session(postgres_database: str) -> None:
+    database = Database(postgres_database)
+    try:
+        with pytest.raises(WriteOnReadSession), database.transaction(write=False) as session:
+            session.execute(text("CREATE TEMP TABLE not_here (a int)"))
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_read_ends_on_the_loop_and_a_write_on_the_finisher_threads(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'finish.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_database")
+    )
+    database = Database(url)
+    finisher_threads: list[int] = []
+    submit = database._finisher.submit
+
+    def recording_submit(*args: object, **kwargs: object) -> object:
+        finisher_threads.append(threading.get_ident())
+        return submit(*args, **kwargs)  # type: ignore[arg-type]
+
+    database._finisher.submit = recording_submit  # type: ignore[method-assign]
+
+    async def end(write: bool) -> None:
+        session = database.request_session(write=write)
+        session.begin()
+        session.execute(text("SELECT 1"))
+        await database.finish(session, commit=True, write=write)
+
+    try:
+        asyncio.run(end(write=False))
+        assert finisher_threads == []
+        asyncio.run(end(write=True))
+        assert len(finisher_threads) == 1
     finally:
         database.dispose()
 
