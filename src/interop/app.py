@@ -28,6 +28,7 @@ from interop.openapi import without_framework_422
 from interop.ratelimit import RateLimited, RateLimiter
 from interop.routers import API_ROUTERS
 from interop.routing import RouteIndex
+from interop.serving import freeze_start_up_objects
 
 API_PREFIX = "/v2/interop"
 log = logging.getLogger("interop")
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = Engine(database, settings)
         if settings.engine_enabled:
             engine.start(workers=1)
+        freeze_start_up_objects()
         try:
             yield
         finally:

@@ -69,6 +69,8 @@ def serve(
 
     import uvicorn
 
+    from interop.serving import HTTP_PROTOCOL, event_loop
+
     if not worker:
         # The app factory reads its settings from the environment, in every process.
         os.environ["INTEROP_ENGINE_ENABLED"] = "false"
@@ -94,6 +96,8 @@ def serve(
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=10,
+        loop=event_loop(settings),
+        http=HTTP_PROTOCOL,
     )
 
 

@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     )
     scheduler_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often the scheduler looks for due schedules."
+    )
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        default="auto",
+        description="The event loop `interop serve` runs on; auto: asyncio on SQLite, uvloop "
+        "on PostgreSQL (BENCHMARKS.md has the measurements).",
     )
     log_json: bool = Field(default=False, description="JSON log lines (production) vs console.")
     log_level: str = Field(default="INFO")
