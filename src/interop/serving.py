@@ -1,4 +1,5 @@
-"""How `interop serve` runs uvicorn: the event loop and the HTTP protocol it serves with."""
+"""How a server process runs: the event loop and HTTP protocol `interop serve` gives uvicorn,
+and the start-up objects the app leaves out of garbage collection."""
 
 import asyncio
 import gc
