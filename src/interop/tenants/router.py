@@ -73,9 +73,8 @@ def get_tenant(
 def get_own_tenant(
     session: SessionDep, principal: ActorPrincipal, box: Box, response: Response
 ) -> Any:
-    info = service.tenant_info(
-        get_tenant_info_row(session, principal, own_tenant_id(principal)), box
-    )
+    row = get_tenant_info_row(session, principal, own_tenant_id(principal))
+    info = service.tenant_info(row, box)
     response.headers["ETag"] = etag(info.version)
     return {"data": info}
 
