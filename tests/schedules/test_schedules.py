@@ -1,12 +1,14 @@
 """Schedules: create by hour, one collection schedule per hour, only `enabled` changes, run."""
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from factories import new_tenant
+from factories import _database, new_tenant
+from interop.schedules.models import Schedule
 
 SCHEDULES = "/v2/interop/tenant/schedules"
 
@@ -73,6 +75,63 @@ def test_list_and_count(server, api: httpx.Client) -> None:
     count = api.get(f"{SCHEDULES}/count", headers=actor.headers)
     assert count.json() == 3
     assert count.text == "3"
+
+
+def test_list_pages_walk_in_creation_order(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    for hour in (4, 1, 3):
+        _create(api, actor, hour)
+    _, other = new_tenant(server, api, integration="planner")
+    _create(api, other, 2)
+    hours, url = [], f"{SCHEDULES}?page_size=2"
+    while url and len(hours) < 3:
+        body = api.get(url, headers=actor.headers).json()
+        hours.append([schedule["hour"] for schedule in body["data"]])
+        url = body["paging"]["next"]
+    assert hours == [[4, 1], [3]]
+    past = api.get(SCHEDULES, params={"page": 5, "page_size": 2}, headers=actor.headers).json()
+    assert past["data"] == []
+    assert past["paging"]["prev"] == f"{SCHEDULES}?page=4&page_size=2"
+
+
+def test_list_shows_each_stored_value_in_its_place(server, api: httpx.Client) -> None:
+    """The list reads its own columns (a prebuilt statement), the GET by id the ORM row: both
+    against values written by hand, the three times distinct, so a swapped column fails."""
+    _, actor = new_tenant(server, api)
+    created = _create(api, actor, 6).json()["data"]
+    ran, skipped = (
+        datetime(2026, 3, 4, 6, 0, 1, tzinfo=UTC),
+        datetime(2026, 5, 6, 6, 0, 2, tzinfo=UTC),
+    )
+    with _database(server.database_url).transaction() as session:
+        schedule = session.get_one(Schedule, uuid.UUID(created["id"]))
+        schedule.enabled, schedule.last_run_at, schedule.last_skipped_at = False, ran, skipped
+        schedule.last_skip_reason = "ingestion_pending"
+        schedule.version = 7
+        session.flush()
+        created_at, updated_at = schedule.created_at, schedule.updated_at
+    expected = {
+        "id": created["id"],
+        "tenant_id": actor.extra["tenant_id"],
+        "type": "collection",
+        "hour": 6,
+        "enabled": False,
+        "next_run_at": None,
+        "last_run_at": "2026-03-04T06:00:01Z",
+        "last_skipped_at": "2026-05-06T06:00:02Z",
+        "last_skip_reason": "ingestion_pending",
+        "created_at": _json_time(created_at),
+        "updated_at": _json_time(updated_at),
+        "version": 7,
+    }
+    assert created_at != updated_at
+    listed = api.get(SCHEDULES, headers=actor.headers).json()["data"]
+    assert listed == [expected]
+    assert api.get(f"{SCHEDULES}/{created['id']}", headers=actor.headers).json()["data"] == expected
+
+
+def _json_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def test_patch_enabled_only(server, api: httpx.Client) -> None:

@@ -9,11 +9,12 @@ from interop.concurrency import IfMatch, etag
 from interop.db import utcnow
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep, count, paginate
+from interop.paging import PageDep, count, paginate_prebuilt
 from interop.routing import InteropRoute
 from interop.schedules import service
 from interop.schedules.schemas import Schedule, ScheduleCreate, ScheduleUpdate
 from interop.schemas import DataEnvelope, ListEnvelope
+from interop.tenants.repository import own_tenant_id
 
 router = APIRouter(tags=["Schedules"], route_class=InteropRoute)
 
@@ -26,8 +27,13 @@ router = APIRouter(tags=["Schedules"], route_class=InteropRoute)
 )
 def list_schedules(session: SessionDep, principal: ActorPrincipal, page: PageDep) -> Any:
     now = utcnow()
-    statement = service.tenant_schedules(principal)
-    return paginate(session, statement, page, lambda row: Schedule.of(row[0], now))
+    return paginate_prebuilt(
+        session,
+        service.TENANT_SCHEDULES_PAGE,
+        page,
+        lambda row: Schedule.of(row, now),
+        tenant_id=own_tenant_id(principal),
+    )
 
 
 @router.post(

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
 
 from interop.schedules.models import Schedule as ScheduleRow
 from interop.schemas import InputModel, JsonInt
@@ -29,7 +30,8 @@ class Schedule(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, schedule: ScheduleRow, now: datetime) -> "Schedule":
+    def of(cls, schedule: ScheduleRow | Row[Any], now: datetime) -> "Schedule":
+        """From the ORM object or a row of its columns (service.TENANT_SCHEDULES_PAGE)."""
         return cls(
             id=schedule.id,
             tenant_id=schedule.tenant_id,

@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,17 +11,36 @@ from interop.concurrency import check_if_match
 from interop.db import AnySelect, utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
+from interop.paging import paged
 from interop.schedules.models import Schedule
 from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate
 from interop.tenants.repository import own_tenant_id
 
+LIST_ORDER = (Schedule.created_at, Schedule.id)
+# The page of a tenant's schedules every actor's list request reads, built once
+# (paging.paged); its columns are the values schemas.Schedule.of reads.
+TENANT_SCHEDULES_PAGE = paged(
+    select(
+        Schedule.id,
+        Schedule.tenant_id,
+        Schedule.type,
+        Schedule.hour,
+        Schedule.enabled,
+        Schedule.last_run_at,
+        Schedule.last_skipped_at,
+        Schedule.last_skip_reason,
+        Schedule.created_at,
+        Schedule.updated_at,
+        Schedule.version,
+    )
+    .where(Schedule.tenant_id == bindparam("tenant_id"))
+    .order_by(*LIST_ORDER)
+)
+
 
 def tenant_schedules(principal: Principal) -> AnySelect:
-    return (
-        select(Schedule)
-        .where(Schedule.tenant_id == own_tenant_id(principal))
-        .order_by(Schedule.created_at, Schedule.id)
-    )
+    statement = select(Schedule).where(Schedule.tenant_id == own_tenant_id(principal))
+    return statement.order_by(*LIST_ORDER)
 
 
 def get_schedule(
