@@ -4,6 +4,7 @@ nothing can wait (a SQLite read with a free pooled connection)."""
 
 import asyncio
 import inspect
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,9 @@ import interop.db
 from conftest import Server, WriteOnReadSession, _start
 from factories import new_tenant
 from interop.auth.router import router as auth_router
+from interop.config import Settings
 from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for, runs_on_loop
+from interop.migrations_runner import upgrade
 from interop.roster.router import router as roster_router
 from interop.routers import API_ROUTERS
 from interop.routing import InteropRoute, ScanningRoute
@@ -308,6 +311,37 @@ def test_a_request_that_finds_no_free_connection_gets_503_then_recovers(
         assert busy.headers["Retry-After"] == "5"
         assert "Traceback" not in busy.text
         assert httpx.get(url, headers=actor.headers, timeout=30).status_code == 200
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_write_kept_from_sqlites_write_lock_past_the_busy_timeout_gets_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN IMMEDIATE runs in an engine hook, whose errors SQLAlchemy does not wrap: a raw
+    sqlite3 error there would be a 500."""
+    monkeypatch.setattr(interop.db, "SQLITE_BUSY_TIMEOUT_MS", 200)  # read as connections open
+    path = tmp_path / "busy.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    settings = Settings(data_dir=tmp_path, database_url=url, engine_enabled=False)
+    uv, thread, base_url = _start(settings)
+    schedules = "/v2/interop/tenant/schedules"
+    try:
+        with httpx.Client(base_url=base_url, timeout=30) as api:
+            _, actor = new_tenant(Server("sqlite", base_url, settings, url), api)
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                busy = api.post(schedules, json={"hour": 3}, headers=actor.headers)
+            finally:
+                holder.rollback()
+                holder.close()
+            assert busy.status_code == 503, busy.text
+            assert busy.json()["error"]["code"] == "database_unavailable"
+            assert api.get(schedules, headers=actor.headers).json()["data"] == []
+            assert api.post(schedules, json={"hour": 3}, headers=actor.headers).status_code == 200
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
