@@ -129,6 +129,18 @@ def test_openapi_declares_both_security_schemes(openapi: dict) -> None:
     assert {"LTI JWT": []} in clouds
 
 
+def test_each_operation_lists_the_schemes_its_callers_may_use(openapi: dict) -> None:
+    """The schemes are declared by the principal dependencies, not solved per request."""
+    paths = openapi["paths"]
+    bearer = [{"OAuth2": []}, {"LTI JWT": []}]
+    assert paths["/v2/interop/clouds"]["get"]["security"] == [*bearer, {"AccountKeyBasic": []}]
+    assert paths["/v2/interop/tenant/schedules"]["get"]["security"] == bearer  # actors only
+    assert paths["/v2/interop/ingestions"]["get"]["security"] == bearer  # either kind
+    assert "security" not in paths["/healthz"]["get"]
+    assert "security" not in paths["/oauth/token"]["post"]
+    assert set(openapi["components"]["securitySchemes"]) == {"OAuth2", "LTI JWT", "AccountKeyBasic"}
+
+
 def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
     create = openapi["paths"]["/v2/interop/clouds"]["post"]["responses"]
     conflict_codes = create["409"]["content"]["application/json"]["schema"]["properties"]["error"][

@@ -18,13 +18,14 @@ from interop.auth.router import router as auth_router
 from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
+from interop.deps import SECURITY_SCHEMES
 from interop.engine.metrics import IngestionCollector
 from interop.engine.runner import Engine
 from interop.errors import InteropError, error_body
 from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
-from interop.openapi import without_framework_422
+from interop.openapi import with_security_schemes, without_framework_422
 from interop.ratelimit import RateLimited, RateLimiter
 from interop.routers import API_ROUTERS
 from interop.routing import RouteIndex
@@ -88,7 +89,8 @@ def _use_our_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = without_framework_422(generate())
+            schema = with_security_schemes(generate(), SECURITY_SCHEMES)
+            app.openapi_schema = without_framework_422(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

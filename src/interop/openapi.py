@@ -1,6 +1,9 @@
 """OpenAPI helpers: the error responses of each operation, with their `code` values."""
 
+from collections.abc import Iterable
 from typing import Any
+
+from fastapi.security.base import SecurityBase
 
 from interop.errors import ERROR_CODES
 
@@ -62,4 +65,17 @@ def without_framework_422(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    return schema
+
+
+def with_security_schemes(
+    schema: dict[str, Any], schemes: Iterable[SecurityBase]
+) -> dict[str, Any]:
+    """Add the security schemes that operations list (`deps.declares_security`) to the
+    document's components, as FastAPI describes the schemes it collects from dependencies."""
+    components = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    for scheme in schemes:
+        components[scheme.scheme_name] = scheme.model.model_dump(
+            by_alias=True, exclude_none=True, mode="json"
+        )
     return schema

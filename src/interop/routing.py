@@ -15,7 +15,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIRouter
+from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +34,8 @@ LONGEST_REMEMBERED_PATH = 256
 
 class InteropRoute(APIRoute):
     """A synchronous endpoint runs in a worker thread, or on the event loop when its session
-    is a SQLite read (`runs_on_loop`)."""
+    is a SQLite read (`runs_on_loop`). The operation lists the security schemes its principal
+    dependency declares (`deps.declares_security`)."""
 
     # False for endpoints whose reads can be long scans inside SQLite (roster data): in a
     # worker thread, which releases the GIL while SQLite works, the loop serves others meanwhile.
@@ -42,6 +45,22 @@ class InteropRoute(APIRoute):
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = in_worker_thread(endpoint, reads_on_loop=self.reads_on_loop)
         super().__init__(path, endpoint, **kwargs)
+        schemes = _declared_security(self.dependant)
+        if schemes:
+            security: list[dict[str, list[str]]] = [{scheme.scheme_name: []} for scheme in schemes]
+            self.openapi_extra = {"security": security, **(self.openapi_extra or {})}
+
+
+def _declared_security(dependant: Dependant) -> list[SecurityBase]:
+    """The security schemes declared by the dependencies under `dependant`, each once, in
+    the order FastAPI would list them had they been dependencies themselves."""
+    found: dict[str, SecurityBase] = {}
+    for dependency in dependant.dependencies:
+        for scheme in getattr(dependency.call, "openapi_security", ()):
+            found.setdefault(scheme.scheme_name, scheme)
+        for scheme in _declared_security(dependency):
+            found.setdefault(scheme.scheme_name, scheme)
+    return list(found.values())
 
 
 class ScanningRoute(InteropRoute):
