@@ -1,4 +1,5 @@
-"""OpenAPI helpers: the error responses of each operation, with their `code` values."""
+"""OpenAPI helpers: the error responses of each operation, with their `code` values, and
+the security schemes the principal dependencies declare."""
 
 from collections.abc import Iterable
 from typing import Any
