@@ -215,7 +215,8 @@ async def require_actor(request: Request, session: SessionDep) -> Principal:
     return principal
 
 
-# Every scheme any operation lists, for the document's components (`openapi.with_security_schemes`).
+# Every scheme any operation lists, for the document's components
+# (`openapi.with_security_schemes`).
 SECURITY_SCHEMES = (oauth2_scheme, lti_scheme, basic_scheme)
 
 AccountPrincipal = Annotated[Principal, Depends(require_account)]
