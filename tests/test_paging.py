@@ -3,7 +3,8 @@
 import httpx
 import pytest
 
-from factories import new_account, new_cloud
+from factories import new_account, new_cloud, new_tenant
+from interop.paging import MAX_PAGE
 
 CLOUDS = "/v2/interop/clouds"
 
@@ -70,3 +71,15 @@ def test_page_past_the_end_is_empty_with_prev(server, api: httpx.Client) -> None
     assert body["data"] == []
     assert body["paging"]["next"] is None
     assert body["paging"]["prev"] == f"{CLOUDS}?page=2&page_size=10"
+
+
+@pytest.mark.parametrize("path", [CLOUDS, "/v2/interop/tenant/schedules"])
+def test_the_last_allowed_page_is_an_empty_page(server, api: httpx.Client, path) -> None:
+    """Its OFFSET (page x page_size) is past a 32-bit integer: PostgreSQL refused it as the
+    INTEGER SQLAlchemy binds by default, and the request came back a 400."""
+    caller = new_account(server, api) if path == CLOUDS else new_tenant(server, api)[1]
+    for page in (2_147_484, MAX_PAGE):
+        response = api.get(path, params={"page": page}, headers=caller.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"] == []
+        assert response.json()["paging"]["next"] is None

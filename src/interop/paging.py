@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from interop.db import AnySelect, column_rows
@@ -123,7 +123,8 @@ def paged(statement: AnySelect) -> AnySelect:
     statement keeps its key. An actor's schedules list, in-process on SQLite: building,
     running and reading the page 224 -> 61 µs a request, of about 720."""
     limit = bindparam(_PAGE_LIMIT, type_=Integer)
-    return statement.limit(limit).offset(bindparam(_PAGE_OFFSET, type_=Integer))
+    # BIGINT: the last page allowed (MAX_PAGE) is 10^12 rows in, past PostgreSQL's INTEGER.
+    return statement.limit(limit).offset(bindparam(_PAGE_OFFSET, type_=BigInteger))
 
 
 def paginate_prebuilt(
