@@ -195,3 +195,12 @@ def test_registrations_are_the_accounts_own(server, api: httpx.Client) -> None:
     assert api.delete(path, headers=owner.headers).status_code == 204
     token = key.sign(platform_claims("tool-1"))
     assert api.get("/v2/interop/clouds", headers=bearer(token)).status_code == 401
+
+
+def test_a_jwks_url_that_is_no_url_is_refused(server, api: httpx.Client) -> None:
+    """urlparse raises on an unbalanced IPv6 bracket; `make fuzz` found it answered a 500."""
+    owner = new_account(server, api)
+    response = register(api, owner, client_id="tool", jwks_url="http://[")
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert api.get("/v2/interop/lti/platforms", headers=owner.headers).json()["data"] == []

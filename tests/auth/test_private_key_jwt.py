@@ -180,6 +180,7 @@ def test_registering_keys_checks_the_material_and_the_owner(server, api: httpx.C
         ({"pem": key.private_pem}, "PEM public key"),
         ({"jwk": {"kty": "oct", "k": "c2VjcmV0"}}, "private key material"),
         ({"jwks_url": "ftp://keys.example/jwks"}, "jwks_url"),
+        ({"jwks_url": "http://["}, "jwks_url is not a URL"),  # urlparse raises: was a 500
     ]:
         response = register(api, caller, caller.client_id, **body)
         assert response.status_code == 400, (body, response.text)

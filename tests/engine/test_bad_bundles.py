@@ -149,6 +149,12 @@ def test_a_location_outside_the_source_roots_is_refused(server, api, tmp_path):
     assert_failed(result, "source_not_allowed")
 
 
+def test_a_location_that_is_no_url_is_refused(server, api, tmp_path):
+    # urlparse raises on an unbalanced IPv6 bracket: it was an internal_error.
+    result, _ = run(server, api, "http://[")
+    assert_failed(result, "source_not_allowed")
+
+
 def test_a_missing_location_fails(server, api, tmp_path):
     result, _ = run(server, api, tmp_path / "nowhere")
     assert_failed(result, "source_unavailable")

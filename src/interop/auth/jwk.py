@@ -110,8 +110,12 @@ def decode_with_any(
 
 
 def check_jwks_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    try:
+        parsed = urlparse(url)
+        hostname = parsed.hostname
+    except ValueError as exc:  # an unbalanced IPv6 bracket, say ("http://[")
+        raise KeyMaterialError(f"jwks_url is not a URL: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not hostname:
         raise KeyMaterialError("jwks_url must be an http(s) URL")
     return url
 

@@ -116,7 +116,10 @@ def _local_path(
     scratch: Path,
     stack: ExitStack,
 ) -> Path:
-    parsed = urlparse(location)
+    try:
+        parsed = urlparse(location)
+    except ValueError as exc:  # an unbalanced IPv6 bracket, say ("http://[")
+        raise BundleError("source_not_allowed", f"{location} is not a location: {exc}") from exc
     if parsed.scheme in ("http", "https"):
         return _download(location, allow_private, max_bytes, scratch, stack)
     if parsed.scheme == "file":
