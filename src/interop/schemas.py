@@ -1,6 +1,8 @@
 """Envelopes and base models shared by every domain's schemas."""
 
+import re
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -13,7 +15,20 @@ T = TypeVar("T")
 # Input models are strict (no "5" for 5), but JSON has no UUID or time type: these two
 # are parsed from their string forms. Times must carry an offset (RFC 3339).
 JsonUUID = Annotated[uuid.UUID, Field(strict=False)]
-JsonDateTime = Annotated[AwareDatetime, Field(strict=False)]
+# Lax parsing alone also reads a number, or a string of one ("0.0"), as Unix time, which the
+# document does not allow (the stateful fuzzer found `changed_since=0.0` accepted).
+_RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339_START.match(value):
+        raise ValueError("expected an RFC 3339 date-time such as 2026-01-31T08:00:00Z")
+    return value
+
+
+JsonDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339_text)]
 
 
 def _integral_number(value: Any) -> Any:

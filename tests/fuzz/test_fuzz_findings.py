@@ -64,3 +64,31 @@ def test_a_search_generation_beyond_int32_is_a_400_on_every_backend(server, api)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
     assert "generation" in response.json()["error"]["message"]
+
+
+def test_a_time_is_an_rfc3339_string_not_a_unix_number(server, api):
+    """Found by the stateful fuzzer: `changed_since=0.0` was read as Unix time and answered."""
+    _, actor = new_tenant(server, api)
+    for since in ("0.0", "1700000000", "2026-01-31"):
+        response = api.get(
+            "/v2/interop/data/users", params={"changed_since": since}, headers=actor.headers
+        )
+        assert response.status_code == 400, (since, response.text)
+        assert response.json()["error"]["code"] == "invalid_request"
+    fine = api.get(
+        "/v2/interop/data/users",
+        params={"changed_since": "2026-01-31T08:00:00Z"},
+        headers=actor.headers,
+    )
+    assert fine.status_code == 200, fine.text
+    rollover = {
+        "name": "2026-27",
+        "start_date": 1_800_000_000,
+        "end_date": "2027-07-31T00:00:00Z",
+        "type": "retain_deletes",
+        "status": "scheduled",
+        "cloud_id": actor.extra["cloud_id"],
+    }
+    number = api.post("/v2/interop/tenant/rollovers", json=rollover, headers=actor.headers)
+    assert number.status_code == 400, number.text
+    assert "start_date" in number.text
