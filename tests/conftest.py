@@ -193,9 +193,8 @@ def extra_server(clean: Server) -> Iterator[Any]:
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def clean(server: Server) -> Server:
-    """Wipe every row (but the signing keys) so the test starts from an empty schema."""
+def wipe(server: Server) -> None:
+    """Delete every row but the signing keys: an empty schema."""
     engine = create_engine(server.database_url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     with engine.begin() as connection:
@@ -205,6 +204,12 @@ def clean(server: Server) -> Server:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
     engine.dispose()
+
+
+@pytest.fixture
+def clean(server: Server) -> Server:
+    """Wipe every row (but the signing keys) so the test starts from an empty schema."""
+    wipe(server)
     return server
 
 
