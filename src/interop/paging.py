@@ -94,20 +94,31 @@ def paginate_by_key(
     session: Session,
     keys: AnySelect,
     rows: AnySelect,
-    key: Any,
     params: PageParams,
     to_item: Callable[[Any], T],
 ) -> dict[str, Any]:
     """`paginate` for wide joined rows: find the page's keys with `keys` (an ordered statement
-    selecting `key` from the filtered table alone), then load just those rows with `rows` (the
-    joined statement of plain columns, in the same order; read by `column_rows`). PostgreSQL
-    otherwise joined and sorted every row to reach a far page: page 99 of 10,000 tenants
-    spilled a 7.6 MB sort to disk, and later still spent 17 ms joining 10,000 tenants to five
-    tables to throw 9,900 of them away."""
+    selecting the key from the filtered table alone), then load just those rows with `rows`
+    (made by `by_page_keys`: the joined statement of plain columns, in the same order).
+    PostgreSQL otherwise joined and sorted every row to reach a far page: page 99 of 10,000
+    tenants spilled a 7.6 MB sort to disk, and later still spent 17 ms joining 10,000
+    tenants to five tables to throw 9,900 of them away."""
     found, has_next = fetch_page(session, keys, params)
     wanted = [row[0] for row in found]
-    page_rows = column_rows(session, rows.where(key.in_(wanted))) if wanted else []
+    page_rows = column_rows(session, rows, {_PAGE_KEYS: wanted}) if wanted else []
     return page_envelope([to_item(row) for row in page_rows], params, has_next)
+
+
+# The bound parameter `by_page_keys` leaves for the keys of a page.
+_PAGE_KEYS = "page_keys"
+
+
+def by_page_keys(statement: AnySelect, key: Any) -> AnySelect:
+    """`statement` restricted to the keys of one page, left as a bound parameter for
+    `paginate_by_key`: build it once, at import, for the reason `paged` gives. A tenants page
+    built its 30-column join and a 100-key IN afresh for every request (page 0 of 300
+    tenants in-process on SQLite, 8 at once: 5.4-5.7 -> 4.5-4.9 ms)."""
+    return statement.where(key.in_(bindparam(_PAGE_KEYS, expanding=True)))
 
 
 # The bound parameters `paged` leaves in a statement for its page.

@@ -13,8 +13,7 @@ from interop.paging import PageDep, paginate_by_key
 from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 from interop.tenants import service
-from interop.tenants.models import Tenant
-from interop.tenants.repository import get_tenant_info_row, own_tenant_id, tenant_info_rows
+from interop.tenants.repository import TENANT_INFO_PAGE, get_tenant_info_row, own_tenant_id
 from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
 
@@ -45,7 +44,7 @@ def list_tenants(
 ) -> Any:
     ids = service.filtered_tenant_ids(principal, accounts, integration)
     return paginate_by_key(
-        session, ids, tenant_info_rows(), Tenant.id, page, lambda row: service.tenant_info(row, box)
+        session, ids, TENANT_INFO_PAGE, page, lambda row: service.tenant_info(row, box)
     )
 
 
