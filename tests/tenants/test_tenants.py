@@ -82,6 +82,30 @@ def test_filters_by_accounts_and_integration(server, api: httpx.Client) -> None:
     assert _ids(repeated) == [t1a, t1b, t2a]
 
 
+def test_pages_hold_the_listed_tenants_in_order(server, api: httpx.Client) -> None:
+    """A page's rows are loaded by the keys its page found: walking the pages by their links
+    gives the whole list once, in order, and never another developer's tenant."""
+    dev, other = new_account(server, api, "dev"), new_account(server, api, "other")
+    new_integration(api, dev, "alpha")
+    new_integration(api, other, "omega")
+    district = new_account(server, api, "district", "education_agency")
+    cloud = new_cloud(api, district)
+    mine = [install(api, district, cloud["id"], "alpha")["tenant_id"]]
+    theirs = [install(api, district, cloud["id"], "omega")["tenant_id"]]
+    for n in range(4):
+        cloud_id = new_cloud(api, district, f"district-{n}")["id"]
+        mine.append(install(api, district, cloud_id, "alpha")["tenant_id"])
+    listed: list[str] = []
+    url: str | None = f"{TENANTS}?page_size=2"
+    while url is not None:
+        body = api.get(url, headers=dev.headers).json()
+        assert len(body["data"]) <= 2
+        listed += [tenant["id"] for tenant in body["data"]]
+        url = body["paging"]["next"]
+    assert listed == mine
+    assert _ids(api.get(TENANTS, params={"page_size": 2}, headers=other.headers)) == theirs
+
+
 def test_bad_accounts_filter_is_400(server, api: httpx.Client) -> None:
     dev = new_account(server, api)
     response = api.get(TENANTS, params={"accounts": "nope"}, headers=dev.headers)
