@@ -127,9 +127,11 @@ def run_child(_env: str) -> None:
     from interop.db import Database
     from interop.engine.worker import Worker
     from interop.ingestions.models import Ingestion
+    from interop.serving import freeze_start_up_objects
 
     settings = Settings()
     database = Database.from_settings(settings)
+    freeze_start_up_objects()  # as `interop worker` does before its engine starts
     started = time.perf_counter()
     profile_to = os.environ.get("INTEROP_BENCH_PROFILE")
     if profile_to:  # cProfile the run (slower, so its wall time is not the figure to report)

@@ -1,12 +1,15 @@
 """`interop ingestions run --wait` and `interop worker`, run as the operator runs them."""
 
+import gc
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 
-from factories import ONEROSTER_MINIMAL, new_collecting_tenant, run_worker
+from factories import ONEROSTER_MINIMAL, engine_settings, new_collecting_tenant, run_worker
+from interop.db import Database
+from interop.engine.commands import start_engine
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 
@@ -49,3 +52,17 @@ def test_ingestions_run_for_an_unknown_tenant_fails_clearly(server):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "tenant" in err and "Traceback" not in err
+
+
+def test_a_worker_process_leaves_its_start_up_objects_out_of_collections(server):
+    """What `interop worker` starts (run in this process, where its gc state can be read)."""
+    gc.unfreeze()
+    settings = engine_settings(server)
+    database = Database.from_settings(settings)
+    engine = start_engine(database, settings, workers=1, scheduler=False)
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        engine.stop()
+        database.dispose()
+        gc.unfreeze()

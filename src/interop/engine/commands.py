@@ -8,12 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from interop.config import Settings
 from interop.db import Database
 from interop.engine.runner import Engine
 from interop.errors import InteropError
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.ingestions.service import queue_collection
 from interop.logs import configure_logging
+from interop.serving import freeze_start_up_objects
 from interop.terminal import console, err_console, fail, load_settings
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
@@ -31,8 +33,7 @@ def worker(
     settings = load_settings()
     configure_logging(settings)
     database = Database.from_settings(settings)
-    engine = Engine(database, settings)
-    engine.start(workers=concurrency, run_scheduler=scheduler)
+    engine = start_engine(database, settings, concurrency, scheduler)
     typer.echo(f"interop worker: {concurrency} worker(s), scheduler {'on' if scheduler else 'off'}")
 
     def stop(_signum: int, _frame: Any) -> None:
@@ -43,6 +44,17 @@ def worker(
     signal.signal(signal.SIGINT, stop)
     engine.wait()
     database.dispose()
+
+
+def start_engine(database: Database, settings: Settings, workers: int, scheduler: bool) -> Engine:
+    """A worker process's engine, started once the process has left its start-up objects out
+    of garbage collection: an ingestion allocates millions of objects, and each full
+    collection walked start-up's ~200,000 again (a first load of 100,000 students on SQLite:
+    25,368/26,537 -> 28,402/29,008 rows/s, `serving.freeze_start_up_objects`)."""
+    engine = Engine(database, settings)
+    freeze_start_up_objects()
+    engine.start(workers=workers, run_scheduler=scheduler)
+    return engine
 
 
 @ingestions_app.command("run")
