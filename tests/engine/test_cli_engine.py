@@ -55,11 +55,12 @@ def test_ingestions_run_for_an_unknown_tenant_fails_clearly(server):
 
 
 def test_a_worker_process_leaves_its_start_up_objects_out_of_collections(server):
-    """What `interop worker` starts (run in this process, where its gc state can be read)."""
+    """What `interop worker` starts, run in this process, where its gc state can be read (with
+    no worker threads: they would claim other tests' queued ingestions)."""
     gc.unfreeze()
     settings = engine_settings(server)
     database = Database.from_settings(settings)
-    engine = start_engine(database, settings, workers=1, scheduler=False)
+    engine = start_engine(database, settings, workers=0, scheduler=False)
     try:
         assert gc.get_freeze_count() > 0
     finally:
