@@ -127,7 +127,7 @@ def run_child(_env: str) -> None:
     from interop.db import Database
     from interop.engine.worker import Worker
     from interop.ingestions.models import Ingestion
-    from interop.serving import freeze_start_up_objects
+    from interop.process import freeze_start_up_objects
 
     settings = Settings()
     database = Database.from_settings(settings)

@@ -26,10 +26,10 @@ from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
 from interop.openapi import with_security_schemes, without_framework_422
+from interop.process import freeze_start_up_objects
 from interop.ratelimit import RateLimited, RateLimiter
 from interop.routers import API_ROUTERS
 from interop.routing import RouteIndex
-from interop.serving import freeze_start_up_objects
 
 API_PREFIX = "/v2/interop"
 log = logging.getLogger("interop")

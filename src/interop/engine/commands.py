@@ -15,7 +15,7 @@ from interop.errors import InteropError
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.ingestions.service import queue_collection
 from interop.logs import configure_logging
-from interop.serving import freeze_start_up_objects
+from interop.process import freeze_start_up_objects
 from interop.terminal import console, err_console, fail, load_settings
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def start_engine(database: Database, settings: Settings, workers: int, scheduler
     """A worker process's engine, started once the process has left its start-up objects out
     of garbage collection: an ingestion allocates millions of objects, and each full
     collection walked start-up's ~200,000 again (a first load of 100,000 students on SQLite:
-    25,368/26,537 -> 28,402/29,008 rows/s, `serving.freeze_start_up_objects`)."""
+    25,368/26,537 -> 28,402/29,008 rows/s, `process.freeze_start_up_objects`)."""
     engine = Engine(database, settings)
     freeze_start_up_objects()
     engine.start(workers=workers, run_scheduler=scheduler)
