@@ -3,6 +3,7 @@
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,8 @@ def ingestion(api: httpx.Client, caller: Caller, ingestion_id: str) -> dict[str,
     response = api.get(f"/v2/interop/ingestions/{ingestion_id}", headers=caller.headers)
     assert response.status_code == 200, response.text
     return dict(response.json()["data"])
+
+
+def json_time(value: datetime) -> str:
+    """A stored time as the API writes it in JSON (UTC, with a `Z`)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

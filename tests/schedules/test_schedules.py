@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from factories import _database, new_tenant
+from factories import _database, json_time, new_tenant
 from interop.schedules.models import Schedule
 
 SCHEDULES = "/v2/interop/tenant/schedules"
@@ -120,18 +120,14 @@ def test_list_shows_each_stored_value_in_its_place(server, api: httpx.Client) ->
         "last_run_at": "2026-03-04T06:00:01Z",
         "last_skipped_at": "2026-05-06T06:00:02Z",
         "last_skip_reason": "ingestion_pending",
-        "created_at": _json_time(created_at),
-        "updated_at": _json_time(updated_at),
+        "created_at": json_time(created_at),
+        "updated_at": json_time(updated_at),
         "version": 7,
     }
     assert created_at != updated_at
     listed = api.get(SCHEDULES, headers=actor.headers).json()["data"]
     assert listed == [expected]
     assert api.get(f"{SCHEDULES}/{created['id']}", headers=actor.headers).json()["data"] == expected
-
-
-def _json_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def test_patch_enabled_only(server, api: httpx.Client) -> None:

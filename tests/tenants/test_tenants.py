@@ -5,7 +5,15 @@ from datetime import UTC, datetime
 
 import httpx
 
-from factories import _database, actor_caller, install, new_account, new_cloud, new_integration
+from factories import (
+    _database,
+    actor_caller,
+    install,
+    json_time,
+    new_account,
+    new_cloud,
+    new_integration,
+)
 from interop.accounts.models import Account
 from interop.actors.models import Actor
 from interop.clouds.models import Cloud
@@ -193,7 +201,7 @@ def test_each_stored_value_shows_in_its_place(server, api: httpx.Client) -> None
                 "version": version.version,
             },
             "license": {
-                "valid_from": _json_time(tenant.license_valid_from),
+                "valid_from": json_time(tenant.license_valid_from),
                 "valid_to": "2027-07-31T00:00:00Z",
                 "status": "suspended",
             },
@@ -211,10 +219,10 @@ def test_each_stored_value_shows_in_its_place(server, api: httpx.Client) -> None
                 "type": "oauth2_client_credentials",
                 "client_id": installed["credentials"]["client_id"],
                 "client_secret": installed["credentials"]["client_secret"],
-                "updated_at": _json_time(actor.updated_at),
+                "updated_at": json_time(actor.updated_at),
             },
-            "created_at": _json_time(tenant.created_at),
-            "updated_at": _json_time(tenant.updated_at),
+            "created_at": json_time(tenant.created_at),
+            "updated_at": json_time(tenant.updated_at),
             "version": tenant.version,
         }
     listed = api.get(TENANTS, headers=owner.headers).json()["data"]
@@ -223,7 +231,3 @@ def test_each_stored_value_shows_in_its_place(server, api: httpx.Client) -> None
     assert listed == [expected]
     assert found == expected
     assert own["data"] == expected
-
-
-def _json_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
