@@ -8,17 +8,19 @@ from interop.config import Settings
 
 
 def configure_logging(settings: Settings) -> None:
-    renderer = (
-        structlog.processors.JSONRenderer()
+    # The console renderer prints a traceback itself; JSON needs it as text first, or the
+    # line would hold only the repr of a traceback object.
+    renderers: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if settings.log_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else [structlog.dev.ConsoleRenderer(colors=False)]
     )
     handler = logging.StreamHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                renderer,
+                *renderers,
             ],
             foreign_pre_chain=[
                 structlog.stdlib.add_log_level,
