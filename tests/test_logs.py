@@ -10,17 +10,23 @@ import pytest
 from interop.config import Settings
 from interop.logs import configure_logging
 
+# What configure_logging turns off in the logging module, process-wide.
+FLAGS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
 
 @pytest.fixture
 def configured(capsys: pytest.CaptureFixture[str]) -> Iterator[None]:
     """configure_logging owns the root logger; give the rest of the run its own back."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    flags = {name: getattr(logging, name) for name in FLAGS}
     try:
         yield
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
+        for name, value in flags.items():
+            setattr(logging, name, value)
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
