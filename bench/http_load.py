@@ -4,7 +4,7 @@ the same bytes (the framework's ceiling, measured in the same run). Reports requ
 p99 latency per scenario and writes them into BENCHMARKS.md.
 
     .venv/bin/python bench/http_load.py [--backends sqlite,postgresql] [--duration 10]
-        [--connections 32] [--tenants 10000]
+        [--connections 32] [--tenants 10000] [--log-level WARNING]
 
 Scenarios (each `wrk -t2 -c<connections> -d<duration>s --latency -s <script>`, after a 1 s
 warm-up with the same script):
@@ -109,6 +109,11 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the server's INTEROP_LOG_LEVEL; INFO (the server's default) adds an access-log line",
+    )
     args = parser.parse_args()
     if args.tenants < 200:
         parser.error("--tenants must be at least 200 (two pages of 100)")
@@ -132,7 +137,7 @@ def measure(backend: str, args: argparse.Namespace) -> dict:
                 **os.environ,
                 "INTEROP_DATABASE_URL": settings.resolved_database_url,
                 "INTEROP_DATA_DIR": str(data_dir),
-                "INTEROP_LOG_LEVEL": "WARNING",
+                "INTEROP_LOG_LEVEL": args.log_level,
             }
             if backend == "postgresql":
                 migrate = [BIN / "interop", "migrate"]
@@ -402,16 +407,22 @@ def markdown_table(result: dict) -> str:
 
 
 def write_report(args: argparse.Namespace, results: list[dict], speed: float) -> None:
+    log_note = (
+        " (no access-log line per request; `--log-level INFO`, the server's default, adds it)"
+        if args.log_level.upper() == "WARNING"
+        else ""
+    )
     lines = [
         f"## HTTP (`bench/http_load.py --duration {args.duration} --connections {args.connections} "
-        f"--tenants {args.tenants}`)",
+        f"--tenants {args.tenants}"
+        + (f" --log-level {args.log_level}" if args.log_level.upper() != "WARNING" else "")
+        + "`)",
         "",
         f"Machine: {platform.platform()}, {cpu_model()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. "
         f"`wrk -t2 -c{args.connections} -d{args.duration}s` over loopback on the same machine "
         f"(d: -c{min(WRITE_CONNECTIONS, args.connections)}), after a 1 s warm-up; "
-        "`interop serve --no-worker` with `INTEROP_LOG_LEVEL=WARNING` (no access-log line per "
-        "request; at the default INFO the line costs about 45 µs a request, see below). "
+        f"`interop serve --no-worker` with `INTEROP_LOG_LEVEL={args.log_level}`{log_note}. "
         "PostgreSQL is served by os.cpu_count() processes, "
         "SQLite by one (the CLI ignores --workers on SQLite); the bare Starlette app (a) runs "
         "under uvicorn with the same number of processes and returns b's response bytes. "
