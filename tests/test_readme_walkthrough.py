@@ -7,13 +7,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from conftest import _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEROP = str(Path(sys.executable).parent / "interop")
@@ -25,12 +26,6 @@ def walkthrough_script() -> str:
     blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
     assert blocks, "the README has no walkthrough block"
     return "\n".join(blocks)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:

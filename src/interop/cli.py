@@ -69,7 +69,7 @@ def serve(
 
     import uvicorn
 
-    from interop.serving import HTTP_PROTOCOL, event_loop
+    from interop.serving import APP_FACTORY, HTTP_PROTOCOL, event_loop
 
     if not worker:
         # The app factory reads its settings from the environment, in every process.
@@ -88,7 +88,7 @@ def serve(
     typer.echo(f"Database: {_redacted(settings.resolved_database_url)}")
     typer.echo("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
     uvicorn.run(
-        "interop.app:create_app",
+        APP_FACTORY,
         factory=True,
         host=host,
         port=port,

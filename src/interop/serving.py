@@ -3,12 +3,26 @@
 import asyncio
 import socket
 
+from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from interop.app import create_app
 from interop.config import Settings
+from interop.logs import configure_logging
 
-# uvicorn's import string for the protocol below.
+# uvicorn's import strings for the app factory and the protocol below.
+APP_FACTORY = "interop.serving:create_served_app"
 HTTP_PROTOCOL = "interop.serving:HttpProtocol"
+
+
+def create_served_app() -> FastAPI:
+    """The app of one `interop serve` process, its logging set up first. uvicorn starts each
+    of `--workers N` processes afresh, which the CLI's own set-up does not reach: they wrote
+    no access line and nothing at INFO, and their warnings and errors came out bare, never
+    as JSON lines."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)
 
 
 def event_loop(settings: Settings) -> str:
