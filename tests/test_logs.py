@@ -2,18 +2,11 @@
 
 import json
 import logging
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import _free_port
 from interop.config import Settings
 from interop.logs import configure_logging
 
@@ -106,58 +99,3 @@ def test_the_level_setting_filters_lines(
     logging.getLogger("interop.access").info("not shown")
     logging.getLogger("interop").warning("shown")
     assert [json.loads(line)["event"] for line in _lines(capsys)] == ["shown"]
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "interop serve exited"
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "interop serve did not start"
-        time.sleep(0.1)
-
-
-def test_every_serve_process_writes_the_configured_lines(
-    postgres_database: str, tmp_path: Path
-) -> None:
-    """`interop serve --workers 2` (PostgreSQL): uvicorn starts each worker process afresh,
-    and those processes log as the settings say, access lines included."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
-    env = {
-        **inherited,
-        "INTEROP_DATA_DIR": str(tmp_path),
-        "INTEROP_DATABASE_URL": postgres_database,
-        "INTEROP_LOG_JSON": "true",
-        "INTEROP_LOG_LEVEL": "INFO",
-    }
-    interop = str(Path(sys.executable).parent / "interop")
-    subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
-    port = _free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [interop, "serve", "--workers", "2", "--no-worker", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log_file,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_healthy(base_url, process)
-            for _ in range(3):
-                assert httpx.get(f"{base_url}/v2/interop/clouds").status_code == 401
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    records = [json.loads(line) for line in log_path.read_text().splitlines()]
-    events = [(r["logger"], r["event"]) for r in records]
-    started = [e for logger, e in events if e.startswith("Started server process")]
-    assert len(started) == 2, events
-    access = [e for logger, e in events if logger == "interop.access"]
-    assert [e.split()[:3] for e in access if "/clouds" in e] == [
-        ["GET", "/v2/interop/clouds", "401"]
-    ] * 3, access

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.jwks_timeout_seconds,
         settings.jwks_allow_private_networks,
     )
-    metrics.registry.register(IngestionCollector(lambda: getattr(app.state, "database", None)))
+    metrics.add_collector(IngestionCollector(lambda: getattr(app.state, "database", None)))
     app.include_router(auth_router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -69,6 +69,7 @@ def serve(
 
     import uvicorn
 
+    from interop.metrics import counted_across_processes
     from interop.serving import APP_FACTORY, HTTP_PROTOCOL, event_loop
 
     if not worker:
@@ -87,18 +88,19 @@ def serve(
     typer.echo(f"Interop API listening on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     typer.echo(f"Database: {_redacted(settings.resolved_database_url)}")
     typer.echo("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-        loop=event_loop(settings),
-        http=HTTP_PROTOCOL,
-    )
+    with counted_across_processes(workers):
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+            loop=event_loop(settings),
+            http=HTTP_PROTOCOL,
+        )
 
 
 def _warn_if_connections_may_run_out(settings: Settings, processes: int) -> None:

@@ -1,16 +1,51 @@
 """Prometheus metrics and the access log of the HTTP layer (a registry per app instance)."""
 
 import logging
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from interop.limits import ASGIApp, Message, Receive, Scope, Send
+
+# prometheus_client's own switch, read when a process imports it: the directory where the
+# processes of one server keep their counts (memory-mapped files), so that any process can
+# report them all.
+SHARED_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def counted_across_processes(processes: int) -> Iterator[None]:
+    """While `processes` (more than one) serve the same port, each process's counts go to a
+    fresh shared directory, removed afterwards; a scrape, answered by whichever process the
+    connection reached, then reports the server's totals rather than one process's."""
+    if processes <= 1:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="interop-metrics-")
+    os.environ[SHARED_METRICS_DIR] = directory
+    try:
+        yield
+    finally:
+        del os.environ[SHARED_METRICS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class HttpMetrics:
     def __init__(self) -> None:
+        # The metrics live in `registry`; a scrape reads `_scraped`, which in a server of
+        # several processes sums every process's files instead.
         self.registry = CollectorRegistry()
+        self._scraped = self.registry
+        if SHARED_METRICS_DIR in os.environ:
+            self._scraped = CollectorRegistry()
+            MultiProcessCollector(self._scraped)  # type: ignore[no-untyped-call]
         self.requests = Counter(
             "interop_http_requests_total",
             "HTTP requests by method, route template and status",
@@ -25,8 +60,12 @@ class HttpMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
         )
 
+    def add_collector(self, collector: Collector) -> None:
+        """A collector of its own (one that reads the database, say) for every scrape."""
+        self._scraped.register(collector)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._scraped)
 
 
 log = logging.getLogger("interop.access")

@@ -1,0 +1,131 @@
+"""`interop serve --workers 2` on PostgreSQL, as operators run it: uvicorn starts each worker
+process afresh, and the processes must still log as configured and report the server's
+metrics, not each its own."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import _free_port
+
+INTEROP = str(Path(sys.executable).parent / "interop")
+PROCESSES = 2
+
+
+@dataclass
+class Served:
+    base_url: str
+    log: Path
+    tmp: Path  # the server's TMPDIR
+
+
+def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, "interop serve exited"
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "interop serve did not start"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def served(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("serve-processes")
+    (root / "tmp").mkdir()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
+    env = {
+        **inherited,
+        "INTEROP_DATA_DIR": str(root),
+        "INTEROP_DATABASE_URL": postgres_database,
+        "INTEROP_LOG_JSON": "true",
+        "INTEROP_LOG_LEVEL": "INFO",
+        "TMPDIR": str(root / "tmp"),
+    }
+    subprocess.run([INTEROP, "migrate"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    served = Served(f"http://127.0.0.1:{port}", root / "serve.log", root / "tmp")
+    with served.log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [INTEROP, "serve", "--workers", str(PROCESSES), "--no-worker", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+        try:
+            _wait_healthy(served.base_url, process)
+            yield served
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    # The processes' shared metrics directory goes with the server.
+    assert list(served.tmp.iterdir()) == []
+
+
+def _records(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _access_lines(log: Path, path: str, expected: int) -> list[str]:
+    """The access lines for `path`, once `expected` are there (a process writes its line
+    right after the response, so the client can be a moment ahead)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            r["event"]
+            for r in _records(log)
+            if r["logger"] == "interop.access" and r["event"].split()[1] == path
+        ]
+        if len(lines) >= expected or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_every_process_writes_the_configured_lines(served: Served) -> None:
+    for _ in range(3):
+        assert httpx.get(f"{served.base_url}/v2/interop/clouds").status_code == 401
+    lines = _access_lines(served.log, "/v2/interop/clouds", 3)
+    assert [line.split()[:3] for line in lines] == [["GET", "/v2/interop/clouds", "401"]] * 3
+    started = [r for r in _records(served.log) if r["event"].startswith("Started server process")]
+    assert len(started) == PROCESSES
+    assert {r["level"] for r in started} == {"info"}
+
+
+def _readyz_counts(text: str) -> tuple[float, float]:
+    """(requests counted, latencies observed) for GET /readyz in one scrape."""
+    counted = observed = 0.0
+    for line in text.splitlines():
+        if 'route="/readyz"' not in line or 'method="GET"' not in line:
+            continue
+        name, value = line.split("{", 1)[0], float(line.rsplit(" ", 1)[1])
+        if name == "interop_http_requests_total":
+            counted += value
+        elif name == "interop_http_request_duration_seconds_count":
+            observed += value
+    return counted, observed
+
+
+def test_any_process_reports_every_process_s_requests(served: Served) -> None:
+    requests = 20
+    [shared] = served.tmp.iterdir()  # where the processes keep their counts while they run
+    assert shared.name.startswith("interop-metrics-")
+    # A connection each: the kernel hands them to both processes.
+    for _ in range(requests):
+        assert httpx.get(f"{served.base_url}/readyz").status_code == 200
+    for _ in range(2 * PROCESSES):
+        scrape = httpx.get(f"{served.base_url}/metrics")
+        assert scrape.status_code == 200
+        assert _readyz_counts(scrape.text) == (requests, requests)
+        # The engine's gauges, read from the database, are still there once.
+        assert scrape.text.count("# TYPE interop_ingestion_queue_depth gauge") == 1
