@@ -157,6 +157,13 @@ def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
     assert (warning in stderr) is warned, stderr
 
 
+def test_an_unknown_log_level_is_refused_with_the_setting_named(tmp_path: Path) -> None:
+    result = run(["serve"], tmp_path, INTEROP_LOG_LEVEL="verbose")
+    assert result.returncode != 0
+    assert "INTEROP_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, INTEROP_DATABASE_POOL_SIZE="0")
     assert result.returncode != 0

@@ -95,7 +95,7 @@ def test_a_console_line_is_followed_by_its_traceback(
 def test_the_level_setting_filters_lines(
     configured: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    configure_logging(Settings(log_json=True, log_level="WARNING"))
+    configure_logging(Settings(log_json=True, log_level="warning"))  # any case
     logging.getLogger("interop.access").info("not shown")
     logging.getLogger("interop").warning("shown")
     assert [json.loads(line)["event"] for line in _lines(capsys)] == ["shown"]

@@ -2,12 +2,19 @@
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interop.db import DEFAULT_POOL_SIZE
+
+# The logging module's level names, in any case ("info" too); another name is refused at
+# start, where logging itself would raise once the server had begun to start.
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+]
 
 
 class Settings(BaseSettings):
@@ -111,7 +118,7 @@ class Settings(BaseSettings):
         "on PostgreSQL (BENCHMARKS.md has the measurements).",
     )
     log_json: bool = Field(default=False, description="JSON log lines (production) vs console.")
-    log_level: str = Field(default="INFO")
+    log_level: LogLevel = Field(default="INFO", description="The lowest level logged.")
 
     @cached_property
     def resolved_database_url(self) -> str:

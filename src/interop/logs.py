@@ -49,7 +49,7 @@ def configure_logging(settings: Settings) -> None:
     )
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(settings.log_level)
     # No line shows the calling function, thread or process, which the logging module
     # would otherwise look up for every record (the logging HOWTO's "Optimization").
     logging._srcfile = None
