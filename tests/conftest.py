@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,28 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@contextmanager
+def own_database(postgres_database: str) -> Iterator[str]:
+    """An empty database of its own, not migrated, on the test PostgreSQL; dropped after."""
+    name = f"interop_own_{uuid.uuid4().hex[:12]}"
+    admin = _libpq_url(postgres_admin_url())
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield make_url(postgres_database).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def own_postgres_database(postgres_database: str) -> Iterator[str]:
+    """A database of the test's own: its server has its own master secret and signing keys,
+    which the session's shared database (the `server` fixture's) could not decrypt."""
+    with own_database(postgres_database) as url:
+        yield url
 
 
 def _free_port() -> int:

@@ -1,5 +1,6 @@
 """The operator CLI, run as users run it: the installed `interop` executable."""
 
+import base64
 import json
 import os
 import subprocess
@@ -7,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import _free_port
+from interop.config import Settings
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 COMMANDS = [
@@ -145,12 +149,13 @@ def _serve_until_listening(data_dir: Path, **env: str) -> str:
 
 @pytest.mark.parametrize(("pool_size", "warned"), [(100, True), (8, False)])
 def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
-    postgres_database: str, tmp_path: Path, pool_size: int, warned: bool
+    own_postgres_database: str, tmp_path: Path, pool_size: int, warned: bool
 ) -> None:
+    assert run(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
     # The test PostgreSQL allows 100 connections; a pool of 100 may open 125.
     stderr = _serve_until_listening(
         tmp_path,
-        INTEROP_DATABASE_URL=postgres_database,
+        INTEROP_DATABASE_URL=own_postgres_database,
         INTEROP_DATABASE_POOL_SIZE=str(pool_size),
     )
     warning = "may open 125 database connections under load and PostgreSQL allows 100"
@@ -169,3 +174,111 @@ def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Pa
     assert result.returncode != 0
     assert "INTEROP_DATABASE_POOL_SIZE: Input should be greater than or equal to 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "not a database URL; expected sqlite:///PATH or postgresql://"),
+        ("mysql://admin:hunter2@db/interop", "mysql is not supported; use sqlite:///PATH"),
+        ("postgresql+asyncpg://admin:hunter2@db/interop", "postgresql+asyncpg is not supported"),
+    ],
+)
+def test_an_unsupported_database_url_is_refused_without_repeating_it(
+    url: str, message: str, tmp_path: Path
+) -> None:
+    result = run(["serve"], tmp_path, INTEROP_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert f"INTEROP_DATABASE_URL: Value error, {message}" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u:p@db:5433/interop", "postgresql+psycopg://u:p@db:5433/interop"),
+        ("postgres://u:p@db/interop", "postgresql+psycopg://u:p@db/interop"),
+        ("postgresql+psycopg://u@db/interop", "postgresql+psycopg://u@db/interop"),
+        ("sqlite:////srv/interop.db", "sqlite:////srv/interop.db"),
+    ],
+)
+def test_a_plain_postgresql_url_means_the_driver_we_ship(given: str, used: str) -> None:
+    assert Settings(database_url=given).resolved_database_url == used
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("hunter2-is-not-base64!", "INTEROP_SECRET_KEY: Value error, must"),
+        ("aHVudGVyMg==", "INTEROP_SECRET_KEY: Value error, must decode to at least 32 bytes"),
+    ],
+)
+def test_a_malformed_secret_key_is_refused_without_repeating_it(
+    key: str, message: str, tmp_path: Path
+) -> None:
+    result = run(["accounts", "list"], tmp_path, INTEROP_SECRET_KEY=key)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert key not in result.stderr and "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["serve", "--no-worker"], ["worker"], ["accounts", "list"], ["migrate"]]
+)
+def test_an_unreachable_database_ends_the_command_saying_so(
+    command: list[str], tmp_path: Path
+) -> None:
+    closed = f"postgresql://admin:hunter2@127.0.0.1:{_free_port()}/interop"
+    result = run(command, tmp_path, INTEROP_DATABASE_URL=closed)
+    assert result.returncode == 1
+    assert "error: cannot reach the database: connection failed:" in result.stderr
+    assert "Connection refused" in result.stderr
+    assert "postgresql+psycopg://admin:***@127.0.0.1" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_without_the_schema_asks_for_migrate(
+    own_postgres_database: str, tmp_path: Path
+) -> None:
+    for command in (["serve", "--no-worker"], ["worker"], ["accounts", "list"]):
+        result = run(command, tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
+        assert result.returncode == 1, command
+        assert "the database's schema is not this version's: run `interop migrate`" in (
+            result.stderr
+        )
+        assert "Traceback" not in result.stderr
+    assert run(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
+    listed = run(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
+    assert listed.returncode == 0, listed.stderr
+
+
+def test_a_master_secret_other_than_the_database_s_is_refused(
+    own_postgres_database: str, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    url = {"INTEROP_DATABASE_URL": own_postgres_database}
+    assert run(["migrate"], first, **url).returncode == 0
+    rotated = run(["keys", "rotate"], first, **url)  # the database now holds a signing key
+    assert rotated.returncode == 0, rotated.stderr
+    expected = "the database's keys were encrypted with another master secret"
+
+    # A second machine that forgot INTEROP_SECRET_KEY made a secret file of its own.
+    for command in (["serve", "--no-worker"], ["accounts", "list"]):
+        result = run(command, second, **url)
+        assert result.returncode == 1, command
+        assert expected in result.stderr
+        assert f"(unset here: {second / 'secret.key'})" in result.stderr.replace("\n", "")
+        assert "Traceback" not in result.stderr
+
+    other_key = base64.urlsafe_b64encode(bytes(32)).decode()
+    result = run(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=other_key)
+    assert result.returncode == 1
+    assert expected in result.stderr and "unset here" not in result.stderr
+
+    # The same secret, given as the setting, opens them.
+    same_key = (first / "secret.key").read_text().strip()
+    result = run(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=same_key)
+    assert result.returncode == 0, result.stderr

@@ -11,17 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
-import psycopg
-import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import _free_port, _libpq_url, _start, postgres_admin_url
+from conftest import _free_port, _start
 from factories import new_account, new_tenant
 from interop.config import Settings
 from interop.migrations_runner import upgrade
@@ -93,20 +89,6 @@ class TcpProxy:
         finally:
             for sock in peers:
                 sock.close()
-
-
-@pytest.fixture
-def own_postgres_database(postgres_database) -> Iterator[str]:
-    """A database of the test's own (its server has its own secret key and signing keys)."""
-    name = f"interop_fault_{uuid.uuid4().hex[:12]}"
-    admin = _libpq_url(postgres_admin_url())
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    try:
-        yield make_url(postgres_database).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _free_port
+from conftest import _free_port, own_database
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
@@ -42,13 +42,18 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def served(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with own_database(postgres_database) as url:
+        yield from _serve(url, tmp_path_factory)
+
+
+def _serve(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve-processes")
     (root / "tmp").mkdir()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
     env = {
         **inherited,
         "INTEROP_DATA_DIR": str(root),
-        "INTEROP_DATABASE_URL": postgres_database,
+        "INTEROP_DATABASE_URL": database_url,
         "INTEROP_LOG_JSON": "true",
         "INTEROP_LOG_LEVEL": "INFO",
         "TMPDIR": str(root / "tmp"),

@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from interop.accounts import service as accounts
 from interop.accounts.models import ACCOUNT_TYPES, Account
@@ -24,7 +25,16 @@ from interop.logs import configure_logging
 from interop.lti import service as lti
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
 from interop.migrations_runner import upgrade
-from interop.terminal import console, err_console, fail, load_settings
+from interop.terminal import (
+    console,
+    err_console,
+    fail,
+    fail_with_database,
+    load_settings,
+    open_database,
+    redacted,
+    unreachable,
+)
 
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(
@@ -78,15 +88,17 @@ def serve(
 
     settings = load_settings()
     configure_logging(settings)
-    if settings.is_sqlite:
-        if workers != 1:
-            err_console.print("SQLite serves from one process; ignoring --workers.")
-            workers = 1
-    else:
-        _warn_if_connections_may_run_out(settings, processes=workers)
+    if settings.is_sqlite and workers != 1:
+        err_console.print("SQLite serves from one process; ignoring --workers.")
+        workers = 1
+    database = open_database(settings)
+    try:
+        _warn_if_connections_may_run_out(database, processes=workers)
+    finally:
+        database.dispose()
     # Plain echo: Rich would wrap these lines at the terminal width.
     typer.echo(f"Interop API listening on http://{host}:{port} (docs: http://{host}:{port}/docs)")
-    typer.echo(f"Database: {_redacted(settings.resolved_database_url)}")
+    typer.echo(f"Database: {redacted(settings.resolved_database_url)}")
     typer.echo("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
     with counted_across_processes(workers):
         uvicorn.run(
@@ -103,14 +115,10 @@ def serve(
         )
 
 
-def _warn_if_connections_may_run_out(settings: Settings, processes: int) -> None:
+def _warn_if_connections_may_run_out(database: Database, processes: int) -> None:
     """Say so up front when the processes' pools together can exceed PostgreSQL's limit:
     otherwise it shows only under load, as requests refused with 'too many clients'."""
-    database = Database.from_settings(settings)
-    try:
-        allowed = database.server_max_connections()
-    finally:
-        database.dispose()
+    allowed = database.server_max_connections()
     wanted = processes * database.max_connections
     if allowed is not None and wanted > allowed:
         err_console.print(
@@ -125,8 +133,11 @@ def _warn_if_connections_may_run_out(settings: Settings, processes: int) -> None
 def migrate() -> None:
     """Apply the database migrations to the configured database."""
     settings = load_settings(migrate_sqlite=False)
-    upgrade(settings.resolved_database_url)
-    console.print(f"Migrated {_redacted(settings.resolved_database_url)} to the latest revision.")
+    try:
+        upgrade(settings.resolved_database_url)
+    except DBAPIError as exc:
+        fail_with_database(settings, unreachable(exc))
+    console.print(f"Migrated {redacted(settings.resolved_database_url)} to the latest revision.")
 
 
 @accounts_app.command("create")
@@ -346,7 +357,7 @@ def _open() -> tuple[Settings, Database, SecretBox]:
     settings = load_settings()
     return (
         settings,
-        Database.from_settings(settings),
+        open_database(settings),
         SecretBox(load_master_secret(settings)),
     )
 
@@ -356,9 +367,3 @@ def _uuid_or_exit(value: str, name: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         fail(f"{name} must be a UUID, got {value!r}")
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -1,13 +1,14 @@
 """Settings: the one place configuration is read from (environment, prefix `INTEROP_`)."""
 
+import base64
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from interop.db import DEFAULT_POOL_SIZE
+from interop.db import DEFAULT_POOL_SIZE, supported_database_url
 
 # The logging module's level names, in any case ("info" too); another name is refused at
 # start, where logging itself would raise once the server had begun to start.
@@ -17,16 +18,43 @@ LogLevel = Annotated[
 ]
 
 
+def master_secret_bytes(encoded: str) -> bytes:
+    """The master secret's bytes: urlsafe base64 of at least 32."""
+    try:
+        raw = base64.urlsafe_b64decode(encoded.encode())
+    except ValueError:
+        raise ValueError("must be urlsafe base64 of 32 bytes") from None
+    if len(raw) < 32:
+        raise ValueError("must decode to at least 32 bytes")
+    return raw
+
+
+def _is_master_secret(encoded: str | None) -> str | None:
+    if encoded is not None:
+        master_secret_bytes(encoded)
+    return encoded
+
+
+def _supported_database(url: str | None) -> str | None:
+    return None if url is None else supported_database_url(url)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="INTEROP_", extra="ignore")
+    # Errors name the setting, never its value: a secret key or a password may be in it.
+    model_config = SettingsConfigDict(
+        env_prefix="INTEROP_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(
         default=Path("./.interop"),
         description="Where the embedded database, the server secret and logs live.",
     )
-    database_url: str | None = Field(
+    database_url: Annotated[str | None, AfterValidator(_supported_database)] = Field(
         default=None,
-        description="Any SQLAlchemy URL; default: a SQLite file `interop.db` in the data dir.",
+        description=(
+            "sqlite:///PATH or postgresql://USER@HOST/NAME (through psycopg); default: a "
+            "SQLite file `interop.db` in the data dir."
+        ),
     )
     database_pool_size: int = Field(
         default=DEFAULT_POOL_SIZE,
@@ -38,7 +66,7 @@ class Settings(BaseSettings):
             "keep processes x 1.25 x this under `max_connections`."
         ),
     )
-    secret_key: str | None = Field(
+    secret_key: Annotated[str | None, AfterValidator(_is_master_secret)] = Field(
         default=None,
         description=(
             "Master secret (urlsafe base64, 32 bytes) that encrypts actor secrets and signing "

@@ -26,8 +26,14 @@ from sqlalchemy import (
     insert,
     text,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -122,6 +128,26 @@ def violation_as(session: Session, error: InteropError) -> Iterator[None]:
             session.flush()
     except IntegrityError as exc:
         raise error from exc
+
+
+SUPPORTED_DATABASES = "sqlite:///PATH or postgresql://USER@HOST/NAME"
+
+
+def supported_database_url(url: str) -> str:
+    """`url` as the engine is made from it: SQLite, or PostgreSQL through psycopg, the driver
+    we ship (a plain `postgresql://` or `postgres://` URL means psycopg; SQLAlchemy would
+    look for psycopg2). Anything else is refused with the reason, never with the URL, which
+    may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; expected {SUPPORTED_DATABASES}") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite" and driver in ("", "pysqlite"):
+        return url
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    raise ValueError(f"{parsed.drivername} is not supported; use {SUPPORTED_DATABASES}")
 
 
 class Database:

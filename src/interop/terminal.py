@@ -6,9 +6,14 @@ import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from interop.auth.keys import keys_open_with
+from interop.auth.secrets import SecretBox, load_master_secret, master_secret_file
 from interop.config import Settings
-from interop.migrations_runner import upgrade
+from interop.db import Database
+from interop.migrations_runner import migrations_are_current, upgrade
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,6 +39,49 @@ def load_settings(migrate_sqlite: bool = True) -> Settings:
     if migrate_sqlite and settings.is_sqlite:
         upgrade(settings.resolved_database_url)
     return settings
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database, reachable, at this version's schema and encrypted with this
+    master secret; otherwise the command ends saying which, where the first query (or the
+    server's start) would have raised a traceback."""
+    database = Database.from_settings(settings)
+    problem = _database_problem(database, settings)
+    if problem is not None:
+        database.dispose()
+        fail_with_database(settings, problem)
+    return database
+
+
+def _database_problem(database: Database, settings: Settings) -> str | None:
+    try:
+        database.ping()
+        if not migrations_are_current(database.read_engine):
+            return "the database's schema is not this version's: run `interop migrate`"
+        if not keys_open_with(database, SecretBox(load_master_secret(settings))):
+            return (
+                "the database's keys were encrypted with another master secret: give every "
+                "process that shares a database the same INTEROP_SECRET_KEY"
+                + ("" if settings.secret_key else f" (unset here: {master_secret_file(settings)})")
+            )
+    except DBAPIError as exc:
+        return unreachable(exc)
+    return None
+
+
+def unreachable(exc: DBAPIError) -> str:
+    """What the driver said, its first line (psycopg: which host and port, and why)."""
+    lines = str(exc.orig).strip().splitlines()
+    return f"cannot reach the database: {lines[0] if lines else type(exc.orig).__name__}"
+
+
+def fail_with_database(settings: Settings, problem: str) -> NoReturn:
+    fail(f"{problem} ({redacted(settings.resolved_database_url)})")
+
+
+def redacted(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _setting_error(error: ErrorDetails) -> str:

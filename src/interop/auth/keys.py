@@ -22,6 +22,16 @@ from interop.db import Database, utcnow
 ALGORITHM = "ES256"
 
 
+def keys_open_with(database: Database, box: SecretBox) -> bool:
+    """Whether the stored signing keys decrypt with `box`'s master secret (True while there
+    are none): processes sharing a database must share INTEROP_SECRET_KEY too."""
+    with database.transaction(write=False) as session:
+        newest = session.scalars(
+            select(SigningKey.private_key_encrypted).order_by(SigningKey.created_at.desc()).limit(1)
+        ).first()
+    return newest is None or box.opens(newest)
+
+
 class KeyRing:
     """The active private key and every published public key, cached in memory.
 

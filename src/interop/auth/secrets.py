@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from interop.config import Settings
+from interop.config import Settings, master_secret_bytes
 
 SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name, not a secret
 
@@ -55,6 +55,14 @@ class SecretBox:
     def decrypt(self, token: str) -> str:
         return self._decrypt(token)
 
+    def opens(self, token: str) -> bool:
+        """Whether `token` was encrypted with this master secret."""
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def _decrypt(self, token: str) -> str:
         try:
             return self._fernet.decrypt(token.encode()).decode()
@@ -72,11 +80,19 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
 def load_master_secret(settings: Settings) -> bytes:
     """The configured master secret, else the data directory's, created on first use."""
     if settings.secret_key:
-        return _decode_master(settings.secret_key)
-    path = settings.ensure_data_dir() / SECRET_FILE_NAME
+        return master_secret_bytes(settings.secret_key)  # checked as the settings were read
+    path = master_secret_file(settings)
     if not path.exists():
         _create_secret_file(path)
-    return _decode_master(path.read_text().strip())
+    try:
+        return master_secret_bytes(path.read_text().strip())
+    except ValueError as exc:
+        raise ValueError(f"the master secret in {path} {exc}") from None
+
+
+def master_secret_file(settings: Settings) -> Path:
+    """Where the master secret lives when INTEROP_SECRET_KEY is not set."""
+    return settings.ensure_data_dir() / SECRET_FILE_NAME
 
 
 def _create_secret_file(path: Path) -> None:
@@ -88,13 +104,3 @@ def _create_secret_file(path: Path) -> None:
         return
     with os.fdopen(fd, "w") as handle:
         handle.write(encoded + "\n")
-
-
-def _decode_master(encoded: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(encoded.encode())
-    except ValueError as exc:
-        raise ValueError("INTEROP_SECRET_KEY must be urlsafe base64 of 32 bytes") from exc
-    if len(raw) < 32:
-        raise ValueError("INTEROP_SECRET_KEY must decode to at least 32 bytes")
-    return raw

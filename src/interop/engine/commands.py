@@ -16,7 +16,7 @@ from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.ingestions.service import queue_collection
 from interop.logs import configure_logging
 from interop.process import freeze_start_up_objects
-from interop.terminal import console, err_console, fail, load_settings
+from interop.terminal import console, err_console, fail, load_settings, open_database
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
 
@@ -32,7 +32,7 @@ def worker(
     """Run ingestion workers (and the scheduler) without the API, to scale out on PostgreSQL."""
     settings = load_settings()
     configure_logging(settings)
-    database = Database.from_settings(settings)
+    database = open_database(settings)
     engine = start_engine(database, settings, concurrency, scheduler)
     typer.echo(f"interop worker: {concurrency} worker(s), scheduler {'on' if scheduler else 'off'}")
 
@@ -67,7 +67,7 @@ def run_ingestion(
 ) -> None:
     """Queue a collection for a tenant (a worker or `interop serve` runs it)."""
     settings = load_settings()
-    database = Database.from_settings(settings)
+    database = open_database(settings)
     try:
         tenant = uuid.UUID(tenant_id)
     except ValueError:
