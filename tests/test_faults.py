@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+import pytest
 from sqlalchemy.engine import make_url
 
 from conftest import _free_port, _start
@@ -183,7 +184,10 @@ def _finished_school_posts(api: httpx.Client) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(prefix))
 
 
-def test_sigterm_drains_in_flight_requests_before_exit(tmp_path):
+@pytest.mark.parametrize("processes", [1, 2], ids=["sqlite", "postgresql-2-processes"])
+def test_sigterm_drains_in_flight_requests_before_exit(
+    processes: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     port = _free_port()
     env = {
         **os.environ,
@@ -192,8 +196,12 @@ def test_sigterm_drains_in_flight_requests_before_exit(tmp_path):
         "INTEROP_LOG_LEVEL": "WARNING",
     }
     interop = str(Path(sys.executable).parent / "interop")
+    if processes > 1:
+        # The deployment that runs several processes: uvicorn's parent passes SIGTERM on.
+        env["INTEROP_DATABASE_URL"] = request.getfixturevalue("own_postgres_database")
+        subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
     process = subprocess.Popen(
-        [interop, "serve", "--port", str(port)],
+        [interop, "serve", "--port", str(port), "--workers", str(processes)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
