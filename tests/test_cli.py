@@ -169,6 +169,15 @@ def test_an_unknown_log_level_is_refused_with_the_setting_named(tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
+def test_a_list_setting_that_is_not_json_is_refused_with_the_setting_named(
+    tmp_path: Path,
+) -> None:
+    result = run(["accounts", "list"], tmp_path, INTEROP_SOURCE_ROOTS="/srv/exports")
+    assert result.returncode == 1
+    assert "INTEROP_SOURCE_ROOTS: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, INTEROP_DATABASE_POOL_SIZE="0")
     assert result.returncode != 0

@@ -1,10 +1,12 @@
 """What every CLI command shares: the consoles, how it fails, and how it reads its settings."""
 
+import re
 from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from pydantic_settings import SettingsError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -32,6 +34,8 @@ def load_settings(migrate_sqlite: bool = True) -> Settings:
         settings = Settings()
     except ValidationError as exc:
         fail("; ".join(_setting_error(error) for error in exc.errors()))
+    except SettingsError as exc:
+        fail(_unparsable_setting(exc))
     try:
         settings.ensure_data_dir()
     except OSError as exc:
@@ -82,6 +86,14 @@ def fail_with_database(settings: Settings, problem: str) -> NoReturn:
 def redacted(url: str) -> str:
     """A database URL fit to print: its password masked."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _unparsable_setting(exc: SettingsError) -> str:
+    """A list setting whose value is not JSON: pydantic-settings names the field only in
+    its message."""
+    field = re.search(r'field "(\w+)"', str(exc))
+    name = f"INTEROP_{field.group(1).upper()}" if field else "a setting"
+    return f'{name}: not valid JSON (a list is written as JSON, e.g. ["/srv/sis-exports"])'
 
 
 def _setting_error(error: ErrorDetails) -> str:
