@@ -178,6 +178,28 @@ def test_a_list_setting_that_is_not_json_is_refused_with_the_setting_named(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            ["--port", "99999"],
+            "Invalid value for '--port': Input should be less than or equal to 65535",
+        ),
+        (
+            ["--workers", "0"],
+            "Invalid value for '--workers': Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_serve_refuses_an_option_out_of_range(
+    option: list[str], message: str, tmp_path: Path
+) -> None:
+    result = run(["serve", *option], tmp_path)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
 def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Path) -> None:
     result = run(["serve"], tmp_path, INTEROP_DATABASE_POOL_SIZE="0")
     assert result.returncode != 0
