@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +116,11 @@ def postgres_database() -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-@contextmanager
-def own_database(postgres_database: str) -> Iterator[str]:
-    """An empty database of its own, not migrated, on the test PostgreSQL; dropped after."""
+@pytest.fixture
+def own_postgres_database(postgres_database: str) -> Iterator[str]:
+    """An empty database of the test's own, not migrated: its server has its own master
+    secret and signing keys, which the session's shared database (the `server` fixture's,
+    encrypted with another secret) would refuse."""
     name = f"interop_own_{uuid.uuid4().hex[:12]}"
     admin = _libpq_url(postgres_admin_url())
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -129,14 +130,6 @@ def own_database(postgres_database: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def own_postgres_database(postgres_database: str) -> Iterator[str]:
-    """A database of the test's own: its server has its own master secret and signing keys,
-    which the session's shared database (the `server` fixture's) could not decrypt."""
-    with own_database(postgres_database) as url:
-        yield url
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _free_port, own_database
+from conftest import _free_port
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
@@ -40,20 +40,15 @@ def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def served(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with own_database(postgres_database) as url:
-        yield from _serve(url, tmp_path_factory)
-
-
-def _serve(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = tmp_path_factory.mktemp("serve-processes")
+@pytest.fixture
+def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
+    root = tmp_path
     (root / "tmp").mkdir()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
     env = {
         **inherited,
         "INTEROP_DATA_DIR": str(root),
-        "INTEROP_DATABASE_URL": database_url,
+        "INTEROP_DATABASE_URL": own_postgres_database,
         "INTEROP_LOG_JSON": "true",
         "INTEROP_LOG_LEVEL": "INFO",
         "TMPDIR": str(root / "tmp"),
@@ -70,12 +65,24 @@ def _serve(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
         try:
             _wait_healthy(served.base_url, process)
+            _wait_for_every_process(served.log)
             yield served
         finally:
             process.terminate()
             process.wait(timeout=30)
     # The processes' shared metrics directory goes with the server.
     assert list(served.tmp.iterdir()) == []
+
+
+def _wait_for_every_process(log: Path) -> None:
+    """The first process can answer while the second is still starting."""
+    deadline = time.monotonic() + 60
+    while True:
+        started = [r for r in _records(log) if r["event"] == "Application startup complete."]
+        if len(started) == PROCESSES:
+            return
+        assert time.monotonic() < deadline, f"{len(started)} of {PROCESSES} processes started"
+        time.sleep(0.1)
 
 
 def _records(log: Path) -> list[dict]:
@@ -97,7 +104,13 @@ def _access_lines(log: Path, path: str, expected: int) -> list[str]:
         time.sleep(0.05)
 
 
-def test_every_process_writes_the_configured_lines(served: Served) -> None:
+def test_every_process_logs_as_configured_and_any_reports_all_requests(served: Served) -> None:
+    """One server for both checks: it takes seconds to start."""
+    _check_every_process_writes_the_configured_lines(served)
+    _check_any_process_reports_every_process_s_requests(served)
+
+
+def _check_every_process_writes_the_configured_lines(served: Served) -> None:
     for _ in range(3):
         assert httpx.get(f"{served.base_url}/v2/interop/clouds").status_code == 401
     lines = _access_lines(served.log, "/v2/interop/clouds", 3)
@@ -121,7 +134,7 @@ def _readyz_counts(text: str) -> tuple[float, float]:
     return counted, observed
 
 
-def test_any_process_reports_every_process_s_requests(served: Served) -> None:
+def _check_any_process_reports_every_process_s_requests(served: Served) -> None:
     requests = 20
     [shared] = served.tmp.iterdir()  # where the processes keep their counts while they run
     assert shared.name.startswith("interop-metrics-")
