@@ -136,14 +136,25 @@ def _readyz_counts(text: str) -> tuple[float, float]:
 
 def _check_any_process_reports_every_process_s_requests(served: Served) -> None:
     requests = 20
-    [shared] = served.tmp.iterdir()  # where the processes keep their counts while they run
-    assert shared.name.startswith("interop-metrics-")
     # A connection each: the kernel hands them to both processes.
     for _ in range(requests):
         assert httpx.get(f"{served.base_url}/readyz").status_code == 200
+    # A process counts a request just after answering it: give the last one a moment.
+    deadline = time.monotonic() + 5
+    while _readyz_counts(_scrape(served)) != (requests, requests):
+        assert time.monotonic() < deadline, _readyz_counts(_scrape(served))
+        time.sleep(0.05)
     for _ in range(2 * PROCESSES):
-        scrape = httpx.get(f"{served.base_url}/metrics")
-        assert scrape.status_code == 200
-        assert _readyz_counts(scrape.text) == (requests, requests)
+        text = _scrape(served)
+        assert _readyz_counts(text) == (requests, requests)
         # The engine's gauges, read from the database, are still there once.
-        assert scrape.text.count("# TYPE interop_ingestion_queue_depth gauge") == 1
+        assert text.count("# TYPE interop_ingestion_queue_depth gauge") == 1
+    [shared] = served.tmp.iterdir()  # where the processes keep their counts while they run
+    assert shared.name.startswith("interop-metrics-")
+
+
+def _scrape(served: Served) -> str:
+    """/metrics, on a connection of its own (so either process may answer)."""
+    scrape = httpx.get(f"{served.base_url}/metrics")
+    assert scrape.status_code == 200
+    return scrape.text
