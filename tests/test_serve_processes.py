@@ -18,6 +18,7 @@ from conftest import _free_port
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
+BURST = 5
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Served:
     base_url: str
     log: Path
     tmp: Path  # the server's TMPDIR
+    env: dict[str, str]
 
 
 def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -51,11 +53,13 @@ def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
         "INTEROP_DATABASE_URL": own_postgres_database,
         "INTEROP_LOG_JSON": "true",
         "INTEROP_LOG_LEVEL": "INFO",
+        "INTEROP_RATE_LIMIT_PER_MINUTE": "6",
+        "INTEROP_RATE_LIMIT_BURST": str(BURST),
         "TMPDIR": str(root / "tmp"),
     }
     subprocess.run([INTEROP, "migrate"], env=env, check=True, capture_output=True)
     port = _free_port()
-    served = Served(f"http://127.0.0.1:{port}", root / "serve.log", root / "tmp")
+    served = Served(f"http://127.0.0.1:{port}", root / "serve.log", root / "tmp", env)
     with served.log.open("wb") as log_file:
         process = subprocess.Popen(
             [INTEROP, "serve", "--workers", str(PROCESSES), "--no-worker", "--port", str(port)],
@@ -104,10 +108,11 @@ def _access_lines(log: Path, path: str, expected: int) -> list[str]:
         time.sleep(0.05)
 
 
-def test_every_process_logs_as_configured_and_any_reports_all_requests(served: Served) -> None:
-    """One server for both checks: it takes seconds to start."""
+def test_the_processes_log_count_and_limit_as_one_server(served: Served) -> None:
+    """One server for the three checks: it takes seconds to start."""
     _check_every_process_writes_the_configured_lines(served)
     _check_any_process_reports_every_process_s_requests(served)
+    _check_a_principal_has_one_bucket_across_the_processes(served)
 
 
 def _check_every_process_writes_the_configured_lines(served: Served) -> None:
@@ -158,3 +163,27 @@ def _scrape(served: Served) -> str:
     scrape = httpx.get(f"{served.base_url}/metrics")
     assert scrape.status_code == 200
     return scrape.text
+
+
+def _check_a_principal_has_one_bucket_across_the_processes(served: Served) -> None:
+    created = subprocess.run(
+        [INTEROP, "accounts", "create", "--name", "busy", "--json"],
+        env=served.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key = json.loads(created.stdout)
+    token = httpx.post(
+        f"{served.base_url}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(key["client_id"], key["client_secret"]),
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    # A connection each, so both processes serve some; at 6 a minute, a second refills
+    # a tenth of a request: the burst is all there is.
+    statuses = [
+        httpx.get(f"{served.base_url}/v2/interop/clouds", headers=headers).status_code
+        for _ in range(2 * BURST)
+    ]
+    assert statuses == [200] * BURST + [429] * BURST

@@ -27,7 +27,7 @@ from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
 from interop.openapi import with_security_schemes, without_framework_422
 from interop.process import freeze_start_up_objects
-from interop.ratelimit import RateLimited, RateLimiter
+from interop.ratelimit import RateLimited, rate_limiter_for
 from interop.routers import API_ROUTERS
 from interop.routing import RouteIndex
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys = KeyRing(database, box)
         keys.load()
         app.state.database, app.state.secret_box, app.state.keys = database, box, keys
+        app.state.rate_limiter = rate_limiter_for(settings, database)
         engine = Engine(database, settings)
         if settings.engine_enabled:
             engine.start(workers=1)
@@ -65,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.state.jwks = JwksCache(
         settings.jwks_cache_seconds,
         settings.jwks_timeout_seconds,

@@ -92,8 +92,9 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description=(
-            "Requests a minute each principal (API key or actor) may make, per server process; "
-            "0 turns rate limiting off. Over the limit: 429 `rate_limited` with Retry-After."
+            "Requests a minute each principal (API key or actor) may make, counted across all "
+            "the processes that share the database; 0 turns rate limiting off. Over the "
+            "limit: 429 `rate_limited` with Retry-After."
         ),
     )
     rate_limit_burst: int | None = Field(

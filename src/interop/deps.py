@@ -115,13 +115,30 @@ async def _caller(request: Request, session: Session) -> Principal:
         return principal
     scheme, value = _credentials(request)
     if _look_up_on_the_loop(request, session, scheme, value):
-        principal = _principal_from_credentials(request, session, scheme, value)
+        principal = _within_limit(
+            request, _principal_from_credentials(request, session, scheme, value)
+        )
     else:
-        principal = await run_in_threadpool(_authenticate, request, session, scheme, value)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(principal.client_id)
+        principal = await run_in_threadpool(
+            _authenticate_within_limit, request, session, scheme, value
+        )
     request.scope[PRINCIPAL_KEY] = principal
     return principal
+
+
+def _within_limit(request: Request, principal: Principal) -> Principal:
+    """`principal`, once its rate limit let this request through (or raise RateLimited).
+    Where the buckets live in the database this waits on it: the lookup on the loop, which
+    only SQLite takes, has its buckets in memory."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(principal.client_id)
+    return principal
+
+
+def _authenticate_within_limit(
+    request: Request, session: Session, scheme: str, value: str
+) -> Principal:
+    return _within_limit(request, _authenticate(request, session, scheme, value))
 
 
 def _credentials(request: Request) -> tuple[str, str]:

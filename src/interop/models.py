@@ -10,6 +10,7 @@ from interop.db import Base
 from interop.ingestions.models import Ingestion
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.lti.models import LtiPlatform
+from interop.ratelimit import RateLimitBucket
 from interop.rollovers.models import Rollover
 from interop.roster.models import (
     RosterAcademicSession,
@@ -35,6 +36,7 @@ __all__ = [
     "Integration",
     "IntegrationVersion",
     "LtiPlatform",
+    "RateLimitBucket",
     "Rollover",
     "RosterAcademicSession",
     "RosterClass",

@@ -1,16 +1,25 @@
 """Per-principal request rate limiting (off unless `INTEROP_RATE_LIMIT_PER_MINUTE` is set).
 
-A token bucket per client id, in this process's memory: a server run with N worker processes
-allows up to N times the rate. The bucket refills continuously at `per_minute / 60` requests a
-second and holds at most `burst`; an empty bucket answers 429 with the seconds until the next
-request would be allowed.
+A token bucket per client id. It refills continuously at `per_minute / 60` requests a second
+and holds at most `burst`; an empty bucket answers 429 with the seconds until the next request
+would be allowed. On SQLite, served by one process, the buckets live in its memory; on
+PostgreSQL they live in the database, so that every process of every machine draws on the
+same bucket (one statement a request, only while limiting is on).
 """
 
 import math
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
+from sqlalchemy import Boolean, Float, String, bindparam, case, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import ReturningInsert
+
+from interop.config import Settings
+from interop.db import Base, Database
 from interop.errors import InteropError
 
 # Idle buckets are forgotten beyond this many principals (the least recently seen first): a
@@ -26,6 +35,19 @@ class RateLimited(InteropError):
             {"retry_after": retry_after},
         )
         self.retry_after = retry_after
+
+
+class RateLimitBucket(Base):
+    """A principal's bucket as PostgreSQL keeps it (SharedRateLimiter)."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    # Seconds since the epoch on the database's clock: the servers' clocks may differ.
+    refilled_at: Mapped[float] = mapped_column(Float)
+    # Whether the last request was let through (the statement reports it back).
+    allowed: Mapped[bool] = mapped_column(Boolean)
 
 
 class RateLimiter:
@@ -49,7 +71,61 @@ class RateLimiter:
             tokens = min(self.burst, tokens + (now - updated) * self.rate)
             if tokens < 1:
                 self._buckets[principal] = (tokens, now)
-                raise RateLimited(max(1, math.ceil((1 - tokens) / self.rate)))
+                raise RateLimited(self._retry_after(tokens))
             self._buckets[principal] = (tokens - 1, now)
             if len(self._buckets) > MAX_TRACKED_PRINCIPALS:
                 self._buckets.popitem(last=False)
+
+    def _retry_after(self, tokens: float) -> int:
+        return max(1, math.ceil((1 - tokens) / self.rate))
+
+
+def _take_one() -> ReturningInsert[Any]:
+    """One atomic statement that takes a request from a principal's bucket, whichever process
+    runs it: a new principal starts with a full bucket less this request; an existing one is
+    refilled for the time since (on the database's clock) and gives a token if it has one."""
+    buckets = RateLimitBucket.__table__.c
+    now = func.extract("epoch", func.statement_timestamp())
+    burst, rate = bindparam("burst", type_=Float), bindparam("rate", type_=Float)
+    refilled = func.least(burst, buckets.tokens + (now - buckets.refilled_at) * rate)
+    new = insert(RateLimitBucket).values(
+        client_id=bindparam("client_id"), tokens=burst - 1, refilled_at=now, allowed=True
+    )
+    return new.on_conflict_do_update(
+        index_elements=[buckets.client_id],
+        set_={
+            "allowed": refilled >= 1,
+            "tokens": refilled - case((refilled >= 1, 1.0), else_=0.0),
+            "refilled_at": now,
+        },
+    ).returning(buckets.allowed, buckets.tokens)
+
+
+TAKE_ONE = _take_one()
+
+
+class SharedRateLimiter(RateLimiter):
+    """The buckets in the database (PostgreSQL), for servers of several processes or
+    machines: in each process's memory, N processes allowed N times the rate."""
+
+    def __init__(self, database: Database, per_minute: int, burst: int | None = None) -> None:
+        super().__init__(per_minute, burst)
+        self._database = database
+
+    def check(self, principal: str) -> None:
+        """Take one request from the principal's bucket, or raise `RateLimited`. Blocks on
+        a database round trip: call it from a worker thread."""
+        if not self.enabled:
+            return
+        parameters = {"client_id": principal, "burst": self.burst, "rate": self.rate}
+        with self._database.write_engine.begin() as connection:
+            allowed, tokens = connection.execute(TAKE_ONE, parameters).one()
+        if not allowed:
+            raise RateLimited(self._retry_after(tokens))
+
+
+def rate_limiter_for(settings: Settings, database: Database) -> RateLimiter:
+    """In this process's memory on SQLite (one process serves it), else in the database."""
+    if database.is_sqlite:
+        return RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    return SharedRateLimiter(database, settings.rate_limit_per_minute, settings.rate_limit_burst)
