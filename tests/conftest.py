@@ -28,6 +28,7 @@ from interop.app import create_app
 from interop.config import Settings
 from interop.migrations_runner import upgrade
 from interop.models import Base
+from interop.ratelimit import ATOMIC_ALONE
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -59,10 +60,15 @@ class WriteOnReadSession(AssertionError):
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _read_sessions_only_read(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+def _read_sessions_only_read(
+    connection: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any, *_: Any
+) -> None:
     """PostgreSQL read sessions run in autocommit (interop.db), where a write would not be
-    atomic: throughout the suite, such a statement fails the request, and with it the test."""
+    atomic: throughout the suite, such a statement fails the request, and with it the test.
+    A statement marked atomic alone (a rate-limit bucket's upsert) is let through."""
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        return
+    if context is not None and context.execution_options.get(ATOMIC_ALONE):
         return
     if not statement.lstrip().upper().startswith(READ_STATEMENTS):
         raise WriteOnReadSession(f"a read session wrote: {statement[:200]}")

@@ -30,8 +30,15 @@ def test_over_the_limit_is_429_with_retry_after_per_principal(server, api, extra
         assert 1 <= int(refused.headers["Retry-After"]) <= 10
         assert error["details"] == {"retry_after": int(refused.headers["Retry-After"])}
 
-        # Another principal has its own bucket.
+        # Writes draw on the same bucket (and refused, change nothing).
+        write = limited.post("/v2/interop/clouds", json={"name": "x"}, headers=first.headers)
+        assert write.status_code == 429
+        assert api.get("/v2/interop/clouds", headers=first.headers).json()["data"] == []
+
+        # Another principal has its own bucket, for reads and writes.
         assert limited.get("/v2/interop/clouds", headers=second.headers).status_code == 200
+        write = limited.post("/v2/interop/clouds", json={"name": "y"}, headers=second.headers)
+        assert write.status_code == 200, write.text
 
 
 def test_the_limit_is_documented_in_the_openapi_document(server, api):

@@ -127,9 +127,7 @@ async def _caller(request: Request, session: Session) -> Principal:
 
 
 def _within_limit(request: Request, principal: Principal) -> Principal:
-    """`principal`, once its rate limit let this request through (or raise RateLimited).
-    Where the buckets live in the database this waits on it: the lookup on the loop, which
-    only SQLite takes, has its buckets in memory."""
+    """`principal`, once its rate limit let this request through (or raise RateLimited)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(principal.client_id)
     return principal
@@ -138,7 +136,18 @@ def _within_limit(request: Request, principal: Principal) -> Principal:
 def _authenticate_within_limit(
     request: Request, session: Session, scheme: str, value: str
 ) -> Principal:
-    return _within_limit(request, _authenticate(request, session, scheme, value))
+    principal = _authenticate(request, session, scheme, value)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if not (limiter.enabled and limiter.in_database):
+        return _within_limit(request, principal)
+    if request.method in READ_METHODS:
+        limiter.check(principal.client_id, session)
+        return principal
+    # Not in a write request's own transaction, which would hold the bucket's row until it
+    # ends: a short read transaction, before the request's takes a connection.
+    with get_database(request).transaction(write=False) as read:
+        limiter.check(principal.client_id, read)
+    return principal
 
 
 def _credentials(request: Request) -> tuple[str, str]:
