@@ -281,9 +281,14 @@ def add_client_key(
 def list_client_keys(
     client_id: Annotated[str, typer.Argument(help="client_id of an API key or an actor.")],
 ) -> None:
-    """List the public keys registered for a client, one JSON object per line."""
+    """List the public keys registered for a client, one JSON object per line (none: no
+    line); a client_id that is neither an API key nor an actor is an error."""
     _, database, _ = _open()
     with database.transaction(write=False) as session:
+        try:
+            client_keys.client_owner(session, client_id, None)
+        except InteropError as error:
+            fail(error.message)
         for key in session.scalars(client_keys.keys_of(client_id)):
             typer.echo(json.dumps(ClientKeyOut.model_validate(key).model_dump(mode="json")))
 

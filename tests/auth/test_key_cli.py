@@ -81,11 +81,14 @@ def test_cli_refuses_bad_key_material_and_unknown_clients(
         ["clients", "keys", "add", caller.client_id, "--pem-file", str(private)],
         ["clients", "keys", "add", "no-such-client", "--jwks-url", "https://keys.example/jwks"],
         ["clients", "keys", "add", caller.client_id],
+        ["clients", "keys", "list", "no-such-client"],
     ):
         result = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
         assert result.returncode == 1, (args, result.stdout)
         assert "error:" in result.stderr
         assert "Traceback" not in result.stderr
+    # A client without keys lists none, and is no error.
+    assert cli(server, "clients", "keys", "list", caller.client_id) == ""
 
 
 def test_lti_platforms_add_registers_a_platform_for_an_account(
