@@ -126,8 +126,8 @@ def test_migrate_applies_to_postgresql(postgres_database: str, tmp_path: Path) -
     assert "***" in result.stdout or "postgres" in result.stdout
 
 
-def _serve_until_listening(data_dir: Path, **env: str) -> str:
-    """Start `interop serve`, stop it once it says where it listens; return what it printed
+def _serve_until_starting(data_dir: Path, **env: str) -> str:
+    """Start `interop serve`, stop it once it says where it will listen; return what it printed
     on stderr before that."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
     environment = {**inherited, "INTEROP_DATA_DIR": str(data_dir), **env}
@@ -140,7 +140,7 @@ def _serve_until_listening(data_dir: Path, **env: str) -> str:
     )
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().startswith("Interop API listening")
+        assert process.stdout.readline().startswith("Interop API starting")
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=30)
@@ -153,7 +153,7 @@ def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
 ) -> None:
     assert run(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
     # The test PostgreSQL allows 100 connections; a pool of 100 may open 125.
-    stderr = _serve_until_listening(
+    stderr = _serve_until_starting(
         tmp_path,
         INTEROP_DATABASE_URL=own_postgres_database,
         INTEROP_DATABASE_POOL_SIZE=str(pool_size),

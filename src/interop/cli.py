@@ -99,7 +99,8 @@ def serve(
     finally:
         database.dispose()
     # Plain echo: Rich would wrap these lines at the terminal width.
-    typer.echo(f"Interop API listening on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    # Said before uvicorn binds the port: a port in use is reported by uvicorn right after.
+    typer.echo(f"Interop API starting on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     typer.echo(f"Database: {redacted(settings.resolved_database_url)}")
     typer.echo("Create credentials with: .venv/bin/interop accounts create --name NAME --json")
     with counted_across_processes(workers):
