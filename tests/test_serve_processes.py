@@ -1,6 +1,6 @@
 """`interop serve --workers 2` on PostgreSQL, as operators run it: uvicorn starts each worker
-process afresh, and the processes must still log as configured and report the server's
-metrics, not each its own."""
+process afresh, and the processes must still log as configured, and report metrics and limit
+a principal's rate as one server, not each on its own."""
 
 import json
 import os
