@@ -116,7 +116,7 @@ async def _caller(request: Request, session: Session) -> Principal:
     scheme, value = _credentials(request)
     if _look_up_on_the_loop(request, session, scheme, value):
         principal = _within_limit(
-            request, _principal_from_credentials(request, session, scheme, value)
+            request, _principal_from_credentials(request, session, scheme, value), session
         )
     else:
         principal = await run_in_threadpool(
@@ -126,27 +126,12 @@ async def _caller(request: Request, session: Session) -> Principal:
     return principal
 
 
-def _within_limit(request: Request, principal: Principal) -> Principal:
-    """`principal`, once its rate limit let this request through (or raise RateLimited)."""
+def _within_limit(request: Request, principal: Principal, session: Session) -> Principal:
+    """`principal`, once its rate limit let this request through (or raise RateLimited).
+    Buckets kept in the database are taken from on `session`, a read session the request
+    holds already: never a second pooled connection while holding one."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(principal.client_id)
-    return principal
-
-
-def _authenticate_within_limit(
-    request: Request, session: Session, scheme: str, value: str
-) -> Principal:
-    principal = _authenticate(request, session, scheme, value)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    if not (limiter.enabled and limiter.in_database):
-        return _within_limit(request, principal)
-    if request.method in READ_METHODS:
-        limiter.check(principal.client_id, session)
-        return principal
-    # Not in a write request's own transaction, which would hold the bucket's row until it
-    # ends: a short read transaction, before the request's takes a connection.
-    with get_database(request).transaction(write=False) as read:
-        limiter.check(principal.client_id, read)
+    limiter.check(principal.client_id, session)
     return principal
 
 
@@ -172,17 +157,28 @@ def _look_up_on_the_loop(request: Request, session: Session, scheme: str, value:
     )
 
 
-def _authenticate(request: Request, request_session: Session, scheme: str, value: str) -> Principal:
-    """A read request looks its caller up in its own (read) transaction; a write request in a
-    short read transaction of its own, never holding the request's write lock (SQLite's
-    BEGIN IMMEDIATE) for a caller that may turn out to be nobody."""
-    database = get_database(request)
-    if scheme == "bearer" and is_foreign_token(get_keys(request), get_settings(request), value):
-        return principal_from_platform_token(database, get_jwks(request), value)
+def _authenticate_within_limit(
+    request: Request, request_session: Session, scheme: str, value: str
+) -> Principal:
+    """A read request looks its caller up, and takes from its rate-limit bucket, in its own
+    (read) transaction; a write request in a short read transaction of its own, never holding
+    the request's write lock (SQLite's BEGIN IMMEDIATE) or its bucket's row (PostgreSQL) for a
+    caller that may turn out to be nobody, or be refused."""
     if request.method in READ_METHODS:
-        return _principal_from_credentials(request, request_session, scheme, value)
-    with database.transaction(write=False) as session:
-        return _principal_from_credentials(request, session, scheme, value)
+        return _identified_within_limit(request, request_session, scheme, value)
+    with get_database(request).transaction(write=False) as session:
+        return _identified_within_limit(request, session, scheme, value)
+
+
+def _identified_within_limit(
+    request: Request, session: Session, scheme: str, value: str
+) -> Principal:
+    if scheme == "bearer" and is_foreign_token(get_keys(request), get_settings(request), value):
+        # Its own transactions; `session` has no connection yet.
+        principal = principal_from_platform_token(get_database(request), get_jwks(request), value)
+    else:
+        principal = _principal_from_credentials(request, session, scheme, value)
+    return _within_limit(request, principal, session)
 
 
 def _principal_from_credentials(
