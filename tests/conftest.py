@@ -9,6 +9,7 @@ database of its own. Under CI=true an unreachable PostgreSQL fails the run.
 import logging
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -142,6 +143,21 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[Any], seconds: float = 60) -> None:
+    """Until `url` answers 200 from the server `process` started; fails the test if the
+    process exits first or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer within {seconds} s"
+        time.sleep(0.1)
 
 
 def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from conftest import _free_port, _start
+from conftest import _free_port, _start, wait_until_answering
 from factories import new_account, new_tenant
 from interop.config import Settings
 from interop.migrations_runner import upgrade
@@ -208,15 +208,7 @@ def test_sigterm_drains_in_flight_requests_before_exit(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_answering(f"{base_url}/healthz", process, seconds=30)
 
         # A request in flight: its headers and half its body are sent when SIGTERM arrives.
         body = b'{"grant_type": "client_credentials"}'

@@ -9,12 +9,9 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from conftest import _free_port
+from conftest import _free_port, wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[1]
 INTEROP = str(Path(sys.executable).parent / "interop")
@@ -42,7 +39,7 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        _wait_until_ready(port, server)
+        wait_until_answering(f"http://127.0.0.1:{port}/readyz", server)
         script = "set -euo pipefail\n" + walkthrough_script().replace(
             "127.0.0.1:8080", f"127.0.0.1:{port}"
         )
@@ -87,16 +84,3 @@ def test_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}" in output  # serve says where it listens
     assert "interop accounts create" in output  # ... and how to create credentials
-
-
-def _wait_until_ready(port: int, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "interop serve exited early"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("interop serve did not become ready")

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import _free_port
+from conftest import _free_port, wait_until_answering
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
@@ -27,19 +27,6 @@ class Served:
     log: Path
     tmp: Path  # the server's TMPDIR
     env: dict[str, str]
-
-
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, "interop serve exited"
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "interop serve did not start"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -68,7 +55,7 @@ def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
             stderr=log_file,
         )
         try:
-            _wait_healthy(served.base_url, process)
+            wait_until_answering(f"{served.base_url}/healthz", process)
             _wait_for_every_process(served.log)
             yield served
         finally:
