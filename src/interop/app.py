@@ -1,5 +1,6 @@
 """create_app(): middleware, error handlers, service endpoints and the API routers."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from interop.process import freeze_start_up_objects
 from interop.ratelimit import RateLimited, rate_limiter_for
 from interop.routers import API_ROUTERS
 from interop.routing import RouteIndex
+from interop.threads import request_threads
 
 API_PREFIX = "/v2/interop"
 log = logging.getLogger("interop")
@@ -52,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.start(workers=1)
         freeze_start_up_objects()
         try:
-            yield
+            with request_threads(asyncio.get_running_loop()):
+                yield
         finally:
             engine.stop()
             database.dispose()

@@ -8,7 +8,6 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import APIKeyHeader, HTTPBasic, OAuth2
 from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from interop.auth.basic import decode_basic
 from interop.auth.jwk import JwksCache
@@ -26,6 +25,7 @@ from interop.db import Database, runs_on_loop
 from interop.errors import InteropError
 from interop.lti.service import principal_from_platform_token
 from interop.ratelimit import RateLimiter
+from interop.threads import in_thread
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -119,9 +119,7 @@ async def _caller(request: Request, session: Session) -> Principal:
             request, _principal_from_credentials(request, session, scheme, value), session
         )
     else:
-        principal = await run_in_threadpool(
-            _authenticate_within_limit, request, session, scheme, value
-        )
+        principal = await in_thread(_authenticate_within_limit, request, session, scheme, value)
     request.scope[PRINCIPAL_KEY] = principal
     return principal
 

@@ -20,11 +20,11 @@ from fastapi.routing import APIRoute, APIRouter
 from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette._utils import get_route_path
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from interop.db import runs_on_loop
+from interop.threads import in_thread
 
 # Distinct request paths whose candidate routes are remembered, and the longest path kept
 # (ids make paths unbounded; a longer one is looked up afresh each time).
@@ -81,7 +81,7 @@ def in_worker_thread(function: Callable[..., Any], reads_on_loop: bool) -> Calla
             isinstance(value, Session) and runs_on_loop(value) for value in kwargs.values()
         ):
             return function(*args, **kwargs)
-        return await run_in_threadpool(function, *args, **kwargs)
+        return await in_thread(function, *args, **kwargs)
 
     return endpoint
 

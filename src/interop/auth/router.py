@@ -6,13 +6,13 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from interop.auth.basic import decode_basic
 from interop.auth.service import ClientCredential, OAuthError, authenticate_client, issue_token
 from interop.clientkeys.service import ASSERTION_TYPE, authenticate_assertion
 from interop.deps import get_database, get_jwks, get_keys, get_secret_box, get_settings
 from interop.routing import InteropRoute
+from interop.threads import in_thread
 
 router = APIRouter(tags=["Auth"], route_class=InteropRoute)
 
@@ -115,7 +115,7 @@ async def _issue(request: Request, authenticate: Authenticate) -> dict[str, Any]
         keys.follow_rotation()
         return issue_token(keys, get_settings(request), credential)
 
-    return await run_in_threadpool(work)
+    return await in_thread(work)
 
 
 def _secret_authentication(request: Request, client_id: str, secret: str) -> Authenticate:
