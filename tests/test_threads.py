@@ -61,3 +61,12 @@ def test_the_app_runs_request_threads_calls_at_once() -> None:
             await asyncio.gather(*(in_thread(barrier.wait) for _ in range(REQUEST_THREADS)))
 
     asyncio.run(fill_every_thread())
+
+
+def test_keyword_arguments_may_have_any_name() -> None:
+    """An endpoint's parameters reach it as keywords, whatever they are called."""
+
+    def endpoint(function: str, **others: str) -> str:
+        return function + "".join(others.values())
+
+    assert asyncio.run(in_thread(endpoint, function="a", args="b", kwargs="c")) == "abc"

@@ -38,7 +38,7 @@ def request_threads(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
         executor.shutdown(wait=False)
 
 
-async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+async def in_thread(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)` in a worker thread, with the caller's context variables.
 
     A thread cannot be interrupted: if the awaiting task is cancelled, it still waits for the
