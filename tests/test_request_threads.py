@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 import interop.db
 from conftest import Server, WriteOnReadSession, _start
 from factories import new_tenant
+from interop.app import create_app
 from interop.auth.router import router as auth_router
 from interop.config import Settings
 from interop.db import DEFAULT_POOL_SIZE, Database, overflow_for, runs_on_loop
@@ -90,6 +91,14 @@ def test_every_api_route_uses_the_route_class() -> None:
     assert [r.path for r in routes if not isinstance(r, InteropRoute)] == []
     # What saves the second thread hop: FastAPI sees a coroutine and validates on the loop.
     assert [r.path for r in routes if not inspect.iscoroutinefunction(r.dependant.call)] == []
+
+
+def test_the_service_endpoints_use_the_route_class_too(tmp_path: Path) -> None:
+    # /readyz and /metrics are synchronous: their thread hop goes through in_thread as well.
+    app = create_app(Settings(data_dir=tmp_path))
+    service = [r for r in app.router.routes if isinstance(r, APIRoute)]
+    assert {"/healthz", "/readyz", "/metrics"} <= {r.path for r in service}
+    assert [r.path for r in service if not isinstance(r, InteropRoute)] == []
 
 
 def test_a_sqlite_read_runs_on_the_loop_only_while_a_pooled_connection_is_free(

@@ -30,7 +30,7 @@ from interop.openapi import with_security_schemes, without_framework_422
 from interop.process import freeze_start_up_objects
 from interop.ratelimit import RateLimited, rate_limiter_for
 from interop.routers import API_ROUTERS
-from interop.routing import RouteIndex
+from interop.routing import InteropRoute, RouteIndex
 from interop.threads import request_threads
 
 API_PREFIX = "/v2/interop"
@@ -100,6 +100,9 @@ def _use_our_openapi(app: FastAPI) -> None:
 
 
 def _add_service_endpoints(app: FastAPI) -> None:
+    # The synchronous ones below then hand their work to `in_thread` like every API route.
+    app.router.route_class = InteropRoute
+
     @app.get("/healthz", tags=["Service"], summary="The process is up")
     async def healthz() -> dict[str, str]:  # nothing to wait for: no thread hop
         return {"status": "ok"}
