@@ -76,6 +76,15 @@ def get_secret_box(request: Request) -> SecretBox:
     return box
 
 
+async def _secret_box(request: Request) -> SecretBox:
+    # async: FastAPI runs a synchronous dependency in a worker thread, a round trip per
+    # request to read an attribute.
+    return get_secret_box(request)
+
+
+SecretBoxDep = Annotated[SecretBox, Depends(_secret_box)]
+
+
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, else rolled back.
 

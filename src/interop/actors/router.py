@@ -3,21 +3,19 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from interop.actors import service
 from interop.actors.schemas import ActorInstall, ActorOut
-from interop.auth.secrets import SecretBox
 from interop.clouds.repository import get_readable_cloud
 from interop.concurrency import IfMatch, etag
-from interop.deps import AccountPrincipal, SessionDep, get_secret_box
+from interop.deps import AccountPrincipal, SecretBoxDep, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep
 from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
 router = APIRouter(tags=["Actors"], route_class=InteropRoute)
-Box = Annotated[SecretBox, Depends(get_secret_box)]
 
 
 @router.get(
@@ -42,7 +40,7 @@ def list_cloud_actors(
     session: SessionDep,
     principal: AccountPrincipal,
     page: PageDep,
-    box: Box,
+    box: SecretBoxDep,
     include_credentials: Annotated[bool, Query(description="Include actor credentials")] = False,
 ) -> Any:
     get_readable_cloud(session, principal, id)
@@ -66,7 +64,7 @@ def install_actor(
     principal: AccountPrincipal,
     body: Annotated[ActorInstall, Body()],
     session: SessionDep,
-    box: Box,
+    box: SecretBoxDep,
     response: Response,
 ) -> Any:
     actor = service.install_actor(session, box, principal, id, body)
@@ -103,7 +101,7 @@ def rotate_credentials(
     actor_id: uuid.UUID,
     session: SessionDep,
     principal: AccountPrincipal,
-    box: Box,
+    box: SecretBoxDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> Any:

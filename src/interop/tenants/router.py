@@ -3,11 +3,10 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from interop.auth.secrets import SecretBox
 from interop.concurrency import etag
-from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep, get_secret_box
+from interop.deps import AccountPrincipal, ActorPrincipal, SecretBoxDep, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate_by_key
 from interop.routing import InteropRoute
@@ -18,7 +17,6 @@ from interop.tenants.schemas import TenantInfo
 from interop.tenants.state_schemas import TenantState
 
 router = APIRouter(tags=["Tenants"], route_class=InteropRoute)
-Box = Annotated[SecretBox, Depends(get_secret_box)]
 
 
 @router.get(
@@ -32,7 +30,7 @@ def list_tenants(
     session: SessionDep,
     principal: AccountPrincipal,
     page: PageDep,
-    box: Box,
+    box: SecretBoxDep,
     accounts: Annotated[
         list[str],
         Query(description="Only tenants of these Accounts (UUIDs; repeat or comma-separate)"),
@@ -55,7 +53,11 @@ def list_tenants(
     responses=error_responses("not_found"),
 )
 def get_tenant(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, box: Box, response: Response
+    id: uuid.UUID,
+    session: SessionDep,
+    principal: AccountPrincipal,
+    box: SecretBoxDep,
+    response: Response,
 ) -> Any:
     row = get_tenant_info_row(session, principal, id)
     info = service.tenant_info(row, box)
@@ -70,7 +72,7 @@ def get_tenant(
     responses=error_responses("not_found"),
 )
 def get_own_tenant(
-    session: SessionDep, principal: ActorPrincipal, box: Box, response: Response
+    session: SessionDep, principal: ActorPrincipal, box: SecretBoxDep, response: Response
 ) -> Any:
     row = get_tenant_info_row(session, principal, own_tenant_id(principal))
     info = service.tenant_info(row, box)
