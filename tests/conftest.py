@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,35 +108,40 @@ def postgres_database() -> Iterator[str]:
     """A fresh database for this run (and this xdist worker) on the test PostgreSQL."""
     admin = postgres_admin_url()
     try:
-        connection = psycopg.connect(_libpq_url(admin), autocommit=True, connect_timeout=5)
+        psycopg.connect(_libpq_url(admin), autocommit=True, connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL is unreachable at {admin} under CI=true: {exc}")
         pytest.skip(f"PostgreSQL unreachable at {admin} (set CI=true to make this fatal)")
-    name = f"interop_test_{uuid.uuid4().hex[:12]}"
-    with connection:
-        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    url = make_url(_sqlalchemy_url(admin)).set(database=name).render_as_string(hide_password=False)
-    try:
+    with _scratch_database("interop_test") as url:
         yield url
-    finally:
-        with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def own_postgres_database(postgres_database: str) -> Iterator[str]:
     """An empty database of the test's own, not migrated: its server has its own master
     secret and signing keys, which the session's shared database (the `server` fixture's,
-    encrypted with another secret) would refuse."""
-    name = f"interop_own_{uuid.uuid4().hex[:12]}"
-    admin = _libpq_url(postgres_admin_url())
-    with psycopg.connect(admin, autocommit=True) as connection:
+    encrypted with another secret) would refuse. (`postgres_database`: for its skip, or
+    failure under CI, when PostgreSQL is unreachable.)"""
+    with _scratch_database("interop_own") as url:
+        yield url
+
+
+@contextmanager
+def _scratch_database(prefix: str) -> Iterator[str]:
+    """A new empty database on the test PostgreSQL (its SQLAlchemy URL), dropped after."""
+    admin = postgres_admin_url()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     try:
-        yield make_url(postgres_database).set(database=name).render_as_string(hide_password=False)
+        yield (
+            make_url(_sqlalchemy_url(admin))
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
     finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
+        with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
