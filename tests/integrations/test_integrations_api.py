@@ -303,6 +303,12 @@ def test_put_blueprint_replaces_it(server, api: httpx.Client) -> None:
     assert body["title"] == "Renamed"
     assert body["auth_type"] == "oauth2"
     assert body["revision"] == 2
+    # The answer is the stored version as a later read sees it, its update time included.
+    stored = api.get(
+        f"{INTEGRATIONS}/{integration['id']}/versions/1.0", headers=caller.headers
+    ).json()["data"]
+    assert body == stored
+    assert body["updated_at"] > body["created_at"]
 
 
 def test_put_blueprint_with_other_version_is_version_mismatch(server, api: httpx.Client) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
-from interop.db import violation_as
+from interop.db import utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest
 from interop.integrations.blueprint import Blueprint, parse_blueprint
 from interop.integrations.models import Integration, IntegrationVersion
@@ -167,6 +167,8 @@ def replace_blueprint(
     for field, value in _blueprint_fields(blueprint, document).items():
         setattr(version, field, value)
     version.revision += 1
+    # Set here, not by the column's onupdate at flush: the answer is built before the flush.
+    version.updated_at = utcnow()
     return version
 
 
