@@ -92,6 +92,28 @@ def test_a_console_line_is_followed_by_its_traceback(
     assert "ZeroDivisionError: division by zero" in text
 
 
+def _fail_holding(secret: str) -> None:
+    authorization = f"Basic {secret}"  # as a request handler's locals hold its headers
+    try:
+        raise RuntimeError(f"bad header of {len(authorization)} characters")
+    except RuntimeError:
+        logging.getLogger("interop").exception("unhandled error")
+
+
+@pytest.mark.parametrize("log_json", [False, True], ids=["console", "json"])
+def test_a_traceback_never_shows_local_variables(
+    configured: None, capsys: pytest.CaptureFixture[str], log_json: bool
+) -> None:
+    # structlog's console renderer, with rich installed, prints every frame's locals by
+    # default: a 500 would have written the request's credentials into the log.
+    configure_logging(Settings(log_json=log_json))
+    _fail_holding("c2VjcmV0LWtleTpzZWNyZXQtdmFsdWU")
+    text = capsys.readouterr().err
+    assert "RuntimeError: bad header of 37 characters" in text
+    assert "in _fail_holding" in text
+    assert "c2VjcmV0LWtleTpzZWNyZXQtdmFsdWU" not in text
+
+
 def test_the_level_setting_filters_lines(
     configured: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

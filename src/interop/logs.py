@@ -41,7 +41,14 @@ def configure_logging(settings: Settings) -> None:
     renderers: list[Processor] = (
         [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if settings.log_json
-        else [structlog.dev.ConsoleRenderer(colors=False)]
+        else [
+            # Python's own traceback text. With rich installed (the CLI uses it) the default
+            # formatter prints every frame's local variables: a request's headers, a client's
+            # secret. Rendering them also held the event loop for seconds per error.
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     handler = logging.StreamHandler()
     handler.setFormatter(
