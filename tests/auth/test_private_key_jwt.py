@@ -103,8 +103,19 @@ def signer(server, api: httpx.Client) -> tuple[Caller, KeyPair]:
         ({"sub": "somebody-else"}, "sub must equal iss"),
         ({"jti": None}, "jti"),
         ({"exp": int(time.time()) + 7200}, "at most 3600 s"),
+        # PyJWT reads a numeric string as a time; RFC 7519 asks for a JSON number.
+        ({"exp": str(int(time.time()) + 300)}, "exp and iat must be numbers"),
+        ({"iat": str(int(time.time()))}, "exp and iat must be numbers"),
     ],
-    ids=["wrong-audience", "expired", "sub-is-not-iss", "no-jti", "lives-too-long"],
+    ids=[
+        "wrong-audience",
+        "expired",
+        "sub-is-not-iss",
+        "no-jti",
+        "lives-too-long",
+        "exp-as-string",
+        "iat-as-string",
+    ],
 )
 def test_bad_assertions_are_invalid_client(
     api: httpx.Client, signer: tuple[Caller, KeyPair], changes: dict[str, Any], words: str

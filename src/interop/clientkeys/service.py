@@ -172,11 +172,18 @@ def _verified(
         raise _refused(f"the assertion is invalid: {exc}") from exc
     if claims["sub"] != client_id:
         raise _refused("sub must equal iss (the client id)")
+    # PyJWT accepts a numeric string as a time, which the comparisons below cannot use.
+    if not all(_is_numeric_date(claims[name]) for name in ("exp", "iat")):
+        raise _refused("exp and iat must be numbers (RFC 7519 NumericDate)")
     if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 255:
         raise _refused("jti must be a string of 1 to 255 characters")
     if claims["exp"] > time.time() + MAX_ASSERTION_SECONDS + LEEWAY_SECONDS:
         raise _refused(f"the assertion may live at most {MAX_ASSERTION_SECONDS} s")
     return claims
+
+
+def _is_numeric_date(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _spend_jti(database: Database, client_id: str, claims: dict[str, Any]) -> None:
