@@ -2,10 +2,10 @@
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from interop.errors import InvalidRequest
 from interop.paging import Paging
@@ -28,7 +28,20 @@ def _rfc3339_text(value: Any) -> Any:
     return value
 
 
-JsonDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_rfc3339_text)]
+def _in_utc(value: datetime) -> datetime:
+    """The same instant in UTC: stored and answered that way, whatever offset was sent."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+05:00 is before year 1 in UTC
+        raise ValueError("the time lies outside years 1 to 9999 once converted to UTC") from exc
+
+
+JsonDateTime = Annotated[
+    AwareDatetime,
+    Field(strict=False),
+    BeforeValidator(_rfc3339_text),
+    AfterValidator(_in_utc),
+]
 
 
 def _integral_number(value: Any) -> Any:

@@ -97,6 +97,40 @@ def test_bad_enum_or_date_is_400(server, api: httpx.Client, field: str, value: s
     assert response.json()["error"]["code"] == "invalid_request"
 
 
+def test_a_time_sent_with_an_offset_is_answered_in_utc(server, api: httpx.Client) -> None:
+    _, actor = new_tenant(server, api)
+    # 2027-06-01T02:00:00+02:00 is BASE; the answer is the stored instant, with Z.
+    created = _create(api, actor, start_date="2027-06-01T02:00:00+02:00")
+    assert created.status_code == 200, created.text
+    assert created.json()["data"]["start_date"] == _day(0)
+    url = f"{ROLLOVERS}/{created.json()['data']['id']}"
+    body = _body(actor, end_date="2027-06-11T05:30:00+05:30")
+    replaced = api.put(url, json=body, headers=actor.headers)
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["data"]["end_date"] == _day(10)
+    assert api.get(url, headers=actor.headers).json()["data"] == replaced.json()["data"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("start_date", "0001-01-01T00:00:00+05:00"), ("end_date", "9999-12-31T23:00:00-05:00")],
+)
+def test_a_time_outside_years_1_to_9999_in_utc_is_400(
+    server, api: httpx.Client, field: str, value: str
+) -> None:
+    _, actor = new_tenant(server, api)
+    response = api.post(ROLLOVERS, json=_body(actor, **{field: value}), headers=actor.headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["field"] == f"body.{field}"
+    since = api.get(
+        "/v2/interop/data/users", params={"changed_since": value}, headers=actor.headers
+    )
+    assert since.status_code == 400, since.text
+    assert since.json()["error"]["details"][0]["field"] == "query.changed_since"
+
+
 @pytest.mark.parametrize(("start", "end"), [(5, 15), (-5, 1), (2, 3), (-10, 20)])
 def test_overlapping_rollover_is_409(server, api: httpx.Client, start: int, end: int) -> None:
     _, actor = new_tenant(server, api)
