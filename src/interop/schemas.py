@@ -80,19 +80,56 @@ class InputModel(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="allow")
 
-    def reject_changed_read_only(self, read_only: dict[str, Any]) -> None:
-        """`400 read_only_field` for a read-only field given a value other than the stored one.
+    def reject_changed_read_only(self, stored: BaseModel) -> None:
+        """`400 read_only_field` for a field of the stored object that this body cannot write
+        (any field of its answer this model does not declare: ids, times, `version`, derived
+        values) given a value other than the stored one.
 
-        `read_only` maps each read-only field name to its stored value, rendered as JSON
-        would render it (ids and times as strings).
+        `stored` is the object as the API answers it, so that a client may send back what it
+        read: an id in another case or a time in another offset is the same value.
         """
         extra = self.model_extra or {}
-        changed = [
-            name for name, stored in read_only.items() if name in extra and extra[name] != stored
-        ]
+        if not extra:
+            return
+        current = stored.model_dump(mode="json")
+        changed = sorted(
+            name
+            for name, given in extra.items()
+            if name in current and not _same_json_value(given, current[name])
+        )
         if changed:
             raise InvalidRequest(
-                f"read-only field(s) cannot be changed: {', '.join(sorted(changed))}",
-                details=[{"field": name, "message": "read-only"} for name in sorted(changed)],
+                f"read-only field(s) cannot be changed: {', '.join(changed)}",
+                details=[{"field": name, "message": "read-only"} for name in changed],
                 code="read_only_field",
             )
+
+
+def _same_json_value(given: Any, stored: Any) -> bool:
+    if isinstance(given, bool) or isinstance(stored, bool):
+        return given is stored  # True == 1 in Python, not in JSON
+    if isinstance(given, dict) and isinstance(stored, dict):
+        return given.keys() == stored.keys() and all(
+            _same_json_value(given[key], stored[key]) for key in given
+        )
+    if isinstance(given, list) and isinstance(stored, list):
+        return len(given) == len(stored) and all(map(_same_json_value, given, stored))
+    if isinstance(given, str) and isinstance(stored, str) and given != stored:
+        value = _parsed_text(given)
+        return value is not None and value == _parsed_text(stored)
+    return bool(given == stored)
+
+
+def _parsed_text(text: str) -> uuid.UUID | datetime | None:
+    """A string's value as a UUID or an RFC 3339 time; None for any other string."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        pass
+    if not _RFC3339_START.match(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -29,7 +29,7 @@ router = APIRouter(tags=["Tenant Application"], route_class=InteropRoute)
 def get_application(session: SessionDep, principal: ActorPrincipal, response: Response) -> Any:
     application = service.own_application(session, principal)
     response.headers["ETag"] = etag(application.version)
-    return {"data": TenantApplication.model_validate(application)}
+    return {"data": TenantApplication.of(application)}
 
 
 @router.patch(
@@ -67,4 +67,4 @@ def open_auth_session(
 ) -> Any:
     application = service.open_auth_session(session, principal, id)
     response.headers["ETag"] = etag(application.version)
-    return {"data": TenantApplication.model_validate(application)}
+    return {"data": TenantApplication.of(application)}

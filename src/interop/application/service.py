@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from interop.application.models import TenantApplication
+from interop.application.schemas import TenantApplication as TenantApplicationOut
 from interop.application.schemas import TenantApplicationUpdate
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
@@ -55,7 +56,7 @@ def update_application(
 ) -> None:
     application = get_application(session, own_tenant_id(principal), lock=True)
     check_if_match(if_match, application.version)
-    body.reject_changed_read_only(_read_only_values(application))
+    body.reject_changed_read_only(TenantApplicationOut.of(application))
     if application.auth_state_pending != "updating":
         raise Conflict(
             "auth_not_updating",
@@ -95,16 +96,3 @@ def _finish_session(application: TenantApplication, outcome: str) -> None:
     else:
         application.auth_state_pending = "error"
     application.auth_session_id_pending = None
-
-
-def _read_only_values(application: TenantApplication) -> dict[str, object]:
-    session_id = application.auth_session_id_pending
-    return {
-        "account_id": str(application.account_id),
-        "tenant_id": str(application.tenant_id),
-        "deliver_tasks": application.deliver_tasks,
-        "validate_tasks": application.validate_tasks,
-        "auth_type": application.auth_type,
-        "auth_state": application.auth_state,
-        "auth_session_id_pending": str(session_id) if session_id else None,
-    }

@@ -18,7 +18,9 @@ from interop.integrations.repository import (
 )
 from interop.integrations.schemas import (
     IntegrationCreate,
+    IntegrationOut,
     IntegrationUpdate,
+    IntegrationVersionOut,
     IntegrationVersionUpdate,
 )
 from interop.tenants.models import Tenant
@@ -48,14 +50,8 @@ def update_integration(
 ) -> None:
     integration = get_readable_integration(session, principal, integration_id, lock=True)
     check_if_match(if_match, integration.revision)
-    body.reject_changed_read_only(
-        {
-            "id": str(integration.id),
-            "account_id": str(integration.account_id),
-            "name": integration.name,
-            "version": current_versions(session, [integration.id]).get(integration.id),
-        }
-    )
+    current_version = current_versions(session, [integration.id]).get(integration.id)
+    body.reject_changed_read_only(IntegrationOut.of(integration, current_version))
     if body.title is not None:
         integration.title = body.title
     if body.status is not None:
@@ -113,14 +109,7 @@ def update_version(
     integration = get_readable_integration(session, principal, integration_id)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
-    body.reject_changed_read_only(
-        {
-            "id": str(version.id),
-            "integration_id": str(version.integration_id),
-            "version": version.version,
-            "blueprint_sha256": version.blueprint_sha256,
-        }
-    )
+    body.reject_changed_read_only(IntegrationVersionOut.of(version))
     if body.release_state is not None:
         version.release_state = body.release_state
     if body.title is not None:

@@ -16,6 +16,7 @@ from interop.db import AnySelect, utcnow
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.rollovers.models import Rollover
 from interop.rollovers.schemas import SORT_FIELDS, RolloverIn
+from interop.rollovers.schemas import Rollover as RolloverOut
 from interop.tenants.models import Tenant
 from interop.tenants.repository import lock_tenant, own_tenant_id
 
@@ -81,7 +82,7 @@ def replace_rollover(
     tenant = lock_tenant(session, own_tenant_id(principal))
     rollover = get_rollover(session, principal, rollover_id, lock=True)
     check_if_match(if_match, rollover.version)
-    body.reject_changed_read_only({"id": str(rollover.id), "tenant_id": str(tenant.id)})
+    body.reject_changed_read_only(RolloverOut.of(rollover))
     _validate(session, tenant, body)
     if body.status != "cancelled":
         _refuse_overlap(session, tenant.id, body, exclude=rollover.id)

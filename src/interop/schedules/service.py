@@ -13,6 +13,7 @@ from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.paging import paged
 from interop.schedules.models import Schedule
+from interop.schedules.schemas import Schedule as ScheduleOut
 from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate
 from interop.tenants.repository import own_tenant_id
 
@@ -72,14 +73,7 @@ def update_schedule(
 ) -> None:
     schedule = get_schedule(session, principal, schedule_id, lock=True)
     check_if_match(if_match, schedule.version)
-    body.reject_changed_read_only(
-        {
-            "id": str(schedule.id),
-            "tenant_id": str(schedule.tenant_id),
-            "type": schedule.type,
-            "hour": schedule.hour,
-        }
-    )
+    body.reject_changed_read_only(ScheduleOut.of(schedule, utcnow()))
     if body.enabled is not None and body.enabled != schedule.enabled:
         schedule.enabled = body.enabled
         schedule.version += 1

@@ -112,9 +112,7 @@ def replace_entry(
     tenant = lock_tenant(session, own_tenant_id(principal))
     entry = get_entry(session, kind, principal, entry_id)
     check_if_match(if_match, entry.version)
-    body.reject_changed_read_only(
-        {"id": str(entry.id), "account_id": str(entry.account_id), "tenant_id": str(tenant.id)}
-    )
+    body.reject_changed_read_only(kind.out.model_validate(entry))
     _require_identifier(kind, body, None)
     taken = _identifiers_in_use(session, kind, tenant.id, exclude=entry.id)
     _refuse_duplicates(kind, [body], taken)
