@@ -1,5 +1,6 @@
 """Actors: installing integrations (tenants, credentials, licenses) and connectors."""
 
+import uuid
 from datetime import UTC, datetime
 
 import httpx
@@ -66,19 +67,20 @@ def test_owner_may_install_a_development_version(server, api: httpx.Client) -> N
 def test_others_cannot_install_unreleased_versions(server, api: httpx.Client, state: str) -> None:
     owner = new_account(server, api, "dev")
     district = new_account(server, api, "district", "education_agency")
-    new_integration(api, owner, versions={"1.0": state})
+    integration = new_integration(api, owner, versions={"1.0": state})
     cloud = new_cloud(api, district)
-    response = _install(
-        api, district, cloud["id"], {"type": "integration", "integration": {"name": "gradebook"}}
-    )
-    assert response.status_code == 404
-    pinned = _install(
-        api,
-        district,
-        cloud["id"],
-        {"type": "integration", "integration": {"name": "gradebook", "version": "1.0"}},
-    )
-    assert pinned.status_code == 404
+
+    def refusal(reference: dict) -> dict:
+        body = {"type": "integration", "integration": reference}
+        response = _install(api, district, cloud["id"], body)
+        assert response.status_code == 404, response.text
+        return dict(response.json()["error"])
+
+    # Told exactly as an integration that does not exist: nothing says this one does.
+    unknown = refusal({"id": str(uuid.uuid4())})
+    assert refusal({"name": "gradebook"}) == unknown
+    assert refusal({"name": "gradebook", "version": "1.0"}) == unknown
+    assert refusal({"id": integration["id"]}) == unknown
 
 
 def test_others_get_the_newest_released_version(server, api: httpx.Client) -> None:

@@ -205,10 +205,15 @@ def _installable_version(
     if not owner:
         states = ["released", "beta"] if integration.allow_beta else ["released"]
         statement = statement.where(IntegrationVersion.release_state.in_(states))
+    installable = statement
     if wanted is not None:
         statement = statement.where(IntegrationVersion.version == wanted)
     candidates = list(session.scalars(statement))
     if not candidates:
+        # To anyone but its owner, an integration with nothing installable is one that does
+        # not exist: the answer must not tell the two apart.
+        if not owner and session.scalars(installable.limit(1)).first() is None:
+            raise NotFound("integration")
         raise NotFound("installable integration version")
     released = [version for version in candidates if version.release_state == "released"]
     return (released or candidates)[0]
