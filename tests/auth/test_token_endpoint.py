@@ -25,6 +25,25 @@ def test_client_secret_basic_issues_a_bearer_token(server, api: httpx.Client) ->
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_basic_credentials_with_another_client_id_in_the_form_are_refused(
+    server, api: httpx.Client
+) -> None:
+    caller = new_account(server, api)
+    other = new_account(server, api, "other")
+    basic = (caller.client_id, caller.client_secret)
+
+    def token(**form: str) -> httpx.Response:
+        return api.post(
+            "/oauth/token", data={"grant_type": "client_credentials", **form}, auth=basic
+        )
+
+    assert token(client_id=caller.client_id).status_code == 200  # naming itself is fine
+    refused = token(client_id=other.client_id)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"
+    assert refused.headers["www-authenticate"].startswith("Basic")
+
+
 def test_client_secret_post_issues_a_bearer_token(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     response = api.post(

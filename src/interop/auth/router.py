@@ -178,9 +178,13 @@ def _client_credentials(authorization: str | None, form: dict[str, str]) -> tupl
         if in_form:
             raise OAuthError("invalid_request", "use one client authentication method, not two")
         try:
-            return decode_basic(value)
+            client_id, secret = decode_basic(value)
         except ValueError as exc:
             raise OAuthError("invalid_client", str(exc), 401) from exc
+        # A client may name itself in the form too (RFC 6749 §3.2.1), but not as another.
+        if form.get("client_id") not in (None, "", client_id):
+            raise OAuthError("invalid_client", "client_id differs from the Basic credentials", 401)
+        return client_id, secret
     if not in_form or not form.get("client_id"):
         raise OAuthError("invalid_client", "client authentication is required", 401)
     return form["client_id"], form["client_secret"]
