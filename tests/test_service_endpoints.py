@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from factories import new_account, new_cloud
+from interop.errors import ERROR_CODES
 
 SEED_OPERATIONS = {
     ("get", "/actors"),
@@ -135,10 +136,17 @@ def test_each_operation_lists_the_schemes_its_callers_may_use(openapi: dict) -> 
     bearer = [{"OAuth2": []}, {"LTI JWT": []}]
     assert paths["/v2/interop/clouds"]["get"]["security"] == [*bearer, {"AccountKeyBasic": []}]
     assert paths["/v2/interop/tenant/schedules"]["get"]["security"] == bearer  # actors only
-    assert paths["/v2/interop/ingestions"]["get"]["security"] == bearer  # either kind
+    # Either kind; an account's key also works as Basic there.
+    assert paths["/v2/interop/ingestions"]["get"]["security"] == [*bearer, {"AccountKeyBasic": []}]
     assert "security" not in paths["/healthz"]["get"]
     assert "security" not in paths["/oauth/token"]["post"]
     assert set(openapi["components"]["securitySchemes"]) == {"OAuth2", "LTI JWT", "AccountKeyBasic"}
+
+
+def test_openapi_lists_every_error_code_once(openapi: dict) -> None:
+    codes = openapi["components"]["schemas"]["ErrorCode"]
+    assert codes["enum"] == list(ERROR_CODES)
+    assert "- `method_not_allowed` (405): " in codes["description"]
 
 
 def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:

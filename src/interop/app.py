@@ -26,7 +26,7 @@ from interop.errors import InteropError, error_body
 from interop.limits import RequestLimits
 from interop.metrics import HttpMetrics, RequestObserver
 from interop.migrations_runner import migrations_are_current
-from interop.openapi import with_security_schemes, without_framework_422
+from interop.openapi import with_every_error_code, with_security_schemes, without_framework_422
 from interop.process import freeze_start_up_objects
 from interop.ratelimit import RateLimited, rate_limiter_for
 from interop.routers import API_ROUTERS
@@ -93,7 +93,7 @@ def _use_our_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = with_security_schemes(generate(), SECURITY_SCHEMES)
-            app.openapi_schema = without_framework_422(schema)
+            app.openapi_schema = with_every_error_code(without_framework_422(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

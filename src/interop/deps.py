@@ -219,7 +219,7 @@ def declares_security(
 # dependency FastAPI solves costs about 25 µs a request. They do no I/O beyond `_caller`'s:
 # `async def` keeps them on the event loop instead of costing a worker-thread round trip each
 # (about 0.3 ms a request on the benchmark machine).
-@declares_security(oauth2_scheme, lti_scheme)
+@declares_security(oauth2_scheme, lti_scheme, basic_scheme)
 async def get_principal(request: Request, session: SessionDep) -> Principal:
     return await _caller(request, session)
 

@@ -58,6 +58,20 @@ def envelope_schema(codes: list[str]) -> dict[str, Any]:
     }
 
 
+def with_every_error_code(schema: dict[str, Any]) -> dict[str, Any]:
+    """All the codes in one place, `components.schemas.ErrorCode`, with what each means:
+    operations list only their own, and some codes (`method_not_allowed`) belong to none."""
+    schema.setdefault("components", {}).setdefault("schemas", {})["ErrorCode"] = {
+        "type": "string",
+        "enum": list(ERROR_CODES),
+        "description": "Every `error.code` the API answers with, and its HTTP status:\n"
+        + "\n".join(
+            f"- `{code}` ({status}): {meaning}" for code, (status, meaning) in ERROR_CODES.items()
+        ),
+    }
+    return schema
+
+
 def without_framework_422(schema: dict[str, Any]) -> dict[str, Any]:
     """Drop FastAPI's automatic `422`: validation errors are `400 invalid_request` here."""
     for operations in schema.get("paths", {}).values():
