@@ -26,6 +26,7 @@ import uvicorn
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 
+from factories import SOURCE_ROOTS
 from interop.app import create_app
 from interop.config import Settings
 from interop.migrations_runner import upgrade
@@ -210,6 +211,7 @@ def server(
         database_url=database_url,
         engine_enabled=False,
         database_pool_size=TEST_POOL_SIZE,
+        source_roots=SOURCE_ROOTS,
     )
     uv, thread, base_url = _start(settings)
     try:

@@ -172,6 +172,8 @@ def new_tenant(
 DATA = Path(__file__).parent / "data"
 ONEROSTER_MINIMAL = DATA / "oneroster-1.1" / "minimal"
 ONEROSTER_RECOMMENDED = DATA / "oneroster-1.1" / "recommended"
+# Where the tests' bundles lie: their data and pytest's temporary directories.
+SOURCE_ROOTS = [DATA, Path(tempfile.gettempdir())]
 
 
 def install_connector(api: httpx.Client, owner: Caller, cloud_id: str, location: str) -> dict:
@@ -220,7 +222,7 @@ def engine_settings(server: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": server.data_dir,
         "database_url": server.database_url,
-        "source_roots": [DATA, Path(tempfile.gettempdir())],
+        "source_roots": SOURCE_ROOTS,
         "source_allow_private_networks": True,
         "engine_enabled": False,
     }

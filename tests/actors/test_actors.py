@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from factories import install, new_account, new_cloud, new_integration
+from factories import DATA, install, new_account, new_cloud, new_integration
 
 
 def _install(api, caller, cloud_id, body):
@@ -163,7 +163,7 @@ def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
         {
             "type": "connector",
             "name": "sis",
-            "source": {"kind": "oneroster_csv", "location": "/data/export.zip"},
+            "source": {"kind": "oneroster_csv", "location": str(DATA / "export.zip")},
         },
     )
     assert response.status_code == 200
@@ -171,7 +171,39 @@ def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
     assert actor["type"] == "connector"
     assert actor["tenant_id"] is None
     assert actor["integration"] is None
-    assert actor["source"] == {"kind": "oneroster_csv", "location": "/data/export.zip"}
+    # It need not exist yet: the district's export may come later.
+    assert actor["source"] == {"kind": "oneroster_csv", "location": str(DATA / "export.zip")}
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "/etc",  # outside INTEROP_SOURCE_ROOTS
+        "file:///etc/passwd",
+        str(DATA / ".." / ".." / ".." / "etc"),  # inside a root only by its spelling
+        "ftp://host/export.zip",
+        "javascript:alert(1)",
+        "http://[",
+        "a\x00b",
+    ],
+)
+def test_a_connector_location_no_collection_may_read_is_400(
+    server, api: httpx.Client, location: str
+) -> None:
+    owner = new_account(server, api)
+    cloud = new_cloud(api, owner)
+    body = {
+        "type": "connector",
+        "name": "sis",
+        "source": {"kind": "oneroster_csv", "location": location},
+    }
+    response = _install(api, owner, cloud["id"], body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["field"] == "body.source.location"
+    actors = api.get(f"/v2/interop/clouds/{cloud['id']}/actors", headers=owner.headers)
+    assert actors.json()["data"] == []
 
 
 def test_connector_with_unknown_source_kind_is_400(server, api: httpx.Client) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import httpx
 
 from factories import (
+    ONEROSTER_MINIMAL,
     _database,
     actor_caller,
     install,
@@ -141,7 +142,7 @@ def test_connector_actor_has_no_tenant(server, api: httpx.Client) -> None:
         json={
             "type": "connector",
             "name": "sis",
-            "source": {"kind": "oneroster_csv", "location": "/x"},
+            "source": {"kind": "oneroster_csv", "location": str(ONEROSTER_MINIMAL)},
         },
     )
     actor = actor_caller(api, connector.json()["data"])

@@ -3,13 +3,13 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from interop.actors import service
 from interop.actors.schemas import ActorInstall, ActorOut
 from interop.clouds.repository import get_readable_cloud
 from interop.concurrency import IfMatch, etag
-from interop.deps import AccountPrincipal, SecretBoxDep, SessionDep
+from interop.deps import AccountPrincipal, SecretBoxDep, SessionDep, get_settings
 from interop.openapi import error_responses
 from interop.paging import PageDep
 from interop.routing import InteropRoute
@@ -66,8 +66,10 @@ def install_actor(
     session: SessionDep,
     box: SecretBoxDep,
     response: Response,
+    request: Request,
 ) -> Any:
-    actor = service.install_actor(session, box, principal, id, body)
+    roots = get_settings(request).source_roots
+    actor = service.install_actor(session, box, principal, id, body, roots)
     response.headers["ETag"] = etag(actor.version)
     return {"data": actor}
 

@@ -1,6 +1,7 @@
 """Installing, uninstalling and re-keying actors; installing an integration makes a tenant."""
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -22,6 +23,7 @@ from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.clouds.models import Cloud
 from interop.clouds.repository import get_readable_cloud
 from interop.concurrency import check_if_match
+from interop.connectors.bundle import BundleError, local_source_path
 from interop.db import utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.integrations.models import Integration, IntegrationVersion
@@ -76,11 +78,13 @@ def install_actor(
     principal: Principal,
     cloud_id: uuid.UUID,
     body: IntegrationInstall | ConnectorInstall,
+    source_roots: list[Path],
 ) -> ActorOut:
     cloud = get_readable_cloud(session, principal, cloud_id)
     if isinstance(body, IntegrationInstall):
         actor = _install_integration(session, box, principal, cloud, body)
     else:
+        _check_source_location(body.source.location, source_roots)
         actor = _new_actor(box, cloud, "connector", body.name)
         actor.source = body.source.model_dump(include={"kind", "location"})
         session.add(actor)
@@ -118,6 +122,17 @@ def rotate_credentials(
     actor.updated_at = utcnow()
     session.flush()
     return actor_out(actor_row(session, principal, actor.id), box)
+
+
+def _check_source_location(location: str, roots: list[Path]) -> None:
+    """A location no collection could read is refused now, not when the first one fails. The
+    worker checks again with its own settings (an http(s) address only then: DNS may change)."""
+    try:
+        local_source_path(location, roots)
+    except BundleError as exc:
+        raise InvalidRequest(
+            exc.message, details=[{"field": "body.source.location", "message": exc.message}]
+        ) from exc
 
 
 def _new_actor(box: SecretBox, cloud: Cloud, actor_type: str, name: str) -> Actor:

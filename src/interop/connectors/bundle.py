@@ -92,7 +92,9 @@ def open_bundle(
 ) -> Iterator[Bundle]:
     """Open the bundle at `location` for reading; any download lives only inside the block."""
     with ExitStack() as stack:
-        path = _local_path(location, roots, allow_private, max_bytes, scratch, stack)
+        path = local_source_path(location, roots) or _download(
+            location, allow_private, max_bytes, scratch, stack
+        )
         if path.is_dir():
             yield Bundle(stack, path, None)
             return
@@ -108,27 +110,26 @@ def open_bundle(
         yield Bundle(stack, None, archive)
 
 
-def _local_path(
-    location: str,
-    roots: list[Path],
-    allow_private: bool,
-    max_bytes: int,
-    scratch: Path,
-    stack: ExitStack,
-) -> Path:
+def local_source_path(location: str, roots: list[Path]) -> Path | None:
+    """The local path `location` names, if it lies under one of `roots`; None for an
+    http(s) URL, whose address is checked when it is fetched. Any other location is
+    `source_not_allowed`."""
     try:
         parsed = urlparse(location)
     except ValueError as exc:  # an unbalanced IPv6 bracket, say ("http://[")
         raise BundleError("source_not_allowed", f"{location} is not a location: {exc}") from exc
     if parsed.scheme in ("http", "https"):
-        return _download(location, allow_private, max_bytes, scratch, stack)
+        return None
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path))
     elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a Windows drive letter
         path = Path(location)
     else:
         raise BundleError("source_not_allowed", f"unsupported location scheme {parsed.scheme}")
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, ValueError) as exc:  # a NUL character, a loop of links
+        raise BundleError("source_not_allowed", f"{location} is not a path: {exc}") from exc
     if not any(resolved.is_relative_to(root.resolve()) for root in roots):
         raise BundleError(
             "source_not_allowed",
