@@ -83,6 +83,17 @@ def test_non_json_content_type_is_415(server, api: httpx.Client) -> None:
     )
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
+    no_type = api.post(CLOUDS, content=b'{"name": "x"}', headers=caller.headers)
+    assert no_type.status_code == 415
+
+
+def test_a_request_without_a_body_may_carry_any_content_type(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = api.post(CLOUDS, json={"name": "x"}, headers=caller.headers).json()["data"]
+    response = api.delete(
+        f"{CLOUDS}/{cloud['id']}", headers={**caller.headers, "Content-Type": "text/plain"}
+    )
+    assert response.status_code == 204, response.text
 
 
 def test_body_over_5_mib_is_413(server, api: httpx.Client) -> None:
