@@ -101,6 +101,24 @@ def test_wrong_method_is_405_in_the_envelope(api: httpx.Client) -> None:
     assert "GET" in response.headers["allow"]
 
 
+def test_head_answers_as_get_without_a_body(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    url = f"/v2/interop/clouds/{cloud['id']}"
+    got = api.get(url, headers=caller.headers)
+    head = api.head(url, headers=caller.headers)
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag"):
+        assert head.headers[name] == got.headers[name], name
+    assert api.head("/healthz").status_code == 200
+    refused = api.head(url)  # the GET's 401, headers and all
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert refused.content == b""
+    assert api.head("/oauth/token").status_code == 405  # no GET there either
+
+
 @pytest.fixture(scope="module")
 def openapi(server) -> dict:
     return httpx.get(f"{server.base_url}/openapi.json").json()

@@ -30,7 +30,7 @@ from interop.openapi import with_every_error_code, with_security_schemes, withou
 from interop.process import freeze_start_up_objects
 from interop.ratelimit import RateLimited, rate_limiter_for
 from interop.routers import API_ROUTERS
-from interop.routing import InteropRoute, RouteIndex
+from interop.routing import HeadAsGet, InteropRoute, RouteIndex
 from interop.threads import request_threads
 
 API_PREFIX = "/v2/interop"
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _use_our_openapi(app)
     _add_error_handlers(app)
     RouteIndex.install(app.router)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics, api_prefix=API_PREFIX)
     return app

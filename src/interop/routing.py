@@ -21,7 +21,7 @@ from fastapi.security.base import SecurityBase
 from sqlalchemy.orm import Session
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from interop.db import runs_on_loop
 from interop.threads import in_thread
@@ -149,3 +149,26 @@ def _path_patterns(route: BaseRoute) -> list[re.Pattern[str]] | None:
         return [context.path_regex for context in contexts()]
     pattern = getattr(route, "path_regex", None)
     return [pattern] if isinstance(pattern, re.Pattern) else None
+
+
+class HeadAsGet:
+    """A HEAD request is answered as the GET of the same URL, without its body: every
+    general-purpose server supports both (RFC 9110 §9.1), and FastAPI routes only the methods
+    an operation declares (a HEAD was 405)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
