@@ -144,6 +144,15 @@ def _error(
     )
 
 
+def _field_problem(error: dict[str, Any]) -> dict[str, str]:
+    """A validation error as `{"field", "message"}`, the field a dotted path."""
+    if error["type"] == "json_invalid":
+        # FastAPI puts the character offset where the field would be ("body.1").
+        position, reason = error["loc"][-1], error.get("ctx", {}).get("error", "")
+        return {"field": "body", "message": f"invalid JSON at character {position}: {reason}"}
+    return {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InteropError)
     async def interop_error(_request: Request, exc: InteropError) -> JSONResponse:
@@ -156,13 +165,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {
-                "field": ".".join(str(part) for part in error["loc"]),
-                "message": error["msg"],
-            }
-            for error in exc.errors()
-        ]
+        details = [_field_problem(error) for error in exc.errors()]
         first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid"
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         return _error(400, "invalid_request", f"invalid request: {first}{more}", details)

@@ -76,6 +76,19 @@ def test_unknown_fields_are_ignored(server, api: httpx.Client) -> None:
     assert "colour" not in response.json()["data"]
 
 
+def test_malformed_json_is_400_naming_the_body_and_the_place(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    response = api.post(
+        CLOUDS, content=b"{bad", headers={**caller.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    [problem] = error["details"]
+    assert problem["field"] == "body"
+    assert problem["message"].startswith("invalid JSON at character 1: Expecting property name")
+
+
 def test_non_json_content_type_is_415(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     response = api.post(
