@@ -51,8 +51,9 @@ def update_application(
     session: SessionDep,
     principal: ActorPrincipal,
     if_match: IfMatch = None,
-) -> None:
-    service.update_application(session, principal, body, if_match)
+) -> Response:
+    version = service.update_application(session, principal, body, if_match)
+    return Response(status_code=204, headers={"ETag": etag(version)})
 
 
 @router.post(

@@ -53,7 +53,7 @@ def own_application(session: Session, principal: Principal) -> TenantApplication
 
 def update_application(
     session: Session, principal: Principal, body: TenantApplicationUpdate, if_match: str | None
-) -> None:
+) -> int:
     application = get_application(session, own_tenant_id(principal), lock=True)
     check_if_match(if_match, application.version)
     body.reject_changed_read_only(TenantApplicationOut.of(application))
@@ -71,6 +71,7 @@ def update_application(
         _finish_session(application, body.auth_state_pending)
     application.version += 1
     application.updated_at = utcnow()
+    return application.version
 
 
 def open_auth_session(

@@ -138,8 +138,9 @@ def update_integration(
     session: SessionDep,
     principal: AccountPrincipal,
     if_match: IfMatch = None,
-) -> None:
-    service.update_integration(session, principal, id, body, if_match)
+) -> Response:
+    revision = service.update_integration(session, principal, id, body, if_match)
+    return Response(status_code=204, headers={"ETag": etag(revision)})
 
 
 @router.delete(
@@ -208,8 +209,9 @@ def update_version(
     session: SessionDep,
     principal: AccountPrincipal,
     if_match: IfMatch = None,
-) -> None:
-    service.update_version(session, principal, id, version, body, if_match)
+) -> Response:
+    revision = service.update_version(session, principal, id, version, body, if_match)
+    return Response(status_code=204, headers={"ETag": etag(revision)})
 
 
 @router.delete(

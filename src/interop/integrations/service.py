@@ -47,7 +47,7 @@ def update_integration(
     integration_id: uuid.UUID,
     body: IntegrationUpdate,
     if_match: str | None,
-) -> None:
+) -> int:
     integration = get_readable_integration(session, principal, integration_id, lock=True)
     check_if_match(if_match, integration.revision)
     current_version = current_versions(session, [integration.id]).get(integration.id)
@@ -59,6 +59,7 @@ def update_integration(
     if body.allow_beta is not None:
         integration.allow_beta = body.allow_beta
     integration.revision += 1
+    return integration.revision
 
 
 def delete_integration(
@@ -105,7 +106,7 @@ def update_version(
     version_name: str,
     body: IntegrationVersionUpdate,
     if_match: str | None,
-) -> None:
+) -> int:
     integration = get_readable_integration(session, principal, integration_id)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
@@ -115,6 +116,7 @@ def update_version(
     if body.title is not None:
         version.title = body.title
     version.revision += 1
+    return version.revision
 
 
 def delete_version(

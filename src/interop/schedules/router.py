@@ -89,8 +89,9 @@ def update_schedule(
     session: SessionDep,
     principal: ActorPrincipal,
     if_match: IfMatch = None,
-) -> None:
-    service.update_schedule(session, principal, id, body, if_match)
+) -> Response:
+    version = service.update_schedule(session, principal, id, body, if_match)
+    return Response(status_code=204, headers={"ETag": etag(version)})
 
 
 @router.delete(

@@ -70,13 +70,15 @@ def update_schedule(
     schedule_id: uuid.UUID,
     body: ScheduleUpdate,
     if_match: str | None,
-) -> None:
+) -> int:
+    """The schedule's version after the change (for the answer's ETag)."""
     schedule = get_schedule(session, principal, schedule_id, lock=True)
     check_if_match(if_match, schedule.version)
     body.reject_changed_read_only(ScheduleOut.of(schedule, utcnow()))
     if body.enabled is not None and body.enabled != schedule.enabled:
         schedule.enabled = body.enabled
         schedule.version += 1
+    return schedule.version
 
 
 def delete_schedule(

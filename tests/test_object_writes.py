@@ -1,4 +1,5 @@
-"""Read-only fields on every write that takes them: a client may send back what it read (ids in
+"""Writes to an existing object (PUT and PATCH), on every kind that has them: they answer with
+the object's new ETag, and read-only fields hold: a client may send back what it read (ids in
 another case, times in another offset), but any field it cannot write given another value is
 `400 read_only_field`, and nothing changes."""
 
@@ -160,6 +161,18 @@ def test_what_was_read_may_be_sent_back_with_a_change(
     assert response.status_code in (200, 204), response.text
     after = _read(api, target)
     assert {name: after[name] for name in target.change} == target.change
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_a_write_answers_with_the_new_etag(server, api: httpx.Client, resource: str) -> None:
+    target = RESOURCES[resource](server, api)
+    before = api.get(target.url, headers=target.caller.headers).headers["etag"]
+    # A PUT replaces the whole object; a PATCH sends only the change.
+    body = {**_read(api, target), **target.change} if target.method == "PUT" else target.change
+    response = api.request(target.method, target.url, json=body, headers=target.caller.headers)
+    assert response.status_code in (200, 204), response.text
+    after = api.get(target.url, headers=target.caller.headers).headers["etag"]
+    assert response.headers["etag"] == after != before
 
 
 @pytest.mark.parametrize(("resource", "field"), READ_ONLY)
