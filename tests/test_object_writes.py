@@ -188,5 +188,5 @@ def test_a_read_only_field_given_another_value_is_400_and_changes_nothing(
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "read_only_field"
-    assert error["details"] == [{"field": field, "message": "read-only"}]
+    assert error["details"] == [{"field": f"body.{field}", "message": "read-only"}]
     assert _read(api, target) == read

@@ -100,7 +100,7 @@ class InputModel(BaseModel):
         if changed:
             raise InvalidRequest(
                 f"read-only field(s) cannot be changed: {', '.join(changed)}",
-                details=[{"field": name, "message": "read-only"} for name in changed],
+                details=[{"field": f"body.{name}", "message": "read-only"} for name in changed],
                 code="read_only_field",
             )
 

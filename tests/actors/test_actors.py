@@ -122,6 +122,7 @@ def test_install_without_id_or_name_is_400(server, api: httpx.Client) -> None:
         api, owner, new_cloud(api, owner)["id"], {"type": "integration", "integration": {}}
     )
     assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "body.integration"
 
 
 def test_install_twice_in_a_cloud_is_409(server, api: httpx.Client) -> None:

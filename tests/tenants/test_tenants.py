@@ -119,6 +119,9 @@ def test_bad_accounts_filter_is_400(server, api: httpx.Client) -> None:
     dev = new_account(server, api)
     response = api.get(TENANTS, params={"accounts": "nope"}, headers=dev.headers)
     assert response.status_code == 400
+    assert response.json()["error"]["details"] == [
+        {"field": "query.accounts", "message": "not a UUID"}
+    ]
     assert response.json()["error"]["code"] == "invalid_request"
 
 

@@ -191,7 +191,7 @@ def _find_integration(session: Session, body: IntegrationInstall) -> Integration
     if ref.id is None and ref.name is None:
         raise InvalidRequest(
             "integration needs an id or a name",
-            details=[{"field": "integration", "message": "give id or name"}],
+            details=[{"field": "body.integration", "message": "give id or name"}],
         )
     statement = select(Integration)
     if ref.id is not None:

@@ -61,7 +61,8 @@ def _parse_uuids(values: list[str], field: str) -> list[uuid.UUID]:
         return [uuid.UUID(value) for value in values]
     except ValueError as exc:
         raise InvalidRequest(
-            f"{field} must be UUIDs", details=[{"field": field, "message": "not a UUID"}]
+            f"{field} must be UUIDs",
+            details=[{"field": f"query.{field}", "message": "not a UUID"}],
         ) from exc
 
 
