@@ -106,6 +106,9 @@ def signer(server, api: httpx.Client) -> tuple[Caller, KeyPair]:
         # PyJWT reads a numeric string as a time; RFC 7519 asks for a JSON number.
         ({"exp": str(int(time.time()) + 300)}, "exp and iat must be numbers"),
         ({"iat": str(int(time.time()))}, "exp and iat must be numbers"),
+        # No database column holds these: refused as a bad jti, not a 400 or a 500.
+        ({"jti": "x\x00y"}, "jti must be"),
+        ({"jti": "x\ud800y"}, "jti must be"),
     ],
     ids=[
         "wrong-audience",
@@ -115,6 +118,8 @@ def signer(server, api: httpx.Client) -> tuple[Caller, KeyPair]:
         "lives-too-long",
         "exp-as-string",
         "iat-as-string",
+        "jti-with-nul",
+        "jti-with-surrogate",
     ],
 )
 def test_bad_assertions_are_invalid_client(

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from interop.auth.models import MAX_KID_LENGTH, SigningKey
 from interop.auth.secrets import SecretBox
 from interop.auth.verified import VerifiedTokens
-from interop.db import Database, utcnow
+from interop.db import Database, storable_text, utcnow
 
 ALGORITHM = "ES256"
 
@@ -111,7 +111,7 @@ class KeyRing:
         """Whether another process created `kid`: one primary-key read, so that a kid a client
         made up costs no reload (which takes the lock, decrypts the private key and parses
         every public one: about 0.75 ms a request, measured with made-up kids under wrk)."""
-        if len(kid) > MAX_KID_LENGTH:  # wider than the column: not one of ours
+        if len(kid) > MAX_KID_LENGTH or not storable_text(kid):  # no key of ours has it
             return False
         with self._database.transaction(write=False) as session:
             return session.get(SigningKey, kid) is not None

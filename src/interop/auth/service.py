@@ -16,6 +16,7 @@ from interop.auth.keys import ALGORITHM, KeyRing
 from interop.auth.principals import Principal, PrincipalKind
 from interop.auth.secrets import SecretBox
 from interop.config import Settings
+from interop.db import storable_text
 from interop.errors import InteropError
 from interop.tenants.models import Tenant
 
@@ -50,6 +51,8 @@ def authenticate_client(
     session: Session, box: SecretBox, client_id: str, secret: str
 ) -> ClientCredential:
     """Check an account key or actor secret; any failure is the same `invalid_client`."""
+    if not storable_text(client_id):
+        raise OAuthError("invalid_client", "unknown client or wrong secret", status=401)
     api_key = session.scalar(
         select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
     )
@@ -63,6 +66,8 @@ def authenticate_client(
 
 def known_client(session: Session, client_id: str) -> tuple[ClientCredential, uuid.UUID] | None:
     """An active API key or an actor by its client id, with the account that owns it."""
+    if not storable_text(client_id):
+        return None
     key_owner = session.scalar(
         select(ApiKey.account_id).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
     )
@@ -130,6 +135,8 @@ def principal_from_basic(
     session: Session, box: SecretBox, client_id: str, secret: str
 ) -> Principal:
     """Kimono SDK compatibility: an account key sent directly as HTTP Basic."""
+    if not storable_text(client_id):
+        raise InvalidToken("unknown account key or wrong secret")
     api_key = session.scalar(
         select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
     )

@@ -25,7 +25,7 @@ from interop.auth.jwk import (
 from interop.auth.service import ClientCredential, OAuthError, known_client
 from interop.clientkeys.models import ClientKey, UsedAssertion
 from interop.clientkeys.schemas import KeySource
-from interop.db import AnySelect, Database
+from interop.db import AnySelect, Database, storable_text
 from interop.errors import InvalidRequest, NotFound
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -115,8 +115,8 @@ def authenticate_assertion(
     (RFC 7523 §3.2)."""
     header, unverified = _unverified(assertion)
     client_id = unverified.get("iss")
-    if not isinstance(client_id, str) or not client_id:
-        raise _refused("the assertion has no iss (the client id)")
+    if not isinstance(client_id, str) or not client_id or not storable_text(client_id):
+        raise _refused("the assertion has no usable iss (the client id)")
     if claimed_client_id is not None and claimed_client_id != client_id:
         raise _refused("client_id differs from the assertion's iss")
     with database.transaction(write=False) as session:
@@ -175,8 +175,9 @@ def _verified(
     # PyJWT accepts a numeric string as a time, which the comparisons below cannot use.
     if not all(_is_numeric_date(claims[name]) for name in ("exp", "iat")):
         raise _refused("exp and iat must be numbers (RFC 7519 NumericDate)")
-    if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 255:
-        raise _refused("jti must be a string of 1 to 255 characters")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 0 < len(jti) <= 255 or not storable_text(jti):
+        raise _refused("jti must be a string of 1 to 255 characters, with no U+0000")
     if claims["exp"] > time.time() + MAX_ASSERTION_SECONDS + LEEWAY_SECONDS:
         raise _refused(f"the assertion may live at most {MAX_ASSERTION_SECONDS} s")
     return claims

@@ -15,7 +15,7 @@ from interop.auth.jwk import ASYMMETRIC_ALGORITHMS, JwksCache, JwksUnavailable, 
 from interop.auth.principals import Principal
 from interop.auth.service import InvalidToken, actor_principal
 from interop.clientkeys.service import LEEWAY_SECONDS, candidate_keys, key_columns
-from interop.db import AnySelect, Database
+from interop.db import AnySelect, Database, storable_text
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.lti.models import LtiPlatform
 from interop.lti.schemas import LtiPlatformIn
@@ -77,12 +77,17 @@ def principal_from_platform_token(database: Database, jwks: JwksCache, token: st
     if algorithm not in ASYMMETRIC_ALGORITHMS:
         raise InvalidToken(f"alg must be one of {', '.join(ASYMMETRIC_ALGORITHMS)}")
     kid = header.get("kid") if isinstance(header.get("kid"), str) else None
-    audiences = _audiences(unverified.get("aud"))
+    issuer = str(unverified.get("iss"))
+    audiences = [
+        audience for audience in _audiences(unverified.get("aud")) if storable_text(audience)
+    ]
+    if not storable_text(issuer) or not audiences:
+        raise InvalidToken("the token is signed neither by this server nor a registered platform")
     with database.transaction(write=False) as session:
         platforms = list(
             session.scalars(
                 select(LtiPlatform).where(
-                    LtiPlatform.issuer == str(unverified.get("iss")),
+                    LtiPlatform.issuer == issuer,
                     LtiPlatform.client_id.in_(audiences),
                 )
             )
