@@ -1,12 +1,15 @@
 """Actors: installing integrations (tenants, credentials, licenses) and connectors."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from factories import DATA, install, new_account, new_cloud, new_integration
+
+_SOURCE = {"kind": "oneroster_csv", "location": str(DATA / "export.zip")}
 
 
 def _install(api, caller, cloud_id, body):
@@ -265,3 +268,64 @@ def test_rotate_with_stale_if_match_is_409_and_keeps_secret(server, api: httpx.C
         auth=(actor["credentials"]["client_id"], actor["credentials"]["client_secret"]),
     )
     assert token.status_code == 200
+
+
+def _race(server, calls: list) -> list[tuple[str, int, str]]:
+    """Send every (name, method, url, json, headers) at once; (name, status, code) each."""
+
+    def send(call: tuple) -> tuple[str, int, str]:
+        name, method, url, body, headers = call
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            response = client.request(method, url, json=body, headers=headers)
+        code = response.json()["error"]["code"] if response.status_code >= 400 else ""
+        return name, response.status_code, code
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(send, calls))
+
+
+def test_installs_racing_a_cloud_delete_are_installed_then_deleted_or_404(
+    server, api: httpx.Client
+) -> None:
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    connector = {"type": "connector", "name": "sis", "source": _SOURCE}
+    integration = {"type": "integration", "integration": {"name": "gradebook"}}
+    for round_ in range(6):
+        cloud = new_cloud(api, owner, f"race-{round_}")["id"]
+        url = f"/v2/interop/clouds/{cloud}"
+        calls = [("delete", "DELETE", url, None, owner.headers)]
+        calls += [("connector", "POST", f"{url}/actors", connector, owner.headers)] * 6
+        calls += [("integration", "POST", f"{url}/actors", integration, owner.headers)]
+        results = _race(server, calls)
+        # Before, an install whose cloud was deleted under it was a 500 (a foreign key
+        # violation) or a 409 integration_already_installed.
+        assert ("delete", 204, "") in results
+        installs = {(status, code) for name, status, code in results if name != "delete"}
+        assert installs <= {(200, ""), (404, "not_found")}, results
+        assert api.get(f"{url}/actors", headers=owner.headers).status_code == 404
+
+
+def test_installs_racing_an_integration_delete_never_leave_a_tenant_without_it(
+    server, api: httpx.Client
+) -> None:
+    owner = new_account(server, api)
+    for round_ in range(6):
+        integration = new_integration(api, owner, name=f"race-{round_}")
+        clouds = [new_cloud(api, owner, f"race-{round_}-{n}")["id"] for n in range(6)]
+        body = {"type": "integration", "integration": {"name": integration["name"]}}
+        url = f"/v2/interop/integrations/{integration['id']}"
+        calls = [("delete", "DELETE", url, None, owner.headers)]
+        calls += [
+            ("install", "POST", f"/v2/interop/clouds/{c}/actors", body, owner.headers)
+            for c in clouds
+        ]
+        results = _race(server, calls)
+        installs = {(status, code) for name, status, code in results if name == "install"}
+        # All or nothing: a tenant made first keeps the integration (in use); a delete made
+        # first leaves nothing to install (before, a 409 integration_already_installed).
+        if ("delete", 204, "") in results:
+            assert installs == {(404, "not_found")}, results
+        else:
+            assert ("delete", 409, "integration_in_use") in results, results
+            assert installs == {(200, "")}, results

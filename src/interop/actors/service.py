@@ -80,7 +80,7 @@ def install_actor(
     body: IntegrationInstall | ConnectorInstall,
     source_roots: list[Path],
 ) -> ActorOut:
-    cloud = get_readable_cloud(session, principal, cloud_id)
+    cloud = get_readable_cloud(session, principal, cloud_id, hold=True)
     if isinstance(body, IntegrationInstall):
         actor = _install_integration(session, box, principal, cloud, body)
     else:
@@ -193,7 +193,9 @@ def _find_integration(session: Session, body: IntegrationInstall) -> Integration
             "integration needs an id or a name",
             details=[{"field": "body.integration", "message": "give id or name"}],
         )
-    statement = select(Integration)
+    # Held like the cloud (see get_readable_cloud): a racing delete of the integration waits,
+    # then finds the new tenant (integration_in_use), or this install finds it gone (404).
+    statement = select(Integration).with_for_update(read=True, key_share=True)
     if ref.id is not None:
         statement = statement.where(Integration.id == ref.id)
     if ref.name is not None:
@@ -223,7 +225,8 @@ def _installable_version(
     installable = statement
     if wanted is not None:
         statement = statement.where(IntegrationVersion.version == wanted)
-    candidates = list(session.scalars(statement))
+    # Held too: a version deleted meanwhile is not installed (version_in_use, or 404 here).
+    candidates = list(session.scalars(statement.with_for_update(read=True, key_share=True)))
     if not candidates:
         # To anyone but its owner, an integration with nothing installable is one that does
         # not exist: the answer must not tell the two apart.

@@ -20,11 +20,20 @@ def readable_clouds(principal: Principal) -> AnySelect:
 
 
 def get_readable_cloud(
-    session: Session, principal: Principal, cloud_id: uuid.UUID, lock: bool = False
+    session: Session,
+    principal: Principal,
+    cloud_id: uuid.UUID,
+    lock: bool = False,
+    hold: bool = False,
 ) -> Cloud:
+    """`lock`: for a change to the cloud itself. `hold`: for adding something under it; a
+    delete of the cloud waits for this transaction (PostgreSQL's FOR KEY SHARE, which other
+    holders share), so what is added is never left pointing at a cloud just deleted."""
     statement = readable_clouds(principal).where(Cloud.id == cloud_id)
     if lock:
         statement = statement.with_for_update()
+    elif hold:
+        statement = statement.with_for_update(read=True, key_share=True)
     cloud: Cloud | None = session.scalar(statement)
     if cloud is None:
         raise NotFound("cloud")
