@@ -55,7 +55,16 @@ def test_large_page_size_is_clamped_to_1000(server, api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "params", [{"page": -1}, {"page_size": 0}, {"page": "x"}, {"page_size": "1.5"}]
+    "params",
+    [
+        {"page": -1},
+        {"page_size": 0},
+        {"page": "x"},
+        {"page_size": "1.5"},
+        {"page": "1_0"},  # int() reads it as 10
+        {"page_size": " 5"},
+        {"page": "1e1"},
+    ],
 )
 def test_bad_paging_parameters_are_400(server, api: httpx.Client, params) -> None:
     caller = new_account(server, api)

@@ -1,12 +1,13 @@
 """Page parameters, the list envelope and its `next`/`prev` links (SPEC §1)."""
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,18 @@ from interop.db import AnySelect, column_rows
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def _decimal_text(value: Any) -> Any:
+    """A query integer is written in decimal digits: Python's int() (and so pydantic) also
+    reads "1_0" as 10, and "7.0" as 7 for a float field, which no client means."""
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise ValueError("expected an integer written in decimal digits")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_decimal_text)]
 
 
 class Paging(BaseModel):
@@ -41,10 +54,10 @@ MAX_PAGE = 1_000_000_000
 async def page_params(  # async: no I/O, so no worker-thread round trip
     request: Request,
     page: Annotated[
-        int, Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)")
+        QueryInt, Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)")
     ] = 0,
     page_size: Annotated[
-        int,
+        QueryInt,
         Query(ge=1, description="Specify the page_size (defaults to the maximum page size, 1000)"),
     ] = MAX_PAGE_SIZE,
 ) -> PageParams:

@@ -64,6 +64,11 @@ def test_a_search_generation_beyond_int32_is_a_400_on_every_backend(server, api)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
     assert "generation" in response.json()["error"]["message"]
+    for spelled in ("7.0", "1_0"):
+        response = api.get(
+            "/v2/interop/clouds/search", params={"generation": spelled}, headers=owner.headers
+        )
+        assert response.status_code == 400, (spelled, response.text)
 
 
 def test_a_time_is_an_rfc3339_string_not_a_unix_number(server, api):

@@ -11,7 +11,7 @@ from interop.clouds.schemas import INT32_MAX, CloudCreate, CloudOut
 from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep, paginate
+from interop.paging import PageDep, QueryInt, paginate
 from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
@@ -53,7 +53,7 @@ def search_clouds(
     principal: AccountPrincipal,
     page: PageDep,
     generation: Annotated[
-        int | None,
+        QueryInt | None,
         Query(
             ge=-INT32_MAX - 1, le=INT32_MAX, description="List all Clouds of a matching generation"
         ),
