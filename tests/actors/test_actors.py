@@ -184,6 +184,7 @@ def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
     [
         "/etc",  # outside INTEROP_SOURCE_ROOTS
         "file:///etc/passwd",
+        f"file://elsewhere{DATA / 'export.zip'}",  # another host's, though its path is inside
         str(DATA / ".." / ".." / ".." / "etc"),  # inside a root only by its spelling
         "ftp://host/export.zip",
         "javascript:alert(1)",

@@ -121,6 +121,10 @@ def local_source_path(location: str, roots: list[Path]) -> Path | None:
     if parsed.scheme in ("http", "https"):
         return None
     if parsed.scheme == "file":
+        # file:///path or file://localhost/path; another host's, or no path, names nothing here
+        # (an empty path would have resolved to the working directory).
+        if parsed.netloc not in ("", "localhost") or not parsed.path:
+            raise BundleError("source_not_allowed", f"{location} is not a local file URL")
         path = Path(unquote(parsed.path))
     elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a Windows drive letter
         path = Path(location)
