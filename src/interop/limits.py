@@ -1,4 +1,5 @@
-"""Request limits enforced before any endpoint runs: body size (413) and content type (415)."""
+"""Request limits enforced before any endpoint runs: body size (413), content type (415), and
+no U+0000 in the URL (400)."""
 
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -25,12 +26,28 @@ NON_JSON_ROUTES = (
 )
 
 
+def _url_part_holding_nul(scope: Scope) -> str | None:
+    if "\x00" in scope["path"]:
+        return "path"
+    if b"%00" in scope["query_string"]:
+        return "query"
+    return None
+
+
 class RequestLimits:
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        part = _url_part_holding_nul(scope) if scope["type"] == "http" else None
+        if part is not None:
+            # No id, name or filter holds one, and PostgreSQL cannot compare one: refused
+            # here, naming where, rather than as a value "that cannot be stored".
+            message = f"the {part} holds the NUL character (%00), which no value here contains"
+            details = [{"field": part, "message": "contains U+0000"}]
+            await self._refuse(send, 400, "invalid_request", message, details)
+            return
         if scope["type"] == "http" and scope["method"] in WRITE_METHODS:
             headers = {key.lower(): value for key, value in scope["headers"]}
             declared = headers.get(b"content-length", b"")
@@ -79,8 +96,10 @@ class RequestLimits:
         return media_type in JSON_TYPES or media_type.endswith("+json")
 
     @staticmethod
-    async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-        body = orjson.dumps(error_body(status, code, message))
+    async def _refuse(
+        send: Send, status: int, code: str, message: str, details: Any = None
+    ) -> None:
+        body = orjson.dumps(error_body(status, code, message, details))
         await send(
             {
                 "type": "http.response.start",

@@ -3,6 +3,7 @@
 import uuid
 
 import httpx
+import pytest
 
 from factories import install, new_account, new_cloud, new_integration
 
@@ -88,6 +89,22 @@ def test_malformed_json_is_400_naming_the_body_and_the_place(server, api: httpx.
     assert problem["field"] == "body"
     # The parser's own reason follows (orjson: "unexpected character, expected a string key").
     assert problem["message"].startswith("invalid JSON at character 1: unexpected character")
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        ("/v2/interop/clouds/search?name=a%00b", "query"),
+        ("/v2/interop/integrations/00000000-0000-4000-8000-000000000000/versions/a%00b", "path"),
+    ],
+)
+def test_nul_in_the_url_is_400_naming_where(server, api: httpx.Client, url: str, part: str) -> None:
+    caller = new_account(server, api)
+    response = api.get(url, headers=caller.headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"] == [{"field": part, "message": "contains U+0000"}]
 
 
 def test_non_json_content_type_is_415(server, api: httpx.Client) -> None:
