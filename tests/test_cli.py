@@ -286,6 +286,28 @@ def test_a_database_without_the_schema_asks_for_migrate(
     assert listed.returncode == 0, listed.stderr
 
 
+def test_the_first_command_on_a_new_database_fixes_its_master_secret(tmp_path: Path) -> None:
+    # Before, nothing was checked until the server had created its signing keys: a second
+    # secret created accounts too, and the first to sign locked the other's accounts out.
+    url = {"INTEROP_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}"}
+    first_key, other_key = (base64.urlsafe_b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    created = run(
+        ["accounts", "create", "--name", "Acme"], tmp_path, **url, INTEROP_SECRET_KEY=first_key
+    )
+    assert created.returncode == 0, created.stderr
+    for command in (
+        ["accounts", "list"],
+        ["keys", "rotate"],
+        ["accounts", "create", "--name", "B"],
+    ):
+        refused = run(command, tmp_path, **url, INTEROP_SECRET_KEY=other_key)
+        assert refused.returncode == 1, (command, refused.stdout)
+        assert "encrypted with another master secret" in refused.stderr
+    listed = run(["accounts", "list", "--json"], tmp_path, **url, INTEROP_SECRET_KEY=first_key)
+    assert listed.returncode == 0, listed.stderr
+    assert [account["name"] for account in json.loads(listed.stdout)] == ["Acme"]
+
+
 def test_a_master_secret_other_than_the_database_s_is_refused(
     own_postgres_database: str, tmp_path: Path
 ) -> None:

@@ -23,13 +23,26 @@ ALGORITHM = "ES256"
 
 
 def keys_open_with(database: Database, box: SecretBox) -> bool:
-    """Whether the stored signing keys decrypt with `box`'s master secret (True while there
-    are none): processes sharing a database must share INTEROP_SECRET_KEY too."""
+    """Whether the stored signing keys decrypt with `box`'s master secret: processes sharing
+    a database must share INTEROP_SECRET_KEY too.
+
+    A database without keys gets its first one now, encrypted with this secret, so that the
+    first process to use it fixes the secret for all. Otherwise a process with another secret
+    passed this check until the server first started: accounts it created had keys hashed
+    under its secret, and whichever secret signed first locked the other out."""
+    newest = _newest_encrypted_key(database)
+    if newest is None:
+        KeyRing(database, box).load()
+        newest = _newest_encrypted_key(database)
+    return newest is not None and box.opens(newest)
+
+
+def _newest_encrypted_key(database: Database) -> str | None:
     with database.transaction(write=False) as session:
-        newest = session.scalars(
+        newest: str | None = session.scalars(
             select(SigningKey.private_key_encrypted).order_by(SigningKey.created_at.desc()).limit(1)
         ).first()
-    return newest is None or box.opens(newest)
+    return newest
 
 
 class KeyRing:
