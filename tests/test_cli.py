@@ -54,6 +54,22 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     assert "Usage" in result.stdout
 
 
+def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path) -> None:
+    # Rich read "[/bold]" as a closing tag: the create raised after storing the account and
+    # its key, losing the secret that is shown only once.
+    created = run(["accounts", "create", "--name", "[/bold] [red]x"], tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert "Created account [/bold] [red]x (developer)" in created.stdout
+    assert "client_secret: " in created.stdout
+    listed = run(["accounts", "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "[/bold] [red]x" in listed.stdout
+    refused = run(["accounts", "keys", "create", "[/x]"], tmp_path)
+    assert refused.returncode == 1
+    assert "error: ACCOUNT_ID must be a UUID, got '[/x]'" in refused.stderr.replace("\n", "")
+    assert "Traceback" not in refused.stderr
+
+
 def test_accounts_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
     result = run(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from interop.accounts import service as accounts
@@ -140,7 +142,9 @@ def migrate() -> None:
         upgrade(settings.resolved_database_url)
     except DBAPIError as exc:
         fail_with_database(settings, unreachable(exc))
-    console.print(f"Migrated {redacted(settings.resolved_database_url)} to the latest revision.")
+    console.print(
+        f"Migrated {escape(redacted(settings.resolved_database_url))} to the latest revision."
+    )
 
 
 @accounts_app.command("create")
@@ -173,7 +177,10 @@ def create_account(
     if as_json:
         typer.echo(json.dumps(record))
         return
-    console.print(f"Created account [bold]{record['name']}[/] ({record['type']}) {record['id']}")
+    # The name as typed, never as markup: "[/bold]" made this line raise after the account and
+    # its key were stored, so the secret, shown only here, was lost.
+    name = escape(str(record["name"]))
+    console.print(f"Created account [bold]{name}[/] ({record['type']}) {record['id']}")
     console.print(f"client_id:     {record['client_id']}")
     console.print(f"client_secret: {record['client_secret']}  (shown once; store it now)")
 
@@ -200,13 +207,9 @@ def list_accounts(
         return
     table = Table("id", "name", "type", "parent_id", "active keys")
     for row in rows:
-        table.add_row(
-            str(row["id"]),
-            str(row["name"]),
-            str(row["type"]),
-            str(row["parent_id"] or ""),
-            str(row["active_keys"]),
-        )
+        # Text cells: a cell given as a string is read as Rich markup.
+        cells = (row["id"], row["name"], row["type"], row["parent_id"] or "", row["active_keys"])
+        table.add_row(*(Text(str(cell)) for cell in cells))
     console.print(table)
 
 
@@ -241,7 +244,7 @@ def revoke_key(
             accounts.revoke_api_key(session, client_id)
     except InteropError as error:
         fail(error.message)
-    console.print(f"Revoked {client_id}.")
+    console.print(f"Revoked {escape(client_id)}.")
 
 
 @signing_app.command("rotate")

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import SettingsError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -23,7 +24,9 @@ err_console = Console(stderr=True)
 
 def fail(message: str) -> NoReturn:
     """Print one error line and exit 1: a mistake the user can fix gets no traceback."""
-    err_console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: the message may quote what the user typed, and "[/x]" would be Rich markup
+    # (a MarkupError traceback in place of the error).
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from interop.config import Settings
@@ -130,4 +131,6 @@ def _print_result(database: Database, ingestion_id: uuid.UUID) -> None:
             f"rejected {ingestion.rejected}"
         )
         if ingestion.error_code:
-            console.print(f"[red]{ingestion.error_code}[/]: {ingestion.error_message}")
+            # The message may quote the source's location or contents: never markup.
+            message = escape(ingestion.error_message or "")
+            console.print(f"[red]{ingestion.error_code}[/]: {message}")
