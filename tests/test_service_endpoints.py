@@ -161,6 +161,18 @@ def test_each_operation_lists_the_schemes_its_callers_may_use(openapi: dict) -> 
     assert set(openapi["components"]["securitySchemes"]) == {"OAuth2", "LTI JWT", "AccountKeyBasic"}
 
 
+def test_query_integers_publish_their_bounds_as_json_schema(openapi: dict) -> None:
+    def schema(path: str, name: str) -> dict:
+        parameters = openapi["paths"][path]["get"]["parameters"]
+        return next(p["schema"] for p in parameters if p["name"] == name)
+
+    assert schema("/v2/interop/clouds", "page")["minimum"] == 0
+    assert schema("/v2/interop/clouds", "page_size")["minimum"] == 1
+    generation = schema("/v2/interop/clouds/search", "generation")["anyOf"][0]
+    assert (generation["minimum"], generation["maximum"]) == (-(2**31), 2**31 - 1)
+    assert '"ge"' not in str(openapi).replace("'", '"')
+
+
 def test_openapi_lists_every_error_code_once(openapi: dict) -> None:
     codes = openapi["components"]["schemas"]["ErrorCode"]
     assert codes["enum"] == list(ERROR_CODES)

@@ -26,7 +26,9 @@ def _decimal_text(value: Any) -> Any:
     return value
 
 
-QueryInt = Annotated[int, BeforeValidator(_decimal_text)]
+# Placed after a parameter's Query(...): before it, FastAPI would publish its bounds as "ge"
+# and "le" instead of JSON Schema's "minimum" and "maximum".
+DECIMAL_ONLY = BeforeValidator(_decimal_text)
 
 
 class Paging(BaseModel):
@@ -54,11 +56,14 @@ MAX_PAGE = 1_000_000_000
 async def page_params(  # async: no I/O, so no worker-thread round trip
     request: Request,
     page: Annotated[
-        QueryInt, Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)")
+        int,
+        Query(ge=0, le=MAX_PAGE, description="Specify the page number (defaults to 0)"),
+        DECIMAL_ONLY,
     ] = 0,
     page_size: Annotated[
-        QueryInt,
+        int,
         Query(ge=1, description="Specify the page_size (defaults to the maximum page size, 1000)"),
+        DECIMAL_ONLY,
     ] = MAX_PAGE_SIZE,
 ) -> PageParams:
     limit = min(request.app.state.settings.max_page_size, MAX_PAGE_SIZE)

@@ -11,7 +11,7 @@ from interop.clouds.schemas import INT32_MAX, CloudCreate, CloudOut
 from interop.concurrency import IfMatch, etag
 from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep, QueryInt, paginate
+from interop.paging import DECIMAL_ONLY, PageDep, paginate
 from interop.routing import InteropRoute
 from interop.schemas import DataEnvelope, ListEnvelope
 
@@ -53,10 +53,11 @@ def search_clouds(
     principal: AccountPrincipal,
     page: PageDep,
     generation: Annotated[
-        QueryInt | None,
+        int | None,
         Query(
             ge=-INT32_MAX - 1, le=INT32_MAX, description="List all Clouds of a matching generation"
         ),
+        DECIMAL_ONLY,
     ] = None,
     userdata: Annotated[
         str | None, Query(description="List all Clouds with matching userdata")
