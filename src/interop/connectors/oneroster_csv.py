@@ -131,11 +131,16 @@ class SourceRow:
 
 
 class RowError(ValueError):
-    """A row that breaks a rule; the ingestion rejects it and goes on."""
+    """A row that breaks a rule; the ingestion rejects it and goes on.
+
+    `readable` is what could still be read of the row when its sourcedId could: the values
+    that parse, never written, but enough to place the row in scope and keep its record.
+    """
 
     def __init__(self, message: str, sourced_id: str | None = None) -> None:
         super().__init__(message)
         self.sourced_id = sourced_id
+        self.readable: SourceRow | None = None
 
 
 @functools.cache  # a handful of column names, asked for on every row
@@ -225,6 +230,9 @@ def _header(spec: TopicSpec, header: list[str] | None) -> list[str]:
 # How a column's value is stored (decided once per file, from its header).
 _PLAIN, _TYPED, _METADATA = 0, 1, 2
 _RESERVED = frozenset({"", "sourcedId", "status", "dateLastModified"})
+# Field names a record's own attributes take in the read API: a column spelled onto one of
+# them (`sourced_id`, `updatedAt`, `Metadata`) would shadow it with a value of the wrong type.
+_RECORD_FIELDS = frozenset({"sourced_id", "status", "date_last_modified", "updated_at", "metadata"})
 
 
 class _Layout:
@@ -244,14 +252,16 @@ class _Layout:
         self.required = [(column, position[column]) for column in spec.required]
         # (position, field name, kind, the converter of a typed column)
         self.columns: list[tuple[int, str, int, Callable[[str], Any] | None]] = []
+        shadowed = _RECORD_FIELDS | {snake_case(column) for column in spec.typed}
         for index, column in enumerate(header):
             if column in _RESERVED or column in DROPPED_COLUMNS or position[column] != index:
                 continue
-            if column.startswith("metadata."):
+            if column.startswith("metadata.") or column == "metadata":
+                # A bare `metadata` column has no key of its own: it keeps its name as one.
                 self.columns.append((index, column.removeprefix("metadata."), _METADATA, None))
             elif column in spec.typed:
                 self.columns.append((index, snake_case(column), _TYPED, _converter(spec, column)))
-            else:
+            elif snake_case(column) not in shadowed:  # `Grades` must not be read as `grades`
                 self.columns.append((index, snake_case(column), _PLAIN, None))
         self.absent_typed = [
             (snake_case(column), column in spec.lists)
@@ -265,15 +275,33 @@ class _Layout:
         if not any(stripped):
             return None
         width = self.width
-        if len(stripped) > width and any(stripped[width:]):
-            return line, RowError(f"{len(values)} values for {width} columns")
         if len(stripped) < width:
             stripped += [""] * (width - len(stripped))
         try:
+            if len(stripped) > width and any(stripped[width:]):
+                raise RowError(f"{len(values)} values for {width} columns")
             return self._parse(stripped, line)
         except RowError as error:
             error.sourced_id = stripped[self.sourced_id] or None
+            error.readable = self._readable(stripped, line)
             return line, error
+
+    def _readable(self, values: list[str], line: int) -> SourceRow | None:
+        """What a rejected row still says, read as a good row is but skipping the values that
+        do not parse; None without a sourcedId. Only rejected rows pay for it."""
+        sourced_id = values[self.sourced_id]
+        if not sourced_id:
+            return None
+        fields: dict[str, Any] = {}
+        for index, name, kind, convert in self.columns:
+            if kind == _PLAIN:
+                fields[name] = values[index] or None
+            elif convert is not None:
+                try:
+                    fields[name] = convert(values[index])
+                except RowError:
+                    fields[name] = None
+        return SourceRow(line, sourced_id, "active", None, fields)
 
     def _parse(self, values: list[str], line: int) -> SourceRow:
         empty = [column for column, index in self.required if not values[index]]

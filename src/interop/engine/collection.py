@@ -113,7 +113,7 @@ class Lease:
             raise IngestionTimedOut(f"the ingestion ran longer than {self.timeout_seconds} s")
 
 
-def plan(bundle: Bundle, rules: ScopingRules, lease: Lease) -> BundleIndex:
+def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) -> BundleIndex:
     """The planning pass: structure checks (a `BundleError` ends the run) and the index."""
     index = BundleIndex(rules)
     for spec in SPECS:
@@ -121,9 +121,35 @@ def plan(bundle: Bundle, rules: ScopingRules, lease: Lease) -> BundleIndex:
         for count, item in enumerate(iter_rows(bundle, spec)):
             if count % 20_000 == 0:
                 lease.check_time()
-            if isinstance(item, SourceRow) and item.status == "active":
-                index.learn(spec.topic, item)
+            if isinstance(item, SourceRow):
+                if item.status == "active":
+                    index.learn(spec.topic, item)
+            elif item[1].readable is not None:
+                index.learn_rejected(spec.topic, item[1].readable)
+        unplaced = index.unplaced.get(spec.topic)
+        if unplaced:  # before the next file: its rows may refer to these
+            held = _held(database, lease.tenant_id, spec.topic, [r.sourced_id for r in unplaced])
+            index.admit_held(spec.topic, held)
     return index
+
+
+def _held(database: Database, tenant_id: uuid.UUID, topic: str, sourced_ids: list[str]) -> set[str]:
+    """Which of these ids the tenant holds an active record for (a few statements, however
+    many rows were rejected)."""
+    table = topic_table(topic)
+    held: set[str] = set()
+    with database.transaction(write=False) as session:
+        for start in range(0, len(sourced_ids), 5_000):
+            held.update(
+                session.scalars(
+                    select(table.c.sourced_id).where(
+                        table.c.tenant_id == tenant_id,
+                        table.c.status == "active",
+                        table.c.sourced_id.in_(sourced_ids[start : start + 5_000]),
+                    )
+                )
+            )
+    return held
 
 
 class Collection:
@@ -188,15 +214,21 @@ class Collection:
     def _accepted(
         self, spec: TopicSpec, item: SourceRow | tuple[int, RowError], seen: set[str]
     ) -> SourceRow | None:
-        """The row if it is to be written; rejections are tallied. A rejected row keeps its
-        stored record (its id counts as seen): a typo in the export must not delete data."""
+        """The row if it is to be written; rejections are tallied. Scope is decided first: a
+        row its values place out of scope is neither written, rejected nor kept (its stored
+        record is deleted). A rejected row keeps its stored record (its id counts as seen): a
+        typo in the export must not delete data."""
         if isinstance(item, tuple):
             line, error = item
+            if error.readable is not None and self.index.excludes(spec.topic, error.readable):
+                return None
             if error.sourced_id:
                 seen.add(error.sourced_id)
             self.tally.reject(spec.file, line, error.sourced_id, str(error))
             return None
         row = item
+        if self.index.excludes(spec.topic, row):
+            return None
         if row.sourced_id in seen:
             self.tally.reject(spec.file, row.line, row.sourced_id, "duplicate sourcedId")
             return None

@@ -60,16 +60,31 @@ REFERENCED_TOPICS = frozenset(target for spec in SPECS for target in spec.refere
 @dataclass
 class BundleIndex:
     """What the planning pass learned: every active id per topic (for reference checks) and
-    the ids in the tenant's scope."""
+    the ids in the tenant's scope.
+
+    A rejected row is indexed by what could be read of it (`learn_rejected`): it stands for
+    the record it keeps, so rows referring to it are not dangling, and it is placed in scope
+    by its values like any row. When those values cannot place it (the very cell its scope
+    depends on is empty or names nothing), the tenant's stored record decides (`admit_held`).
+    """
 
     rules: ScopingRules
     known: dict[str, set[str]] = field(default_factory=dict)
+    # Rejected rows whose values cannot place them, per topic, until `admit_held`.
+    unplaced: dict[str, list[SourceRow]] = field(default_factory=dict)
     schools: set[str] = field(default_factory=set)
     orgs_in_scope: set[str] = field(default_factory=set)
     courses_in_scope: set[str] = field(default_factory=set)
     classes_in_scope: set[str] = field(default_factory=set)
     enrolled_in_scope: set[str] = field(default_factory=set)
     users_in_scope: set[str] = field(default_factory=set)
+
+    everything: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A tenant without scoping entries receives everything: no row is out of scope,
+        # whatever the index could make of its neighbours.
+        self.everything = self.rules.schools is None and self.rules.courses is None
 
     def learn(self, topic: str, row: SourceRow) -> None:
         """Index one active row; files arrive in `SPECS` order."""
@@ -99,6 +114,61 @@ class BundleIndex:
         elif topic == "users" and self._user_in_scope(row):
             self.users_in_scope.add(row.sourced_id)
 
+    def learn_rejected(self, topic: str, row: SourceRow) -> None:
+        """Index what could be read of a rejected row (see the class)."""
+        if self.everything or self.placed(topic, row):
+            self.learn(topic, row)
+        else:
+            self.unplaced.setdefault(topic, []).append(row)
+
+    def admit_held(self, topic: str, held: set[str]) -> None:
+        """Settle the topic's unplaced rejected rows: one whose record the tenant holds was
+        placed in scope by an earlier run and stays there, with what refers to it; the others
+        stay unknown, so rows referring to them are rejected rather than placed."""
+        in_scope = {
+            "orgs": self.orgs_in_scope,
+            "courses": self.courses_in_scope,
+            "classes": self.classes_in_scope,
+            "users": self.users_in_scope,
+        }.get(topic, set())
+        for row in self.unplaced.pop(topic, []):
+            if row.sourced_id not in held:
+                continue
+            in_scope.add(row.sourced_id)
+            if topic in REFERENCED_TOPICS:
+                self.known.setdefault(topic, set()).add(row.sourced_id)
+            if topic == "enrollments":
+                self.enrolled_in_scope.add(row.fields.get("user_sourced_id") or "")
+
+    def placed(self, topic: str, row: SourceRow) -> bool:
+        """Whether the row's own values decide its scope: the cells the rules read are filled
+        and name records of the bundle. Files arrive in `SPECS` order, so they already do."""
+        fields = row.fields
+        if topic == "orgs":
+            return bool(fields.get("type"))
+        if topic == "courses":
+            return self._names("orgs", fields.get("org_sourced_id"))
+        if topic == "classes":
+            return self._names("orgs", fields.get("school_sourced_id")) and self._names(
+                "courses", fields.get("course_sourced_id")
+            )
+        if topic == "enrollments":
+            return self._names("classes", fields.get("class_sourced_id"))
+        if topic == "users":
+            orgs = fields.get("org_sourced_ids") or []
+            return bool(orgs) and all(self._names("orgs", org) for org in orgs)
+        if topic == "demographics":
+            return self._names("users", row.sourced_id)
+        return True
+
+    def _names(self, topic: str, sourced_id: str | None) -> bool:
+        return bool(sourced_id) and sourced_id in self.known.get(topic, ())
+
+    def excludes(self, topic: str, row: SourceRow) -> bool:
+        """Whether the row's values place it out of scope: then it is read but neither
+        written, rejected nor kept, whatever else is wrong with it."""
+        return not self.everything and self.placed(topic, row) and not self.in_scope(topic, row)
+
     def _user_in_scope(self, row: SourceRow) -> bool:
         if row.sourced_id in self.enrolled_in_scope:
             return True
@@ -110,6 +180,8 @@ class BundleIndex:
         return any(org in self.orgs_in_scope for org in orgs)
 
     def in_scope(self, topic: str, row: SourceRow) -> bool:
+        if self.everything:
+            return True
         if topic == "orgs":
             return row.sourced_id in self.orgs_in_scope
         if topic == "courses":

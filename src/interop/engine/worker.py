@@ -192,7 +192,7 @@ class Worker:
             if previous is not None:
                 self._finish(lease, "success", tally=previous)
                 return
-            index = plan(bundle, rules, lease)
+            index = plan(bundle, rules, lease, self.database)
             self._set_state(lease, "executing")
             collection = Collection(
                 self.database,

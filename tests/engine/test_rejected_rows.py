@@ -1,0 +1,334 @@
+"""A rejected row keeps the record stored for its sourcedId and takes nothing else with it;
+out-of-scope rows are neither written, rejected nor kept, whatever their values; and nothing a
+CSV holds makes the data API fail. Bundles of two schools are written row by row here."""
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from factories import (
+    Caller,
+    ingestion,
+    new_collecting_tenant,
+    queue_collection,
+    run_worker,
+)
+from interop.db import Database
+from interop.roster.models import topic_table
+
+TOPICS = ("orgs", "academic_sessions", "courses", "classes", "users", "enrollments", "demographics")
+# sch1 and sch2 each have a course, a class, users and enrollments.
+TWO_SCHOOLS = {
+    "manifest.csv": [
+        "propertyName,value",
+        "oneroster.version,1.1",
+        *(
+            f"file.{name},bulk"
+            for name in (
+                "orgs",
+                "academicSessions",
+                "courses",
+                "classes",
+                "enrollments",
+                "users",
+                "demographics",
+            )
+        ),
+    ],
+    "orgs.csv": [
+        "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId",
+        "lea1,,,District,district,LEA1,",
+        "sch1,,,School 1,school,S1,lea1",
+        "sch2,,,School 2,school,S2,lea1",
+    ],
+    "academicSessions.csv": [
+        "sourcedId,title,type,startDate,endDate",
+        "t1,Term 1,term,2025-08-01,2025-12-31",
+    ],
+    "courses.csv": [
+        "sourcedId,status,dateLastModified,title,courseCode,orgSourcedId",
+        "cou1,,,Math 1,M1,sch1",
+        "cou2,,,Math 2,M2,sch2",
+    ],
+    "classes.csv": [
+        "sourcedId,title,courseSourcedId,schoolSourcedId,termSourcedIds",
+        "cla1,C1,cou1,sch1,t1",
+        "cla2,C2,cou2,sch2,t1",
+    ],
+    "enrollments.csv": [
+        "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate",
+        "e1,cla1,sch1,stu1,student,,2025-08-01",
+        "e2,cla2,sch2,stu2,student,,2025-08-01",
+        "e3,cla2,sch2,tea2,teacher,true,2025-08-01",
+    ],
+    "users.csv": [
+        "sourcedId,enabledUser,orgSourcedIds,role,username,givenName,familyName",
+        "stu1,true,sch1,student,s1,Ann,One",
+        "stu2,true,sch2,student,s2,Bob,Two",
+        "tea2,true,sch2,teacher,t2,Tea,Two",
+    ],
+    "demographics.csv": [
+        "sourcedId,birthDate,sex",
+        "stu1,2010-01-01,female",
+        "stu2,2010-02-01,male",
+    ],
+}
+ALL_IDS = {
+    "orgs": {"lea1", "sch1", "sch2"},
+    "academic_sessions": {"t1"},
+    "courses": {"cou1", "cou2"},
+    "classes": {"cla1", "cla2"},
+    "users": {"stu1", "stu2", "tea2"},
+    "enrollments": {"e1", "e2", "e3"},
+    "demographics": {"stu1", "stu2"},
+}
+SCH1_IDS = {
+    "orgs": {"lea1", "sch1"},
+    "academic_sessions": {"t1"},
+    "courses": {"cou1"},
+    "classes": {"cla1"},
+    "users": {"stu1"},
+    "enrollments": {"e1"},
+    "demographics": {"stu1"},
+}
+
+
+def write_bundle(target: Path, **edits: dict[str, str]) -> Path:
+    """The two-school bundle, with rows replaced by file and sourcedId:
+    `write_bundle(path, courses={"cou2": "cou2,,,,M2,sch2"})`."""
+    target.mkdir(exist_ok=True)
+    for file, lines in TWO_SCHOOLS.items():
+        replaced = edits.get(file.removesuffix(".csv"), {})
+        rows = [replaced.get(line.split(",", 1)[0], line) for line in lines]
+        (target / file).write_text("\n".join(rows) + "\n")
+    return target
+
+
+def collect(server, api: httpx.Client, actor: Caller) -> dict:
+    ingestion_id = queue_collection(api, actor)
+    assert run_worker(server) == 1
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "success", result
+    return result
+
+
+def stored_ids(api: httpx.Client, actor: Caller) -> dict[str, set[str]]:
+    ids = {}
+    for topic in TOPICS:
+        response = api.get(f"/v2/interop/data/{topic}", headers=actor.headers)
+        assert response.status_code == 200, response.text
+        ids[topic] = {record["sourced_id"] for record in response.json()["data"]}
+    return ids
+
+
+def deletions_since(api: httpx.Client, actor: Caller, since: str) -> set[str]:
+    deleted = set()
+    for topic in TOPICS:
+        response = api.get(
+            f"/v2/interop/data/{topic}", params={"changed_since": since}, headers=actor.headers
+        )
+        assert response.status_code == 200, response.text
+        deleted |= {
+            record["sourced_id"]
+            for record in response.json()["data"]
+            if record["status"] == "tobedeleted"
+        }
+    return deleted
+
+
+def rejected_ids(result: dict) -> list[str | None]:
+    return [row["sourced_id"] for row in result["details"]["rejected_rows"]]
+
+
+def scope_to(api: httpx.Client, actor: Caller, school: str) -> None:
+    response = api.post(
+        "/v2/interop/tenant/scoping/schools",
+        params={"replace": "true"},
+        json={"data": [{"school_ref_id": school}]},
+        headers=actor.headers,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_course_missing_its_title_keeps_its_record_and_everything_under_it(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    since = collect(server, api, actor)["completed_at"]
+    write_bundle(bundle, courses={"cou2": "cou2,,,,M2,sch2"})
+
+    result = collect(server, api, actor)
+    assert result["stats"]["rejected"] == 1
+    assert result["stats"]["deleted"] == 0
+    assert rejected_ids(result) == ["cou2"]
+    assert stored_ids(api, actor) == ALL_IDS
+    assert deletions_since(api, actor, since) == set()
+
+
+def test_a_school_with_a_bad_date_last_modified_keeps_its_users_and_their_demographics(
+    server, api, tmp_path
+):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    since = collect(server, api, actor)["completed_at"]
+    write_bundle(bundle, orgs={"sch2": "sch2,,yesterday,School 2,school,S2,lea1"})
+
+    result = collect(server, api, actor)
+    assert (result["stats"]["rejected"], result["stats"]["deleted"]) == (1, 0)
+    assert rejected_ids(result) == ["sch2"]
+    assert stored_ids(api, actor) == ALL_IDS
+    assert deletions_since(api, actor, since) == set()
+
+
+def test_rows_referring_to_a_rejected_row_are_written_on_a_first_load(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", courses={"cou2": "cou2,,,,M2,sch2"})
+    _, actor = new_collecting_tenant(server, api, bundle)
+    result = collect(server, api, actor)
+    assert rejected_ids(result) == ["cou2"]
+    expected = {**ALL_IDS, "courses": {"cou1"}}
+    assert stored_ids(api, actor) == expected
+    assert result["stats"]["created"] == sum(len(ids) for ids in expected.values())
+
+
+def test_a_row_with_too_many_values_is_rejected_with_its_sourced_id_and_keeps_its_record(
+    server, api, tmp_path
+):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    write_bundle(bundle, users={"stu2": "stu2,true,sch2,student,s2,Bob,Two,extra"})
+
+    result = collect(server, api, actor)
+    assert (result["stats"]["rejected"], result["stats"]["deleted"]) == (1, 0)
+    assert rejected_ids(result) == ["stu2"]
+    assert "8 values for 7 columns" in result["details"]["rejected_rows"][0]["message"]
+    assert stored_ids(api, actor) == ALL_IDS
+
+
+# Bad values in every file's sch2 rows; academic sessions belong to every school.
+BAD_SCH2_ROWS = {
+    "orgs": {"sch2": "sch2,,yesterday,School 2,school,S2,lea1"},
+    "courses": {"cou2": "cou2,,not-a-date,Math 2,M2,sch2"},
+    "classes": {"cla2": "cla2,C2,cou2,sch2,t1,extra"},
+    "enrollments": {"e2": "e2,cla2,sch2,stu2,student,maybe,2025-08-01"},
+    "users": {"stu2": "stu2,yes,sch2,student,s2,Bob,Two"},
+    "demographics": {"stu2": "stu2,2010-13-01,male"},
+}
+
+
+def test_bad_rows_out_of_scope_are_not_rejected(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", **BAD_SCH2_ROWS)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "S1")
+
+    result = collect(server, api, actor)
+    assert result["stats"]["rejected"] == 0, result["details"]["rejected_rows"]
+    assert stored_ids(api, actor) == SCH1_IDS
+
+
+def test_bad_rows_of_a_school_that_left_the_scope_are_deleted_not_kept(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "sch2")
+    collect(server, api, actor)
+    assert stored_ids(api, actor)["users"] == {"stu2", "tea2"}
+    write_bundle(bundle, **BAD_SCH2_ROWS)
+    scope_to(api, actor, "sch1")
+
+    result = collect(server, api, actor)
+    assert result["stats"]["rejected"] == 0, result["details"]["rejected_rows"]
+    assert stored_ids(api, actor) == SCH1_IDS
+    # sch2, cou2, cla2, e2, e3, stu2, tea2 and stu2's demographics left; sch1's arrived.
+    assert result["stats"]["deleted"] == 8
+    assert result["stats"]["created"] == 6
+
+
+@pytest.mark.parametrize(
+    "course_row",
+    [
+        "cou1,,,,M1,sch1",  # no title: in scope by its school
+        # Without its school the course cannot be placed: the record stored for it decides.
+        "cou1,,,Math 1,M1,",
+    ],
+    ids=["placed-in-scope", "lost-what-places-it"],
+)
+def test_a_rejected_row_of_the_scope_keeps_its_record_and_everything_under_it(
+    server, api, tmp_path, course_row
+):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "S1")
+    collect(server, api, actor)
+    write_bundle(bundle, courses={"cou1": course_row})
+
+    result = collect(server, api, actor)
+    assert (result["stats"]["rejected"], result["stats"]["deleted"]) == (1, 0)
+    assert rejected_ids(result) == ["cou1"]
+    assert stored_ids(api, actor) == SCH1_IDS
+
+
+def test_a_plain_metadata_column_is_kept_under_metadata(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    orgs = [line + ",x" for line in TWO_SCHOOLS["orgs.csv"]]
+    orgs[0] = orgs[0].removesuffix(",x") + ",metadata,metadata.color"
+    orgs[1] = orgs[1].removesuffix(",x") + ",a note,blue"
+    orgs[2] = orgs[2].removesuffix(",x") + ",,"
+    (bundle / "orgs.csv").write_text("\n".join(orgs) + "\n")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+
+    response = api.get("/v2/interop/data/orgs", headers=actor.headers)
+    assert response.status_code == 200, response.text
+    metadata = {org["sourced_id"]: org["metadata"] for org in response.json()["data"]}
+    assert metadata == {
+        "lea1": {"metadata": "a note", "color": "blue"},
+        "sch1": None,
+        "sch2": {"metadata": "x"},
+    }
+
+
+def test_columns_named_like_the_read_apis_fields_cannot_break_it(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    odd = "metadata,Grades,term_sourced_ids,Enabled_User,sourced_id,updated_at,model_config"
+    values = "note,9,t1,maybe,other,yesterday,x"
+    for file in ("orgs", "courses", "classes", "users"):
+        lines = TWO_SCHOOLS[f"{file}.csv"]
+        text = [f"{lines[0]},{odd}", *(f"{line},{values}" for line in lines[1:])]
+        (bundle / f"{file}.csv").write_text("\n".join(text) + "\n")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    result = collect(server, api, actor)
+    assert result["stats"]["rejected"] == 0, result["details"]["rejected_rows"]
+    assert stored_ids(api, actor) == ALL_IDS
+    for topic in TOPICS:
+        one = next(iter(ALL_IDS[topic]))
+        response = api.get(f"/v2/interop/data/{topic}/{one}", headers=actor.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["sourced_id"] == one
+
+
+def test_a_plain_metadata_string_stored_by_an_earlier_version_is_served(server, api, tmp_path):
+    # Before bare `metadata` columns were read as the metadata key `metadata`, their value
+    # was stored as a string: the read API answered 500 until the next collection.
+    _, actor = new_collecting_tenant(server, api, write_bundle(tmp_path / "bundle"))
+    collect(server, api, actor)
+    table = topic_table("orgs")
+    database = Database(server.database_url)
+    try:
+        with database.transaction() as session:
+            session.execute(
+                update(table)
+                .where(
+                    table.c.tenant_id == uuid.UUID(actor.extra["tenant_id"]),
+                    table.c.sourced_id == "sch1",
+                )
+                .values(fields={"name": "School 1", "type": "school", "metadata": "a note"})
+            )
+    finally:
+        database.dispose()
+
+    for path in ("/v2/interop/data/orgs", "/v2/interop/data/orgs/sch1"):
+        response = api.get(path, headers=actor.headers)
+        assert response.status_code == 200, response.text
+    assert response.json()["data"]["metadata"] == {"metadata": "a note"}
