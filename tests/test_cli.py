@@ -70,6 +70,39 @@ def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path) -> None
     assert "Traceback" not in refused.stderr
 
 
+def test_an_argument_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
+    # Undecodable bytes reach Python as lone surrogates: a UnicodeEncodeError at the insert.
+    result = run(["accounts", "create", "--name", "a\udcffb"], tmp_path)
+    assert result.returncode == 1
+    assert "error: argument 4 is not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_infinite_duration_setting_is_refused(tmp_path: Path) -> None:
+    result = run(["accounts", "list"], tmp_path, INTEROP_WORKER_POLL_SECONDS="1e999")
+    assert result.returncode == 1
+    assert "INTEROP_WORKER_POLL_SECONDS: Input should be a finite number" in result.stderr
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_error_line(tmp_path: Path) -> None:
+    # Every command migrates the embedded database first; that step was unguarded.
+    url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'interop.db'}"
+    result = run(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "error: cannot reach the database: unable to open database file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_key_file_larger_than_any_key_is_refused_unread(tmp_path: Path) -> None:
+    created = run(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
+    client_id = json.loads(created.stdout)["client_id"]
+    huge = tmp_path / "huge.pem"
+    huge.write_bytes(b"A" * (65 * 1024))
+    result = run(["clients", "keys", "add", client_id, "--pem-file", str(huge)], tmp_path)
+    assert result.returncode == 1
+    assert "is larger than 64 KiB" in result.stderr.replace("\n", "")
+
+
 def test_accounts_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
     result = run(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -11,7 +12,6 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import DBAPIError
 
 from interop.accounts import service as accounts
 from interop.accounts.models import ACCOUNT_TYPES, Account
@@ -20,28 +20,37 @@ from interop.auth.secrets import SecretBox, load_master_secret
 from interop.clientkeys import service as client_keys
 from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut, KeySource
 from interop.config import Settings
-from interop.db import Database
+from interop.db import Database, storable_text
 from interop.engine import commands as engine_commands
 from interop.errors import InteropError
 from interop.logs import configure_logging
 from interop.lti import service as lti
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
-from interop.migrations_runner import upgrade
 from interop.terminal import (
+    apply_migrations,
     console,
     err_console,
     fail,
-    fail_with_database,
     load_settings,
     open_database,
     redacted,
-    unreachable,
 )
 
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(
     help="Operate an Interop server.", no_args_is_help=True, pretty_exceptions_show_locals=False
 )
+
+
+@app.callback()
+def _arguments_are_text() -> None:
+    # Bytes that are not UTF-8 reach Python as lone surrogates, which no database stores:
+    # a name or a client id made of them was a UnicodeEncodeError traceback.
+    for position, argument in enumerate(sys.argv[1:], 1):
+        if not storable_text(argument):
+            fail(f"argument {position} is not UTF-8 text without NUL characters")
+
+
 accounts_app = typer.Typer(help="Accounts and their API keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="An account's API keys.", no_args_is_help=True)
 accounts_app.add_typer(keys_app, name="keys")
@@ -138,10 +147,7 @@ def _warn_if_connections_may_run_out(database: Database, processes: int) -> None
 def migrate() -> None:
     """Apply the database migrations to the configured database."""
     settings = load_settings(migrate_sqlite=False)
-    try:
-        upgrade(settings.resolved_database_url)
-    except DBAPIError as exc:
-        fail_with_database(settings, unreachable(exc))
+    apply_migrations(settings)
     console.print(
         f"Migrated {escape(redacted(settings.resolved_database_url))} to the latest revision."
     )
@@ -340,6 +346,19 @@ def list_lti_platforms() -> None:
 SourceModel = TypeVar("SourceModel", bound=KeySource)
 
 
+# A public key file is a few kilobytes (the API takes a PEM of up to 16 KiB): reading more
+# would let /dev/zero, or a wrong path to a large file, take the machine's memory.
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
+def _small_text_file(path: Path) -> str:
+    with path.open("rb") as file:
+        content = file.read(MAX_KEY_FILE_BYTES + 1)
+    if len(content) > MAX_KEY_FILE_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_KEY_FILE_BYTES // 1024} KiB")
+    return content.decode("utf-8")
+
+
 def _key_source(
     model: type[SourceModel],
     jwk_file: Path | None,
@@ -350,9 +369,9 @@ def _key_source(
     """The request body the API would take, from the CLI's options (same checks)."""
     try:
         if jwk_file is not None:
-            fields["jwk"] = json.loads(jwk_file.read_text())
+            fields["jwk"] = json.loads(_small_text_file(jwk_file))
         if pem_file is not None:
-            fields["pem"] = pem_file.read_text()
+            fields["pem"] = _small_text_file(pem_file)
     except (OSError, ValueError) as exc:
         fail(f"cannot read the key: {exc}")
     if jwks_url is not None:

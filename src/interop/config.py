@@ -41,8 +41,10 @@ def _supported_database(url: str | None) -> str | None:
 
 class Settings(BaseSettings):
     # Errors name the setting, never its value: a secret key or a password may be in it.
+    # No infinite durations: a poll interval of 1e999 passed its `gt=0` and then overflowed
+    # the worker's clock arithmetic on every turn.
     model_config = SettingsConfigDict(
-        env_prefix="INTEROP_", extra="ignore", hide_input_in_errors=True
+        env_prefix="INTEROP_", extra="ignore", hide_input_in_errors=True, allow_inf_nan=False
     )
 
     data_dir: Path = Field(

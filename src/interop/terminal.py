@@ -44,8 +44,17 @@ def load_settings(migrate_sqlite: bool = True) -> Settings:
     except OSError as exc:
         fail(f"cannot create the data dir {settings.data_dir}: {exc.strerror}")
     if migrate_sqlite and settings.is_sqlite:
-        upgrade(settings.resolved_database_url)
+        apply_migrations(settings)
     return settings
+
+
+def apply_migrations(settings: Settings) -> None:
+    """Migrate the configured database, or end the command saying why it cannot be opened
+    (a SQLite file in a missing or read-only directory was a page of traceback)."""
+    try:
+        upgrade(settings.resolved_database_url)
+    except DBAPIError as exc:
+        fail_with_database(settings, unreachable(exc))
 
 
 def open_database(settings: Settings) -> Database:
