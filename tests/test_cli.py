@@ -32,10 +32,12 @@ COMMANDS = [
     ["clients", "keys"],
     ["clients", "keys", "add"],
     ["clients", "keys", "list"],
+    ["clients", "keys", "remove"],
     ["lti"],
     ["lti", "platforms"],
     ["lti", "platforms", "add"],
     ["lti", "platforms", "list"],
+    ["lti", "platforms", "remove"],
 ]
 
 

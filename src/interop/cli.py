@@ -303,6 +303,22 @@ def list_client_keys(
             typer.echo(json.dumps(ClientKeyOut.model_validate(key).model_dump(mode="json")))
 
 
+@client_keys_app.command("remove")
+def remove_client_key(
+    client_id: Annotated[str, typer.Argument(help="client_id of an API key or an actor.")],
+    key_id: Annotated[str, typer.Argument(help="The key's id, as `clients keys list` shows.")],
+) -> None:
+    """Remove a client's public key: assertions it signs are refused from now on."""
+    key = _uuid_or_exit(key_id, "KEY_ID")
+    _, database, _ = _open()
+    try:
+        with database.transaction() as session:
+            client_keys.delete_key(session, client_id, key)
+    except InteropError as error:
+        fail(error.message)
+    console.print(f"Removed key {key} of {escape(client_id)}.")
+
+
 @platforms_app.command("add")
 def add_lti_platform(
     account_id: Annotated[str, typer.Option(help="The account the platform's JWTs act as.")],
@@ -397,3 +413,18 @@ def _uuid_or_exit(value: str, name: str) -> uuid.UUID:
         return uuid.UUID(value)
     except ValueError:
         fail(f"{name} must be a UUID, got {value!r}")
+
+
+@platforms_app.command("remove")
+def remove_lti_platform(
+    platform_id: Annotated[str, typer.Argument(help="The registration's id, as `list` shows.")],
+) -> None:
+    """Remove an LTI platform registration: its JWTs are refused from now on."""
+    platform = _uuid_or_exit(platform_id, "PLATFORM_ID")
+    _, database, _ = _open()
+    try:
+        with database.transaction() as session:
+            lti.delete_platform(session, None, platform)
+    except InteropError as error:
+        fail(error.message)
+    console.print(f"Removed LTI platform {platform}.")

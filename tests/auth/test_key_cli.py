@@ -59,16 +59,31 @@ def test_clients_keys_add_lets_the_client_sign_in_with_an_assertion(
     assert added["kid"] == key.kid
     listed = cli(server, "clients", "keys", "list", caller.client_id)
     assert [json.loads(line)["id"] for line in listed.splitlines()] == [added["id"]]
-    claims = assertion_claims(caller.client_id, f"{api.base_url}/oauth/token")
-    response = api.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": key.sign(claims),
-        },
+
+    def sign_in() -> httpx.Response:
+        claims = assertion_claims(caller.client_id, f"{api.base_url}/oauth/token")
+        return api.post(
+            "/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": key.sign(claims),
+            },
+        )
+
+    assert sign_in().status_code == 200
+    # An operator removes a key that leaked: its assertions are refused at once.
+    removed = cli(server, "clients", "keys", "remove", caller.client_id, added["id"])
+    assert f"Removed key {added['id']}" in removed
+    assert cli(server, "clients", "keys", "list", caller.client_id) == ""
+    assert sign_in().status_code == 401
+    again = run(
+        ["clients", "keys", "remove", caller.client_id, added["id"]],
+        server.settings.data_dir,
+        INTEROP_DATABASE_URL=server.database_url,
     )
-    assert response.status_code == 200, response.text
+    assert again.returncode == 1
+    assert "error: client key not found" in again.stderr
 
 
 def test_cli_refuses_bad_key_material_and_unknown_clients(
@@ -129,3 +144,7 @@ def test_lti_platforms_add_registers_a_platform_for_an_account(
     response = api.get("/v2/interop/clouds", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
     assert "tool-cli" in cli(server, "lti", "platforms", "list")
+    cli(server, "lti", "platforms", "remove", added["id"])
+    assert "tool-cli" not in cli(server, "lti", "platforms", "list")
+    refused = api.get("/v2/interop/clouds", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
