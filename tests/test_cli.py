@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,13 @@ def test_an_argument_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "error: argument 4 is not UTF-8 text" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_negative_wait_timeout_is_a_usage_error(tmp_path: Path) -> None:
+    # It gave up at once and left the ingestion queued, as if it had waited.
+    result = run(["ingestions", "run", str(uuid.uuid4()), "--wait", "--timeout", "-1"], tmp_path)
+    assert result.returncode == 2
+    assert "greater than or equal to 0" in result.stderr
 
 
 def test_an_infinite_duration_setting_is_refused(tmp_path: Path) -> None:

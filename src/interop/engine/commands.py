@@ -64,7 +64,12 @@ def run_ingestion(
     wait: Annotated[
         bool, typer.Option(help="Follow the ingestion with a progress bar until it ends.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Give up waiting after this many seconds.")] = 0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0, help="With --wait: give up waiting after this many seconds (0: never)."
+        ),
+    ] = 0,
 ) -> None:
     """Queue a collection for a tenant (a worker or `interop serve` runs it)."""
     settings = load_settings()
