@@ -99,6 +99,18 @@ def test_a_zip_bundle_ingests(server, api, bundle, tmp_path):
     assert user_count(api, actor) == 8
 
 
+def test_a_zip_made_by_macos_finder_ingests(server, api, bundle, tmp_path):
+    # Finder adds an AppleDouble file per member under __MACOSX/: a second folder of ".csv"
+    # names, which made the bundle "more than one folder".
+    archive_path = zipped(bundle, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(archive_path, "a") as archive:
+        for file in sorted(bundle.iterdir()):
+            archive.writestr(f"__MACOSX/._{file.name}", b"\x00\x05\x16\x07 resource fork")
+    result, actor = run(server, api, archive_path)
+    assert result["state"] == "success", result
+    assert user_count(api, actor) == 8
+
+
 def test_a_zip_inside_a_zip_is_not_a_bundle(server, api, bundle, tmp_path):
     inner = zipped(bundle, tmp_path / "inner.zip")
     outer = tmp_path / "outer.zip"

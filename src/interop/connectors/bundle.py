@@ -175,12 +175,16 @@ def _download(
 
 
 def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-    """CSV members by file name, at the top level or inside exactly one folder."""
+    """CSV members by file name, at the top level or inside exactly one folder. What macOS's
+    Finder adds to a zip it makes (`__MACOSX/._orgs.csv`, resource forks that are not CSV)
+    is left out: it made every zip compressed on a Mac 'more than one folder'."""
     members: dict[str, zipfile.ZipInfo] = {}
     folders: set[PurePosixPath] = set()
     for info in archive.infolist():
         path = PurePosixPath(info.filename)
         if info.is_dir() or path.suffix.lower() != ".csv" or len(path.parts) > 2:
+            continue
+        if path.parts[0] == "__MACOSX" or path.name.startswith("._"):
             continue
         folders.add(path.parent)
         members[path.name] = info
