@@ -203,6 +203,32 @@ def test_a_row_marked_tobedeleted_is_deleted(server, api, tmp_path):
     assert {o["sourced_id"] for o in stored(api, actor, "orgs")} == {"sch1"}
 
 
+def test_a_file_the_manifest_calls_absent_deletes_nothing_and_an_empty_one_everything(
+    server, api, tmp_path
+):
+    bundle = copy_bundle(ONEROSTER_RECOMMENDED, tmp_path)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    held = len(stored(api, actor, "demographics"))
+    assert held > 0
+    # `absent`: the export says nothing of demographics; before, every stored one was deleted.
+    manifest = (bundle / "manifest.csv").read_text()
+    (bundle / "manifest.csv").write_text(
+        manifest.replace("file.demographics,bulk", "file.demographics,absent")
+    )
+    header = (bundle / "demographics.csv").read_text().splitlines()[0]
+    (bundle / "demographics.csv").unlink()
+    result = collect(server, api, actor)
+    assert result["stats"]["deleted"] == 0
+    assert len(stored(api, actor, "demographics")) == held
+    # A bulk file with no rows says there are none.
+    (bundle / "manifest.csv").write_text(manifest)
+    (bundle / "demographics.csv").write_text(header + "\n")
+    result = collect(server, api, actor)
+    assert result["stats"]["deleted"] == held
+    assert stored(api, actor, "demographics") == []
+
+
 def test_bad_rows_are_rejected_with_file_and_line_and_good_rows_land(server, api, tmp_path):
     bundle = copy_bundle(ONEROSTER_MINIMAL, tmp_path)
     users = (bundle / "users.csv").read_text().splitlines()

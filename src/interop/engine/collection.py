@@ -183,6 +183,11 @@ class Collection:
             try:
                 for spec in SPECS:
                     seen = self._upsert_topic(bundle, spec)
+                    if not bundle.has(spec.file):
+                        # `absent` in the manifest (or left out): the bundle says nothing
+                        # about the topic, so nothing stored of it is deleted. An empty file
+                        # listed `bulk` is how a source says there are none.
+                        continue
                     if not self._fresh:
                         # A first load stored only rows it saw, so nothing can be missing:
                         # reading every stored id back (1.1 s of a 40 s first run in a py-spy
