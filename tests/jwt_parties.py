@@ -3,6 +3,7 @@ from a real local HTTP server, and the JWTs it signs."""
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import hmac
 import json
@@ -104,17 +105,60 @@ def _b64(raw: bytes) -> str:
 @dataclass
 class JwksServer:
     """A party's JWKS on a real local HTTP server: change `keys` to rotate. `/slow` answers
-    after `delay` seconds, for timeouts; `fetches` counts the GETs of the JWKS."""
+    after `delay` seconds, for timeouts; `fetches` counts the GETs of the JWKS, `requests`
+    every GET. Hostile answers: `/drip` sends the JWKS a byte every 0.2 s, `/gzip` a gzip
+    body that unpacks to 16 MB, `/nested` 100,000 nested arrays, `/missing` a 404."""
 
     url: str
     slow_url: str
     keys: list[KeyPair] = field(default_factory=list)
     delay: float = 5.0
     fetches: int = 0
+    requests: int = 0
+
+    def at(self, path: str) -> str:
+        return self.url.removesuffix("/jwks.json") + path
 
     def document(self) -> bytes:
         self.fetches += 1
         return json.dumps({"keys": [key.public_jwk for key in self.keys]}).encode()
+
+
+def _drip(handler: BaseHTTPRequestHandler, published: JwksServer) -> None:
+    body = published.document()
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    for byte in body:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(0.2)
+
+
+def _gzip(handler: BaseHTTPRequestHandler, _published: JwksServer) -> None:
+    body = gzip.compress(b'{"keys": [], "pad": "' + b" " * (16 * 1024 * 1024) + b'"}')
+    handler.send_response(200)
+    handler.send_header("Content-Encoding", "gzip")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _nested(handler: BaseHTTPRequestHandler, _published: JwksServer) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _missing(handler: BaseHTTPRequestHandler, _published: JwksServer) -> None:
+    handler.send_response(404)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+HOSTILE = {"/drip": _drip, "/gzip": _gzip, "/nested": _nested, "/missing": _missing}
 
 
 @contextmanager
@@ -124,6 +168,11 @@ def jwks_server(*keys: KeyPair) -> Iterator[JwksServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             published = state[0]
+            published.requests += 1
+            if self.path in HOSTILE:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    HOSTILE[self.path](self, published)
+                return
             if self.path == "/slow":
                 time.sleep(published.delay)
             body = published.document()

@@ -170,3 +170,24 @@ def test_https_checks_the_certificate_against_the_name_not_the_address(
             ):
                 pass
             assert Recorder.seen == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated): Python 3.11 calls it global
+        "64:ff9b::7f00:1",  # NAT64 of 127.0.0.1
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::",  # 6to4 of 192.168.1.1
+        "fec0::1",  # site-local (deprecated)
+        "::ffff:169.254.169.254",  # IPv4-mapped link-local
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_not_public(address: str) -> None:
+    assert not is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2606:4700:4700::1111", "8.8.8.8"])
+def test_public_addresses_stay_public(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))

@@ -251,6 +251,61 @@ def test_a_jwks_url_that_times_out_is_refused_quickly(
             assert time.monotonic() - started < 4
 
 
+def test_a_jwks_url_that_drips_is_refused_within_its_timeout(
+    server, api: httpx.Client, extra_server
+) -> None:
+    # httpx's timeout applies to each read: a byte every 0.2 s held the request's thread for
+    # minutes, and 40 such requests held every thread of the server.
+    base_url = extra_server(jwks_allow_private_networks=True, jwks_timeout_seconds=1)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published:
+        register(api, caller, caller.client_id, jwks_url=published.at("/drip"))
+        with httpx.Client(base_url=base_url, timeout=60) as local:
+            started = time.monotonic()
+            claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
+            assert_refused(token_with(local, key.sign(claims)), "took longer than 1 s")
+            assert time.monotonic() - started < 4
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [("/gzip", "gzip-encoded"), ("/nested", "not JSON")],
+    ids=["gzip-bomb", "deeply-nested"],
+)
+def test_a_hostile_jwks_is_refused(
+    server, api: httpx.Client, extra_server, path: str, words: str
+) -> None:
+    # A gzip body unpacked whole before the size check (1 GiB of memory per fetch); a deep
+    # nest of arrays made json.loads raise RecursionError (a 500).
+    base_url = extra_server(jwks_allow_private_networks=True)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published:
+        register(api, caller, caller.client_id, jwks_url=published.at(path))
+        with httpx.Client(base_url=base_url, timeout=60) as local:
+            claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
+            assert_refused(token_with(local, key.sign(claims)), words)
+
+
+def test_a_failing_jwks_url_is_fetched_once_per_refresh_interval(
+    server, api: httpx.Client, extra_server
+) -> None:
+    # Anyone can send assertions naming a client: each made the server GET the URL again.
+    base_url = extra_server(jwks_allow_private_networks=True)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published:
+        register(api, caller, caller.client_id, jwks_url=published.at("/missing"))
+        with httpx.Client(base_url=base_url, timeout=60) as local:
+            started = time.monotonic()
+            for _ in range(10):
+                claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
+                assert_refused(token_with(local, key.sign(claims)), "answered 404")
+            elapsed = time.monotonic() - started
+        assert published.requests <= 1 + int(elapsed / MIN_REFRESH_SECONDS), elapsed
+
+
 def test_a_jwks_url_on_loopback_is_refused_unless_allowed(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     key = KeyPair.rsa()

@@ -16,11 +16,18 @@ from urllib.parse import urlparse
 
 import httpx
 import jwt
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from interop.network import PrivateAddress, UnresolvableHost, stream_get
+from interop.network import (
+    BodyRefused,
+    PrivateAddress,
+    UnresolvableHost,
+    limited_body,
+    stream_get,
+)
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
@@ -161,7 +168,12 @@ class _Fetched:
 
 class JwksCache:
     """JWKS documents by URL, kept for `ttl` seconds and fetched again when a token names a
-    `kid` the cached set lacks (the owner rotated its keys), at most every few seconds."""
+    `kid` the cached set lacks (the owner rotated its keys), at most every few seconds.
+
+    A URL is fetched by one thread at a time, the others waiting for its result, and a failed
+    fetch is remembered as long: tokens naming a dead or slow URL (anyone can send them, no
+    login needed) must not turn the server into a stream of requests at another host, or tie
+    up every request thread on it."""
 
     def __init__(self, ttl: float, timeout: float, allow_private: bool) -> None:
         self._ttl = ttl
@@ -169,56 +181,69 @@ class JwksCache:
         self._allow_private = allow_private
         self._lock = threading.Lock()
         self._entries: dict[str, _Fetched] = {}
+        self._failures: dict[str, tuple[float, JwksUnavailable]] = {}
+        self._fetching: dict[str, threading.Lock] = {}
 
     def keys(self, url: str, kid: str | None) -> list[dict[str, Any]]:
         """The keys of `url` that may have signed a token naming `kid` (all when no kid)."""
-        entry = self._entries.get(url)
-        now = time.monotonic()
-        if (
-            entry is None
-            or now - entry.at > self._ttl
-            or (
-                kid is not None
-                and _matching(entry.keys, kid) == []
-                and (now - entry.at >= MIN_REFRESH_SECONDS)
-            )
-        ):
-            entry = self._fetch(url)
+        entry = self._usable(url, kid) or self._refreshed(url, kid)
         return _matching(entry.keys, kid)
+
+    def _usable(self, url: str, kid: str | None) -> _Fetched | None:
+        """The cached entry, unless it is older than `ttl`, or lacks `kid` and may be fetched
+        again."""
+        entry = self._entries.get(url)
+        if entry is None:
+            return None
+        age = time.monotonic() - entry.at
+        missing_kid = kid is not None and _matching(entry.keys, kid) == []
+        if age > self._ttl or (missing_kid and age >= MIN_REFRESH_SECONDS):
+            return None
+        return entry
+
+    def _refreshed(self, url: str, kid: str | None) -> _Fetched:
+        with self._lock:
+            fetching = self._fetching.setdefault(url, threading.Lock())
+        with fetching:
+            entry = self._usable(url, kid)
+            if entry is not None:
+                return entry  # fetched by the thread this one waited for
+            failed = self._failures.get(url)
+            if failed is not None and time.monotonic() - failed[0] < MIN_REFRESH_SECONDS:
+                raise failed[1]
+            try:
+                entry = self._fetch(url)
+            except JwksUnavailable as exc:
+                self._failures[url] = (time.monotonic(), exc)
+                raise
+            self._failures.pop(url, None)
+            self._entries[url] = entry
+            return entry
 
     def _fetch(self, url: str) -> _Fetched:
         try:
             with stream_get(url, timeout=self._timeout, allow_private=self._allow_private) as r:
                 if r.status_code != 200:
                     raise JwksUnavailable(f"GET {url} answered {r.status_code}")
-                content = _read_at_most(r, MAX_JWKS_BYTES, url)
+                content = b"".join(limited_body(r, MAX_JWKS_BYTES, self._timeout))
+        except BodyRefused as exc:
+            raise JwksUnavailable(f"the JWKS at {url}: {exc}") from exc
         except (PrivateAddress, UnresolvableHost) as exc:
             raise JwksUnavailable(str(exc)) from exc
         except httpx.TimeoutException as exc:
             raise JwksUnavailable(f"GET {url} timed out after {self._timeout:g} s") from exc
         except httpx.HTTPError as exc:
             raise JwksUnavailable(f"GET {url} failed: {exc}") from exc
-        entry = _Fetched(time.monotonic(), _usable_keys(content, url))
-        with self._lock:
-            self._entries[url] = entry
-        return entry
-
-
-def _read_at_most(response: httpx.Response, limit: int, url: str) -> bytes:
-    """The body, refused as soon as it passes `limit` (never held whole when larger)."""
-    received = bytearray()
-    for chunk in response.iter_bytes():
-        received += chunk
-        if len(received) > limit:
-            raise JwksUnavailable(f"the JWKS at {url} exceeds {limit} bytes")
-    return bytes(received)
+        return _Fetched(time.monotonic(), _usable_keys(content, url))
 
 
 def _usable_keys(content: bytes, url: str) -> list[dict[str, Any]]:
     try:
-        document = json.loads(content)
-    except ValueError as exc:
-        raise JwksUnavailable(f"the JWKS at {url} is not JSON") from exc
+        # orjson, not json: it refuses nesting deeper than 1024 where json raised
+        # RecursionError (a 500) on a 240 KB document of brackets.
+        document = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise JwksUnavailable(f"the JWKS at {url} is not JSON: {exc}") from exc
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list):
         raise JwksUnavailable(f"the JWKS at {url} has no keys array")
