@@ -1,9 +1,12 @@
 """Bundles that cannot be read fail the ingestion with a clear code and write nothing."""
 
+import contextlib
+import gzip
 import http.server
 import io
 import shutil
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,6 +215,62 @@ def test_an_http_source_that_answers_404_fails(server, api, http_root):
     base, _ = http_root
     result, _ = run(server, api, f"{base}/missing.zip")
     assert_failed(result, "source_unavailable")
+
+
+@pytest.fixture
+def hostile_http(bundle: Path, tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server on loopback sending a good zip badly: `/drip.zip` a few bytes every
+    0.1 s (for 20 s at most), `/gzip.zip` gzip-encoded."""
+    payload = zipped(bundle, tmp_path / "payload.zip").read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                if self.path == "/gzip.zip":
+                    body = gzip.compress(payload)
+                    self.send_response(200)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                for start in range(0, min(len(payload), 800), 4):
+                    self.wfile.write(payload[start : start + 4])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_download_that_drips_ends_at_the_ingestion_time_limit(server, api, hostile_http):
+    # Each read waited up to 30 s and the time limit was checked only between batches: a
+    # source sending a few bytes a second held the worker, its only thread, for as long.
+    started = time.monotonic()
+    result, _ = run(server, api, f"{hostile_http}/drip.zip", ingestion_timeout=2)
+    assert result["state"] == "timeout", result
+    assert result["error"]["code"] == "timeout"
+    assert time.monotonic() - started < 15
+
+
+def test_a_gzip_encoded_download_is_refused(server, api, hostile_http):
+    # httpx unpacked each chunk whole before any size check: a small body, gigabytes.
+    result, _ = run(server, api, f"{hostile_http}/gzip.zip")
+    assert_failed(result, "source_unavailable")
+    assert "gzip-encoded" in result["error"]["message"]
 
 
 def test_loopback_sources_are_refused_unless_allowed(server, api, bundle, http_root):

@@ -18,10 +18,20 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
-from interop.network import PrivateAddress, UnresolvableHost, stream_get
+from interop.network import (
+    BodyRefused,
+    PrivateAddress,
+    UnresolvableHost,
+    limited_body,
+    stream_get,
+)
 
 # Deflate reaches about 1000:1 on real data only for pathological input.
 MAX_COMPRESSION_RATIO = 200
+# A download's reads may each wait this long; the whole download, `download_seconds` (the
+# worker gives the time its ingestion has left).
+READ_SECONDS = 30
+DOWNLOAD_SECONDS = 3600.0
 
 
 class BundleError(Exception):
@@ -88,12 +98,18 @@ class Bundle:
 
 @contextmanager
 def open_bundle(
-    location: str, roots: list[Path], max_bytes: int, allow_private: bool, scratch: Path
+    location: str,
+    roots: list[Path],
+    max_bytes: int,
+    allow_private: bool,
+    scratch: Path,
+    download_seconds: float = DOWNLOAD_SECONDS,
 ) -> Iterator[Bundle]:
-    """Open the bundle at `location` for reading; any download lives only inside the block."""
+    """Open the bundle at `location` for reading; any download lives only inside the block
+    and must end within `download_seconds`."""
     with ExitStack() as stack:
         path = local_source_path(location, roots) or _download(
-            location, allow_private, max_bytes, scratch, stack
+            location, allow_private, max_bytes, scratch, stack, download_seconds
         )
         if path.is_dir():
             yield Bundle(stack, path, None)
@@ -144,24 +160,28 @@ def local_source_path(location: str, roots: list[Path]) -> Path | None:
 
 
 def _download(
-    url: str, allow_private: bool, max_bytes: int, scratch: Path, stack: ExitStack
+    url: str,
+    allow_private: bool,
+    max_bytes: int,
+    scratch: Path,
+    stack: ExitStack,
+    seconds: float,
 ) -> Path:
     scratch.mkdir(parents=True, exist_ok=True)
     # The stack closes (and so deletes) the download when the bundle is done with.
     download = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip")  # noqa: SIM115
     target: IO[bytes] = stack.enter_context(download)
-    received = 0
     try:
-        with stream_get(url, timeout=30, allow_private=allow_private) as response:
+        with stream_get(url, timeout=READ_SECONDS, allow_private=allow_private) as response:
             if response.status_code != 200:
                 raise BundleError(
                     "source_unavailable", f"GET {url} answered {response.status_code}"
                 )
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise BundleError("bundle_too_large", f"the download exceeds {max_bytes} bytes")
+            for chunk in limited_body(response, max_bytes, seconds):
                 target.write(chunk)
+    except BodyRefused as exc:
+        code = "bundle_too_large" if exc.too_large else "source_unavailable"
+        raise BundleError(code, f"GET {url}: {exc}") from exc
     except PrivateAddress as exc:
         raise BundleError(
             "source_not_allowed", f"{exc} (INTEROP_SOURCE_ALLOW_PRIVATE_NETWORKS)"

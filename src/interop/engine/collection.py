@@ -109,8 +109,11 @@ class Lease:
     timeout_seconds: int
 
     def check_time(self) -> None:
-        if (utcnow() - self.started_at).total_seconds() > self.timeout_seconds:
+        if self.seconds_left() < 0:
             raise IngestionTimedOut(f"the ingestion ran longer than {self.timeout_seconds} s")
+
+    def seconds_left(self) -> float:
+        return self.timeout_seconds - (utcnow() - self.started_at).total_seconds()
 
 
 def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) -> BundleIndex:

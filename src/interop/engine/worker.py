@@ -158,7 +158,10 @@ class Worker:
         except IngestionTimedOut as exc:
             self._finish(lease, "timeout", error=("timeout", str(exc)))
         except BundleError as exc:
-            self._finish(lease, "failed", error=(exc.code, exc.message))
+            if lease.seconds_left() < 0:  # a download cut at the ingestion's time limit
+                self._finish(lease, "timeout", error=("timeout", exc.message))
+            else:
+                self._finish(lease, "failed", error=(exc.code, exc.message))
         except Exception as exc:
             log.exception("ingestion %s failed unexpectedly", lease.ingestion_id)
             self._finish(lease, "failed", error=("internal_error", type(exc).__name__))
@@ -185,6 +188,7 @@ class Worker:
             max_bytes=self.settings.max_bundle_bytes,
             allow_private=self.settings.source_allow_private_networks,
             scratch=self.settings.data_dir / "downloads",
+            download_seconds=lease.seconds_left(),
         ) as bundle:
             read_manifest(bundle)
             fingerprint = source_fingerprint(bundle, rules, retain)
