@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 from interop.accounts import service as accounts
 from interop.accounts.models import ACCOUNT_TYPES, Account
@@ -244,12 +246,7 @@ def revoke_key(
     client_id: Annotated[str, typer.Argument(help="The client_id of the key to revoke.")],
 ) -> None:
     """Revoke an API key; tokens issued for it stop working at once."""
-    _, database, _ = _open()
-    try:
-        with database.transaction() as session:
-            accounts.revoke_api_key(session, client_id)
-    except InteropError as error:
-        fail(error.message)
+    _in_one_write(lambda session: accounts.revoke_api_key(session, client_id))
     console.print(f"Revoked {escape(client_id)}.")
 
 
@@ -310,12 +307,7 @@ def remove_client_key(
 ) -> None:
     """Remove a client's public key: assertions it signs are refused from now on."""
     key = _uuid_or_exit(key_id, "KEY_ID")
-    _, database, _ = _open()
-    try:
-        with database.transaction() as session:
-            client_keys.delete_key(session, client_id, key)
-    except InteropError as error:
-        fail(error.message)
+    _in_one_write(lambda session: client_keys.delete_key(session, client_id, key))
     console.print(f"Removed key {key} of {escape(client_id)}.")
 
 
@@ -421,10 +413,16 @@ def remove_lti_platform(
 ) -> None:
     """Remove an LTI platform registration: its JWTs are refused from now on."""
     platform = _uuid_or_exit(platform_id, "PLATFORM_ID")
+    _in_one_write(lambda session: lti.delete_platform(session, None, platform))
+    console.print(f"Removed LTI platform {platform}.")
+
+
+def _in_one_write(change: Callable[[Session], object]) -> None:
+    """`change` in one write transaction; a refusal (an unknown id) ends the command with
+    its message, and nothing is written."""
     _, database, _ = _open()
     try:
         with database.transaction() as session:
-            lti.delete_platform(session, None, platform)
+            change(session)
     except InteropError as error:
         fail(error.message)
-    console.print(f"Removed LTI platform {platform}.")

@@ -2,6 +2,8 @@
 flow), and the client keys it relies on (POST/GET/DELETE /clients/{client_id}/keys)."""
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -12,6 +14,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from factories import Caller, new_account, new_tenant
 from interop.auth.jwk import MIN_REFRESH_SECONDS
 from jwt_parties import (
+    JwksServer,
     KeyPair,
     assertion_claims,
     hmac_with_public_key,
@@ -251,21 +254,36 @@ def test_a_jwks_url_that_times_out_is_refused_quickly(
             assert time.monotonic() - started < 4
 
 
+@contextmanager
+def signing_in_with_jwks_at(
+    server, api: httpx.Client, extra_server, path: str, **settings: Any
+) -> Iterator[tuple[Callable[[], httpx.Response], JwksServer]]:
+    """(a fresh assertion's token request, the JWKS server) for a client whose key is
+    published at `path` of a local JWKS server, on a server that may fetch from loopback."""
+    base_url = extra_server(jwks_allow_private_networks=True, **settings)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published, httpx.Client(base_url=base_url, timeout=60) as local:
+        register(api, caller, caller.client_id, jwks_url=published.at(path))
+        url = f"{base_url}/oauth/token"
+        yield (
+            (lambda: token_with(local, key.sign(assertion_claims(caller.client_id, url)))),
+            published,
+        )
+
+
 def test_a_jwks_url_that_drips_is_refused_within_its_timeout(
     server, api: httpx.Client, extra_server
 ) -> None:
     # httpx's timeout applies to each read: a byte every 0.2 s held the request's thread for
     # minutes, and 40 such requests held every thread of the server.
-    base_url = extra_server(jwks_allow_private_networks=True, jwks_timeout_seconds=1)
-    caller = new_account(server, api)
-    key = KeyPair.rsa()
-    with jwks_server(key) as published:
-        register(api, caller, caller.client_id, jwks_url=published.at("/drip"))
-        with httpx.Client(base_url=base_url, timeout=60) as local:
-            started = time.monotonic()
-            claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
-            assert_refused(token_with(local, key.sign(claims)), "took longer than 1 s")
-            assert time.monotonic() - started < 4
+    with signing_in_with_jwks_at(server, api, extra_server, "/drip", jwks_timeout_seconds=1) as (
+        sign_in,
+        _,
+    ):
+        started = time.monotonic()
+        assert_refused(sign_in(), "took longer than 1 s")
+        assert time.monotonic() - started < 4
 
 
 @pytest.mark.parametrize(
@@ -278,31 +296,19 @@ def test_a_hostile_jwks_is_refused(
 ) -> None:
     # A gzip body unpacked whole before the size check (1 GiB of memory per fetch); a deep
     # nest of arrays made json.loads raise RecursionError (a 500).
-    base_url = extra_server(jwks_allow_private_networks=True)
-    caller = new_account(server, api)
-    key = KeyPair.rsa()
-    with jwks_server(key) as published:
-        register(api, caller, caller.client_id, jwks_url=published.at(path))
-        with httpx.Client(base_url=base_url, timeout=60) as local:
-            claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
-            assert_refused(token_with(local, key.sign(claims)), words)
+    with signing_in_with_jwks_at(server, api, extra_server, path) as (sign_in, _):
+        assert_refused(sign_in(), words)
 
 
 def test_a_failing_jwks_url_is_fetched_once_per_refresh_interval(
     server, api: httpx.Client, extra_server
 ) -> None:
     # Anyone can send assertions naming a client: each made the server GET the URL again.
-    base_url = extra_server(jwks_allow_private_networks=True)
-    caller = new_account(server, api)
-    key = KeyPair.rsa()
-    with jwks_server(key) as published:
-        register(api, caller, caller.client_id, jwks_url=published.at("/missing"))
-        with httpx.Client(base_url=base_url, timeout=60) as local:
-            started = time.monotonic()
-            for _ in range(10):
-                claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
-                assert_refused(token_with(local, key.sign(claims)), "answered 404")
-            elapsed = time.monotonic() - started
+    with signing_in_with_jwks_at(server, api, extra_server, "/missing") as (sign_in, published):
+        started = time.monotonic()
+        for _ in range(10):
+            assert_refused(sign_in(), "answered 404")
+        elapsed = time.monotonic() - started
         assert published.requests <= 1 + int(elapsed / MIN_REFRESH_SECONDS), elapsed
 
 
