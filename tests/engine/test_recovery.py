@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -128,6 +129,29 @@ def test_an_ingestion_whose_workers_keep_dying_fails(server, api):
     result = ingestion(api, actor, ingestion_id)
     assert result["state"] == "failed"
     assert result["error"]["code"] == "worker_lost"
+
+
+def test_workers_that_shut_down_gracefully_do_not_count_as_dead(server, api):
+    # Each graceful hand-back used one of the allowed attempts: after a rolling restart or
+    # two, the first real crash failed the ingestion worker_lost.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server, ingestion_max_attempts=2, ingestion_batch_rows=1)
+    database = Database(settings.resolved_database_url)
+    stopping = threading.Event()
+    stopping.set()
+    for _ in range(3):
+        worker = Worker(database, settings, stop=stopping)
+        claim = worker.claim()
+        assert claim is not None
+        worker.run(claim.lease)  # stops at its first batch and hands the ingestion back
+        assert ingestion(api, actor, ingestion_id)["state"] == "scheduled"
+    crashed = Worker(database, settings).claim()  # then one worker dies holding it
+    assert crashed is not None
+    database.dispose()
+    shift(server, ingestion_id, heartbeat_at=timedelta(hours=1))
+    assert run_worker(server, ingestion_max_attempts=2) == 1
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
 
 
 def worker_process(server, **env: str) -> subprocess.Popen[bytes]:

@@ -150,6 +150,7 @@ class Worker:
         try:
             self._run(lease)
         except WorkerStopping:
+            heartbeat.stop()  # before the attempt is given back: its beats are fenced by it
             self._release(lease)
         except LostLease:
             log.warning(
@@ -211,12 +212,17 @@ class Worker:
         self._finish(lease, "success", tally=tally)
 
     def _release(self, lease: Lease) -> None:
-        """Put the ingestion back in the queue: this process is shutting down."""
+        """Put the ingestion back in the queue: this process is shutting down.
+
+        The attempt is given back: `attempt` counts workers that died holding it (after
+        INTEROP_INGESTION_MAX_ATTEMPTS it fails `worker_lost`), and a rolling restart is not
+        a death. This worker writes nothing more, so the next claim may reuse the number."""
         with self.database.transaction() as session:
             ingestion = _leased(session, lease)
             ingestion.state = "scheduled"
             ingestion.worker_id = None
             ingestion.heartbeat_at = None
+            ingestion.attempt -= 1
             ingestion.version += 1
         log.info("worker %s released ingestion %s on shutdown", self.name, lease.ingestion_id)
 
