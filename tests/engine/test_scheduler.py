@@ -131,6 +131,26 @@ def test_disabled_schedules_do_not_fire(server, api):
     assert tick_at(server, NOON + timedelta(minutes=1)) == 0
 
 
+def test_a_re_enabled_schedule_first_fires_at_its_next_hour(server, api):
+    # Disabled across its hour and enabled again within the hour after: the scheduler took the
+    # slot for a missed one (it runs those up to an hour late) and fired it at once, while
+    # next_run_at said tomorrow.
+    _, actor = new_tenant(server, api)
+    now = datetime.now(UTC)
+    created = schedule(api, actor, now.hour)
+    database = Database(server.database_url)
+    with database.transaction() as session:
+        session.get(Schedule, uuid.UUID(created["id"])).created_at = now - timedelta(days=2)
+    database.dispose()
+    url = f"/v2/interop/tenant/schedules/{created['id']}"
+    for enabled in (False, True):
+        assert api.patch(url, json={"enabled": enabled}, headers=actor.headers).status_code == 204
+    next_run_at = api.get(url, headers=actor.headers).json()["data"]["next_run_at"]
+    assert datetime.fromisoformat(next_run_at) > now
+    assert tick_at(server, datetime.now(UTC)) == 0
+    assert tick_at(server, latest_slot(now.hour, now) + timedelta(days=1, minutes=1)) == 1
+
+
 def test_racing_schedulers_fire_a_slot_exactly_once(server, api):
     for _ in range(3):
         _, actor = new_tenant(server, api, integration=f"race-{uuid.uuid4().hex[:6]}")

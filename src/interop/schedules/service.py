@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
 from interop.db import AnySelect, utcnow, violation_as
+from interop.engine.scheduler import latest_slot
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.paging import paged
@@ -78,6 +79,8 @@ def update_schedule(
     if body.enabled is not None and body.enabled != schedule.enabled:
         schedule.enabled = body.enabled
         schedule.version += 1
+        if body.enabled:
+            _owe_no_past_slot(schedule)
     return schedule.version
 
 
@@ -130,3 +133,12 @@ def _refuse_if_pending(session: Session, tenant_id: uuid.UUID) -> None:
             f"the tenant already has a pending ingestion ({pending})",
             details={"ingestion_id": str(pending)},
         )
+
+
+def _owe_no_past_slot(schedule: Schedule) -> None:
+    """A re-enabled schedule first fires at its next hour, as `next_run_at` says: the slots
+    it was disabled across are not missed ones (the scheduler runs a slot up to an hour
+    late, so one re-enabled at 22:28 fired its 22:00 slot at once)."""
+    passed = latest_slot(schedule.hour, utcnow())
+    if schedule.last_slot_at is None or schedule.last_slot_at < passed:
+        schedule.last_slot_at = passed
