@@ -19,8 +19,19 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from conftest import _free_port, _start, wait_until_answering
-from factories import new_account, new_tenant
+from factories import (
+    ONEROSTER_MINIMAL,
+    SOURCE_ROOTS,
+    engine_settings,
+    ingestion,
+    new_account,
+    new_collecting_tenant,
+    new_tenant,
+    queue_collection,
+)
 from interop.config import Settings
+from interop.db import Database
+from interop.engine.worker import Worker
 from interop.migrations_runner import upgrade
 
 SCHOOLS = "/v2/interop/tenant/scoping/schools"
@@ -240,3 +251,47 @@ def test_sigterm_drains_in_flight_requests_before_exit(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
+    own_postgres_database, tmp_path
+):
+    # A dropped connection (a PostgreSQL restart, a failover) failed the running ingestion
+    # internal_error when the database was back at once, and lost it.
+    upgrade(own_postgres_database)
+    url = make_url(own_postgres_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=own_postgres_database,
+        engine_enabled=False,
+        source_roots=SOURCE_ROOTS,
+    )
+    uv, thread, base_url = _start(settings)
+    database = None
+    try:
+        target = SimpleNamespace(
+            settings=settings, database_url=own_postgres_database, data_dir=tmp_path
+        )
+        with httpx.Client(base_url=base_url, timeout=30) as api:
+            _, actor = new_collecting_tenant(target, api, ONEROSTER_MINIMAL)
+            ingestion_id = queue_collection(api, actor)
+            worker_settings = engine_settings(target, database_url=through_proxy)
+            database = Database(worker_settings.resolved_database_url)
+            worker = Worker(database, worker_settings)
+            claim = worker.claim()  # its pooled connection goes through the proxy
+            assert claim is not None
+            proxy.stop()  # every open connection is cut; new ones are taken again at once
+            proxy.start()
+            worker.run(claim.lease)
+            assert ingestion(api, actor, ingestion_id)["state"] == "scheduled"
+            assert worker.run_once()  # the next claim runs it to the end
+            assert ingestion(api, actor, ingestion_id)["state"] == "success"
+    finally:
+        if database is not None:
+            database.dispose()
+        uv.should_exit = True
+        thread.join(timeout=10)
+        proxy.stop()

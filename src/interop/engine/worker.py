@@ -6,6 +6,7 @@ PostgreSQL workers claim with `FOR UPDATE SKIP LOCKED` and never block each othe
 write lock serializes claims.
 """
 
+import contextlib
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import interop.models  # noqa: F401 - every table, so foreign keys resolve in a bare worker
@@ -151,7 +153,18 @@ class Worker:
             self._run(lease)
         except WorkerStopping:
             heartbeat.stop()  # before the attempt is given back: its beats are fenced by it
-            self._release(lease)
+            self._release(lease, give_back_attempt=True)
+        except OperationalError as exc:
+            # The database dropped the connection mid-run (a restart, a failover, a network
+            # blip). A run is safe to repeat from the start (a takeover compares by digest),
+            # so it goes back to the queue, as an attempt: failing it for a moment's outage
+            # lost it, while a longer outage recovered through the stale takeover.
+            log.warning(
+                "ingestion %s: the database dropped the connection (%s); handing it back",
+                lease.ingestion_id,
+                type(exc.orig).__name__,
+            )
+            self._hand_back_after_outage(lease)
         except LostLease:
             log.warning(
                 "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
@@ -211,20 +224,28 @@ class Worker:
             tally.fingerprint = fingerprint
         self._finish(lease, "success", tally=tally)
 
-    def _release(self, lease: Lease) -> None:
-        """Put the ingestion back in the queue: this process is shutting down.
+    def _release(self, lease: Lease, give_back_attempt: bool) -> None:
+        """Put the ingestion back in the queue.
 
-        The attempt is given back: `attempt` counts workers that died holding it (after
-        INTEROP_INGESTION_MAX_ATTEMPTS it fails `worker_lost`), and a rolling restart is not
-        a death. This worker writes nothing more, so the next claim may reuse the number."""
+        On shutdown the attempt is given back: `attempt` counts workers that died holding it
+        (after INTEROP_INGESTION_MAX_ATTEMPTS it fails `worker_lost`), and a rolling restart
+        is not a death. This worker writes nothing more, so the next claim may reuse the
+        number."""
         with self.database.transaction() as session:
             ingestion = _leased(session, lease)
             ingestion.state = "scheduled"
             ingestion.worker_id = None
             ingestion.heartbeat_at = None
-            ingestion.attempt -= 1
+            if give_back_attempt:
+                ingestion.attempt -= 1
             ingestion.version += 1
-        log.info("worker %s released ingestion %s on shutdown", self.name, lease.ingestion_id)
+        log.info("worker %s released ingestion %s", self.name, lease.ingestion_id)
+
+    def _hand_back_after_outage(self, lease: Lease) -> None:
+        # Still away, or taken over meanwhile: then the stale takeover, or its new worker,
+        # carries the ingestion on.
+        with contextlib.suppress(OperationalError, LostLease):
+            self._release(lease, give_back_attempt=False)
 
     def _set_state(self, lease: Lease, state: str) -> None:
         with self.database.transaction() as session:
