@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -103,14 +104,24 @@ class TcpProxy:
                 sock.close()
 
 
-def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(
-    own_postgres_database, tmp_path
-):
+@pytest.fixture
+def proxied_postgres(own_postgres_database: str) -> Iterator[tuple[TcpProxy, str]]:
+    """(the proxy, the URL of the test's own migrated PostgreSQL database through it)."""
     upgrade(own_postgres_database)
     url = make_url(own_postgres_database)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     proxy.start()
-    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        yield (
+            proxy,
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        )
+    finally:
+        proxy.stop()
+
+
+def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(proxied_postgres, tmp_path):
+    proxy, through_proxy = proxied_postgres
     settings = Settings(data_dir=tmp_path, database_url=through_proxy, engine_enabled=False)
     uv, thread, base_url = _start(settings)
     try:
@@ -142,7 +153,6 @@ def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
-        proxy.stop()
 
 
 def _raw_post(base_url: str, path: str, token: str, body: bytes, send_bytes: int) -> None:
@@ -254,15 +264,11 @@ def test_sigterm_drains_in_flight_requests_before_exit(
 
 
 def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
-    own_postgres_database, tmp_path
+    own_postgres_database, proxied_postgres, tmp_path
 ):
     # A dropped connection (a PostgreSQL restart, a failover) failed the running ingestion
     # internal_error when the database was back at once, and lost it.
-    upgrade(own_postgres_database)
-    url = make_url(own_postgres_database)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    proxy.start()
-    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    proxy, through_proxy = proxied_postgres
     settings = Settings(
         data_dir=tmp_path,
         database_url=own_postgres_database,
@@ -294,4 +300,3 @@ def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
             database.dispose()
         uv.should_exit = True
         thread.join(timeout=10)
-        proxy.stop()
