@@ -116,6 +116,10 @@ class Lease:
         return self.timeout_seconds - (utcnow() - self.started_at).total_seconds()
 
 
+# As many ids as a batch of writes probes at once (INTEROP_INGESTION_BATCH_ROWS' default).
+HELD_PROBE_IDS = 5_000
+
+
 def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) -> BundleIndex:
     """The planning pass: structure checks (a `BundleError` ends the run) and the index."""
     index = BundleIndex(rules)
@@ -137,21 +141,17 @@ def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) 
 
 
 def _held(database: Database, tenant_id: uuid.UUID, topic: str, sourced_ids: list[str]) -> set[str]:
-    """Which of these ids the tenant holds an active record for (a few statements, however
-    many rows were rejected)."""
+    """Which of these ids the tenant holds an active record for: the writes' own primary-key
+    probe (an array parameter on PostgreSQL, not thousands of bound values), a few thousand
+    ids at a time however many rows were rejected."""
     table = topic_table(topic)
     held: set[str] = set()
     with database.transaction(write=False) as session:
-        for start in range(0, len(sourced_ids), 5_000):
-            held.update(
-                session.scalars(
-                    select(table.c.sourced_id).where(
-                        table.c.tenant_id == tenant_id,
-                        table.c.status == "active",
-                        table.c.sourced_id.in_(sourced_ids[start : start + 5_000]),
-                    )
-                )
+        for start in range(0, len(sourced_ids), HELD_PROBE_IDS):
+            stored = writes.stored_digests(
+                session, table, tenant_id, sourced_ids[start : start + HELD_PROBE_IDS]
             )
+            held.update(sid for sid, (_, status) in stored.items() if status == "active")
     return held
 
 

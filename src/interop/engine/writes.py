@@ -62,7 +62,7 @@ def upsert(
         return 0, 0
     staged = [StagedRow.of(row) for row in rows]
     stored = (
-        {} if fresh else _stored_digests(session, table, tenant_id, [r.sourced_id for r in staged])
+        {} if fresh else stored_digests(session, table, tenant_id, [r.sourced_id for r in staged])
     )
     new = [row for row in staged if row.sourced_id not in stored]
     changed = [
@@ -93,7 +93,7 @@ def tombstone(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _stored_digests(
+def stored_digests(
     session: Session, table: Table, tenant_id: uuid.UUID, sourced_ids: list[str]
 ) -> dict[str, tuple[str, str]]:
     """(digest, status) of the batch's ids already stored: one probe of the primary key."""
