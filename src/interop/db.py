@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 # A SELECT of any columns: what readable statements and paging pass around.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 # Connections each engine keeps open by default (INTEROP_DATABASE_POOL_SIZE): one per request
 # thread (anyio's default limiter runs 40). With 10, a load of 32 concurrent requests closed
@@ -72,6 +73,14 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def held_against_deletion(statement: SelectT) -> SelectT:
+    """`statement`, holding the rows it reads until the transaction ends against a delete
+    (PostgreSQL's FOR KEY SHARE, which readers and other holders share; SQLite serializes
+    writes anyway). For a write that adds rows referring to them: a racing delete waits, and
+    then finds the new rows, or deleted first and leaves nothing to find."""
+    return statement.with_for_update(read=True, key_share=True)
 
 
 def storable_text(value: str) -> bool:

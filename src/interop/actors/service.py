@@ -24,7 +24,7 @@ from interop.clouds.models import Cloud
 from interop.clouds.repository import get_readable_cloud
 from interop.concurrency import check_if_match
 from interop.connectors.bundle import BundleError, local_source_path
-from interop.db import utcnow, violation_as
+from interop.db import held_against_deletion, utcnow, violation_as
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.paging import PageParams, fetch_page, page_envelope
@@ -193,9 +193,9 @@ def _find_integration(session: Session, body: IntegrationInstall) -> Integration
             "integration needs an id or a name",
             details=[{"field": "body.integration", "message": "give id or name"}],
         )
-    # Held like the cloud (see get_readable_cloud): a racing delete of the integration waits,
-    # then finds the new tenant (integration_in_use), or this install finds it gone (404).
-    statement = select(Integration).with_for_update(read=True, key_share=True)
+    # Held like the cloud: a racing delete of the integration waits, then finds the new tenant
+    # (integration_in_use), or this install finds it gone (404).
+    statement = held_against_deletion(select(Integration))
     if ref.id is not None:
         statement = statement.where(Integration.id == ref.id)
     if ref.name is not None:
@@ -226,7 +226,7 @@ def _installable_version(
     if wanted is not None:
         statement = statement.where(IntegrationVersion.version == wanted)
     # Held too: a version deleted meanwhile is not installed (version_in_use, or 404 here).
-    candidates = list(session.scalars(statement.with_for_update(read=True, key_share=True)))
+    candidates = list(session.scalars(held_against_deletion(statement)))
     if not candidates:
         # To anyone but its owner, an integration with nothing installable is one that does
         # not exist: the answer must not tell the two apart.

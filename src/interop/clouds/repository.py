@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from interop.accounts.repository import visible_account_ids
 from interop.auth.principals import Principal
 from interop.clouds.models import Cloud
-from interop.db import AnySelect
+from interop.db import AnySelect, held_against_deletion
 from interop.errors import NotFound
 
 
@@ -26,14 +26,13 @@ def get_readable_cloud(
     lock: bool = False,
     hold: bool = False,
 ) -> Cloud:
-    """`lock`: for a change to the cloud itself. `hold`: for adding something under it; a
-    delete of the cloud waits for this transaction (PostgreSQL's FOR KEY SHARE, which other
-    holders share), so what is added is never left pointing at a cloud just deleted."""
+    """`lock`: for a change to the cloud itself. `hold`: for adding something under it
+    (`held_against_deletion`), so that it is never left pointing at a cloud just deleted."""
     statement = readable_clouds(principal).where(Cloud.id == cloud_id)
     if lock:
         statement = statement.with_for_update()
     elif hold:
-        statement = statement.with_for_update(read=True, key_share=True)
+        statement = held_against_deletion(statement)
     cloud: Cloud | None = session.scalar(statement)
     if cloud is None:
         raise NotFound("cloud")
