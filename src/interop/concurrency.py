@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Response
 
 from interop.errors import Conflict
 
@@ -14,6 +14,12 @@ IfMatch = Annotated[
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def changed(version: int) -> Response:
+    """The `204` of a write that answers no body: the object's new ETag, so that the next
+    write can send it as If-Match without reading the object again."""
+    return Response(status_code=204, headers={"ETag": etag(version)})
 
 
 def check_if_match(if_match: str | None, current_version: int) -> None:

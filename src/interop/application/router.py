@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 
 from interop.application import service
 from interop.application.schemas import TenantApplication, TenantApplicationUpdate
-from interop.concurrency import IfMatch, etag
+from interop.concurrency import IfMatch, changed, etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.routing import InteropRoute
@@ -53,7 +53,7 @@ def update_application(
     if_match: IfMatch = None,
 ) -> Response:
     version = service.update_application(session, principal, body, if_match)
-    return Response(status_code=204, headers={"ETag": etag(version)})
+    return changed(version)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from interop.concurrency import IfMatch, etag
+from interop.concurrency import IfMatch, changed, etag
 from interop.deps import AccountPrincipal, SessionDep, get_settings
 from interop.errors import InteropError, InvalidRequest
 from interop.integrations import service
@@ -140,7 +140,7 @@ def update_integration(
     if_match: IfMatch = None,
 ) -> Response:
     revision = service.update_integration(session, principal, id, body, if_match)
-    return Response(status_code=204, headers={"ETag": etag(revision)})
+    return changed(revision)
 
 
 @router.delete(
@@ -211,7 +211,7 @@ def update_version(
     if_match: IfMatch = None,
 ) -> Response:
     revision = service.update_version(session, principal, id, version, body, if_match)
-    return Response(status_code=204, headers={"ETag": etag(revision)})
+    return changed(revision)
 
 
 @router.delete(

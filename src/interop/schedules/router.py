@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 
-from interop.concurrency import IfMatch, etag
+from interop.concurrency import IfMatch, changed, etag
 from interop.db import utcnow
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
@@ -91,7 +91,7 @@ def update_schedule(
     if_match: IfMatch = None,
 ) -> Response:
     version = service.update_schedule(session, principal, id, body, if_match)
-    return Response(status_code=204, headers={"ETag": etag(version)})
+    return changed(version)
 
 
 @router.delete(
