@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin
@@ -22,6 +22,14 @@ OPERATOR_TYPE = "kimono"
 
 class Account(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "accounts"
+    __table_args__ = (
+        # Visibility is `path LIKE '<ancestor path>%'`. Under a non-C collation PostgreSQL's
+        # plain b-tree cannot serve LIKE; text_pattern_ops can (migration 0006). SQLite's LIKE
+        # needs no such index.
+        Index(
+            "ix_accounts_path_pattern", "path", postgresql_ops={"path": "text_pattern_ops"}
+        ).ddl_if(dialect="postgresql"),
+    )
 
     name: Mapped[str] = mapped_column(String(255))
     type: Mapped[str] = mapped_column(String(32))
