@@ -1,6 +1,7 @@
 """A rejected row keeps the record stored for its sourcedId and takes nothing else with it;
-out-of-scope rows are neither written, rejected nor kept, whatever their values; and nothing a
-CSV holds makes the data API fail. Bundles of two schools are written row by row here."""
+out-of-scope rows (an org under a school out of scope among them) are neither written,
+rejected nor kept, whatever their values; and nothing a CSV holds makes the data API fail.
+Bundles of two schools are written row by row here."""
 
 import uuid
 from pathlib import Path
@@ -332,3 +333,70 @@ def test_a_plain_metadata_string_stored_by_an_earlier_version_is_served(server, 
         response = api.get(path, headers=actor.headers)
         assert response.status_code == 200, response.text
     assert response.json()["data"]["metadata"] == {"metadata": "a note"}
+
+
+# Departments under each school, listed before their school; departments of the district, a
+# pair that are each other's parent and one whose parent is no org belong to no school.
+DEPARTMENTS = {
+    "orgs": {
+        "lea1": "\n".join(
+            (
+                "lea1,,,District,district,LEA1,",
+                "dep2,,,Dept 2,department,D2,sch2",
+                "sub2,,,Sub 2,department,SD2,dep2",
+                "dep1,,,Dept 1,department,D1,sch1",
+                "depl,,,Dept L,department,DL,lea1",
+                "cyc1,,,Cycle 1,department,C1,cyc2",
+                "cyc2,,,Cycle 2,department,C2,cyc1",
+                "orp,,,Orphan,department,OR,gone",
+            )
+        ),
+    },
+    "courses": {"cou2": "cou2,,,Math 2,M2,sch2\ncod1,,,Art 1,A1,dep1\ncod2,,,Art 2,A2,sub2"},
+    "classes": {"cla2": "cla2,C2,cou2,sch2,t1\ncld1,D1,cod1,dep1,t1\ncld2,D2,cod2,dep2,t1"},
+    "users": {
+        "tea2": "\n".join(
+            (
+                "tea2,true,sch2,teacher,t2,Tea,Two",
+                "usd1,true,dep1,teacher,d1,Dee,One",
+                "usd2,true,dep2,teacher,d2,Dee,Two",
+                'usl2,true,"sub2,lea1",teacher,l2,Ell,Two',
+                "usl,true,depl,administrator,dl,Ell,Lea",
+            )
+        )
+    },
+}
+
+
+def test_an_org_under_a_school_out_of_scope_is_out_of_scope_with_what_hangs_off_it(
+    server, api, tmp_path
+):
+    bundle = write_bundle(tmp_path / "bundle", **DEPARTMENTS)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "S1")
+
+    result = collect(server, api, actor)
+    # In scope as under no school, the orphan is rejected for its parent (not left out).
+    assert rejected_ids(result) == ["orp"]
+    ids = stored_ids(api, actor)
+    assert ids["orgs"] == {"lea1", "sch1", "dep1", "depl", "cyc1", "cyc2"}
+    assert ids["courses"] == {"cou1", "cod1"}
+    assert ids["classes"] == {"cla1", "cld1"}
+    # A user of a department of sch2 is sch2's, even alongside the district.
+    assert ids["users"] == {"stu1", "usd1", "usl"}
+
+
+def test_a_department_follows_its_school_into_the_scope(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", **DEPARTMENTS)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "S1")
+    collect(server, api, actor)
+    scope_to(api, actor, "sch2")
+
+    result = collect(server, api, actor)
+    ids = stored_ids(api, actor)
+    assert ids["orgs"] == {"lea1", "sch2", "dep2", "sub2", "depl", "cyc1", "cyc2"}
+    assert ids["courses"] == {"cou2", "cod2"}
+    assert ids["classes"] == {"cla2", "cld2"}
+    assert ids["users"] == {"stu2", "tea2", "usd2", "usl2", "usl"}
+    assert "dep1" in deletions_since(api, actor, result["started_at"])

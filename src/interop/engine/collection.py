@@ -133,6 +133,7 @@ def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) 
                     index.learn(spec.topic, item)
             elif item[1].readable is not None:
                 index.learn_rejected(spec.topic, item[1].readable)
+        index.close(spec.topic)
         unplaced = index.unplaced.get(spec.topic)
         if unplaced:  # before the next file: its rows may refer to these
             held = _held(database, lease.tenant_id, spec.topic, [r.sourced_id for r in unplaced])

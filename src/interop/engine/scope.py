@@ -2,9 +2,9 @@
 
 A tenant without scoping entries receives everything. With entries, only selected schools
 (and, when course entries exist, selected courses) are in scope, and what hangs off them
-follows: a school out of scope takes its courses, classes, enrollments and the users enrolled
-only there with it. Scoping identifiers match a record's `sourcedId` or its human identifier
-(an org's `identifier`, a course's `courseCode`).
+follows: a school out of scope takes the orgs under it (departments), its courses, classes,
+enrollments and the users enrolled only there with it. Scoping identifiers match a record's
+`sourcedId` or its human identifier (an org's `identifier`, a course's `courseCode`).
 """
 
 import hashlib
@@ -62,6 +62,9 @@ class BundleIndex:
     """What the planning pass learned: every active id per topic (for reference checks) and
     the ids in the tenant's scope.
 
+    Rows are learned file by file in `SPECS` order, and each file is closed (`close`) before
+    the next is read: the scope of an org under a school needs the whole orgs file.
+
     A rejected row is indexed by what could be read of it (`learn_rejected`): it stands for
     the record it keeps, so rows referring to it are not dangling, and it is placed in scope
     by its values like any row. When those values cannot place it (the very cell its scope
@@ -73,6 +76,10 @@ class BundleIndex:
     # Rejected rows whose values cannot place them, per topic, until `admit_held`.
     unplaced: dict[str, list[SourceRow]] = field(default_factory=dict)
     schools: set[str] = field(default_factory=set)
+    # Each org under a school (a department), to the school it is under.
+    org_schools: dict[str, str] = field(default_factory=dict)
+    # Orgs that are not schools, to their parent, until the orgs file is read (`close`).
+    org_parents: dict[str, str | None] = field(default_factory=dict)
     orgs_in_scope: set[str] = field(default_factory=set)
     courses_in_scope: set[str] = field(default_factory=set)
     classes_in_scope: set[str] = field(default_factory=set)
@@ -92,11 +99,7 @@ class BundleIndex:
             self.known.setdefault(topic, set()).add(row.sourced_id)
         fields = row.fields
         if topic == "orgs":
-            is_school = fields.get("type") == "school"
-            if is_school:
-                self.schools.add(row.sourced_id)
-            if not is_school or _matches(self.rules.schools, row.sourced_id, fields, "identifier"):
-                self.orgs_in_scope.add(row.sourced_id)
+            self._learn_org(row)
         elif topic == "courses":
             if fields.get("org_sourced_id") in self.orgs_in_scope and _matches(
                 self.rules.courses, row.sourced_id, fields, "course_code"
@@ -113,6 +116,53 @@ class BundleIndex:
                 self.enrolled_in_scope.add(fields.get("user_sourced_id") or "")
         elif topic == "users" and self._user_in_scope(row):
             self.users_in_scope.add(row.sourced_id)
+
+    def _learn_org(self, row: SourceRow) -> None:
+        fields = row.fields
+        if fields.get("type") == "school":
+            self.schools.add(row.sourced_id)
+            if _matches(self.rules.schools, row.sourced_id, fields, "identifier"):
+                self.orgs_in_scope.add(row.sourced_id)
+        else:
+            # Its scope is its school's, settled once the whole file is read (`close`): a
+            # parent may come after its child. A repeated id keeps its first row's parent,
+            # as the collection writes the first row.
+            self.org_parents.setdefault(row.sourced_id, fields.get("parent_sourced_id"))
+
+    def close(self, topic: str) -> None:
+        """The topic's file is read whole: settle what needed all of it. An org that is no
+        school is in scope with the school it is under, however deep; one under no school
+        (the district, a department of the district) is in scope for every tenant."""
+        if topic != "orgs":
+            return
+        for org, school in self._schools_above().items():
+            if school is not None:
+                self.org_schools[org] = school
+            if school is None or school in self.orgs_in_scope:
+                self.orgs_in_scope.add(org)
+
+    def _schools_above(self) -> dict[str, str | None]:
+        """The first school up each non-school org's parent chain; None when the chain ends,
+        reaches a parent that is no org of the bundle (or one whose type cannot be read) or
+        loops. Each org is walked once (what a walk passes shares its answer), so a long
+        chain of departments costs no more than a flat one."""
+        above: dict[str, str | None] = {}
+        for org in self.org_parents:
+            chain: dict[str, None] = {}  # ordered, and a set for the loop check
+            node: str | None = org
+            while (
+                node in self.org_parents
+                and node not in self.schools
+                and node not in above
+                and node not in chain  # a loop
+            ):
+                chain[node] = None
+                node = self.org_parents[node]
+            # The walk stopped at a school, at an org already answered, or where the chain
+            # ended, left the bundle or looped.
+            school = node if node in self.schools else above.get(node or "")
+            above.update(dict.fromkeys(chain, school))
+        return above
 
     def learn_rejected(self, topic: str, row: SourceRow) -> None:
         """Index what could be read of a rejected row (see the class)."""
@@ -173,7 +223,9 @@ class BundleIndex:
         if row.sourced_id in self.enrolled_in_scope:
             return True
         orgs = row.fields.get("org_sourced_ids") or []
-        school_orgs = [org for org in orgs if org in self.schools]
+        # A department's user belongs to the department's school.
+        school_orgs = [self.org_schools.get(org, org) for org in orgs]
+        school_orgs = [org for org in school_orgs if org in self.schools]
         if school_orgs:
             return any(org in self.orgs_in_scope for org in school_orgs)
         # Staff of the district alone (no school) belong to every tenant of the district.
