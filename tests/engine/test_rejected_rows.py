@@ -400,3 +400,51 @@ def test_a_department_follows_its_school_into_the_scope(server, api, tmp_path):
     assert ids["classes"] == {"cla2", "cld2"}
     assert ids["users"] == {"stu2", "tea2", "usd2", "usl2", "usl"}
     assert "dep1" in deletions_since(api, actor, result["started_at"])
+
+
+COU2_EDITED = "cou2,,,Math 2 (new),M2,sch2"
+COU2_DELETED = "cou2,tobedeleted,,Math 2,M2,sch2"
+DUPLICATE_COU2 = {
+    "file": "courses.csv",
+    "line": 4,
+    "sourced_id": "cou2",
+    "message": "duplicate sourcedId",
+}
+
+
+@pytest.mark.parametrize(
+    ("rows", "title"),
+    [
+        ((COU2_EDITED, COU2_DELETED), "Math 2 (new)"),  # the first row counts, as for two
+        ((COU2_DELETED, COU2_EDITED), "Math 2"),  # the active repeat keeps the record
+    ],
+    ids=["active-first", "tobedeleted-first"],
+)
+def test_a_sourced_id_both_active_and_tobedeleted_is_a_duplicate_and_deletes_nothing(
+    server, api, tmp_path, rows, title
+):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    since = collect(server, api, actor)["completed_at"]
+    write_bundle(bundle, courses={"cou2": "\n".join(rows)})
+
+    result = collect(server, api, actor)
+    assert result["details"]["rejected_rows"] == [DUPLICATE_COU2]
+    assert result["stats"]["deleted"] == 0
+    assert stored_ids(api, actor) == ALL_IDS
+    assert deletions_since(api, actor, since) == set()
+    response = api.get("/v2/interop/data/courses/cou2", headers=actor.headers)
+    assert response.json()["data"]["title"] == title
+
+
+def test_a_deletion_listed_twice_is_a_duplicate_and_deletes(server, api, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    since = collect(server, api, actor)["completed_at"]
+    write_bundle(bundle, courses={"cou2": f"{COU2_DELETED}\n{COU2_DELETED}"})
+
+    result = collect(server, api, actor)
+    # As for one deletion, the class left naming the course is rejected and kept.
+    assert rejected_ids(result) == ["cou2", "cla2"]
+    assert result["details"]["rejected_rows"][0] == DUPLICATE_COU2
+    assert deletions_since(api, actor, since) == {"cou2"}

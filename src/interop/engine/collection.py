@@ -204,13 +204,14 @@ class Collection:
     def _upsert_topic(self, bundle: Bundle, spec: TopicSpec) -> set[str]:
         """Write the topic's rows in scope; return every id the source still vouches for."""
         seen: set[str] = set()
+        deleting: set[str] = set()  # ids of the file's tobedeleted rows, to catch repeats
         batch: list[SourceRow] = []
         self._fresh = self._holds_nothing(spec)
         self.tally.progress.setdefault(spec.file, 0)
         for item in iter_rows(bundle, spec):
             self.tally.records_read += 1
             self.tally.progress[spec.file] += 1
-            row = self._accepted(spec, item, seen)
+            row = self._accepted(spec, item, seen, deleting)
             if row is not None:
                 batch.append(row)
             if len(batch) >= self.batch_rows:
@@ -221,12 +222,21 @@ class Collection:
         return seen
 
     def _accepted(
-        self, spec: TopicSpec, item: SourceRow | tuple[int, RowError], seen: set[str]
+        self,
+        spec: TopicSpec,
+        item: SourceRow | tuple[int, RowError],
+        seen: set[str],
+        deleting: set[str],
     ) -> SourceRow | None:
         """The row if it is to be written; rejections are tallied. Scope is decided first: a
         row its values place out of scope is neither written, rejected nor kept (its stored
         record is deleted). A rejected row keeps its stored record (its id counts as seen): a
-        typo in the export must not delete data."""
+        typo in the export must not delete data.
+
+        An id met again in the file, whatever either row's status, is a duplicate: the first
+        row counts and the repeat is rejected. An active repeat keeps the record like any
+        rejected row, so a file that lists an id both tobedeleted and active deletes nothing:
+        the planning pass learned the active row, and rows referring to it are written."""
         if isinstance(item, tuple):
             line, error = item
             if error.readable is not None and self.index.excludes(spec.topic, error.readable):
@@ -238,10 +248,13 @@ class Collection:
         row = item
         if self.index.excludes(spec.topic, row):
             return None
-        if row.sourced_id in seen:
+        if row.sourced_id in seen or row.sourced_id in deleting:
+            if row.status != writes.TOMBSTONE:
+                seen.add(row.sourced_id)
             self.tally.reject(spec.file, row.line, row.sourced_id, "duplicate sourcedId")
             return None
         if row.status == writes.TOMBSTONE:
+            deleting.add(row.sourced_id)
             return None
         seen.add(row.sourced_id)
         dangling = self._dangling_reference(spec, row)
