@@ -2,9 +2,11 @@
 change detection and deletions, on both backends, through the public API."""
 
 import shutil
+import uuid
 from pathlib import Path
 
 import httpx
+from sqlalchemy import delete
 
 from factories import (
     ONEROSTER_MINIMAL,
@@ -15,6 +17,9 @@ from factories import (
     queue_collection,
     run_worker,
 )
+from interop.db import Database
+from interop.engine import scope
+from interop.roster.models import topic_table
 
 TOPICS = ("orgs", "academic_sessions", "courses", "classes", "users", "enrollments", "demographics")
 MINIMAL_COUNTS = {
@@ -299,3 +304,37 @@ def test_a_deleted_record_that_returns_counts_as_created(server, api, tmp_path):
     record = api.get("/v2/interop/data/orgs/sch2", headers=actor.headers)
     assert record.status_code == 200
     assert record.json()["data"]["status"] == "active"
+
+
+def test_a_source_is_collected_again_after_the_engine_rules_change(server, api, monkeypatch):
+    """An unchanged source is not collected again, unless what the engine makes of it has
+    changed since (a new release's scope or rejection rules): then the run is a full one, and
+    repairs what the older rules stored."""
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    monkeypatch.setattr(scope, "COLLECTION_RULES", "an older release")
+    collect(server, api, actor)
+    _delete_stored(
+        server, actor.extra["tenant_id"], "users", "stu1"
+    )  # what the older rules left differs
+
+    monkeypatch.undo()
+    result = collect(server, api, actor)
+    assert result["stats"]["created"] == 1
+    assert "stu1" in {u["sourced_id"] for u in stored(api, actor, "users")}
+
+    repeat = collect(server, api, actor)  # unchanged under the same rules: nothing to do
+    assert repeat["stats"]["created"] == 0
+
+
+def _delete_stored(server, tenant_id: str, topic: str, sourced_id: str) -> None:
+    database = Database(server.database_url)
+    table = topic_table(topic)
+    try:
+        with database.transaction() as session:
+            session.execute(
+                delete(table).where(
+                    table.c.tenant_id == uuid.UUID(tenant_id), table.c.sourced_id == sourced_id
+                )
+            )
+    finally:
+        database.dispose()

@@ -255,8 +255,16 @@ def _matches(
     return sourced_id in selected or (fields.get(key) or "") in selected
 
 
+# What the engine makes of a bundle: change it whenever the same bundle under the same
+# scoping stores something else (a scope or rejection rule changed). A collection whose
+# fingerprint matches the tenant's last one is not run, so without this a tenant whose export
+# does not change would keep what an older version made of it until it did.
+COLLECTION_RULES = "2026-11-28"
+
+
 def source_fingerprint(bundle: Bundle, rules: ScopingRules, retain_deletes: bool) -> str:
-    """What decides a collection's outcome: the bundle's bytes, the scoping, the rollover."""
+    """What decides a collection's outcome: the bundle's bytes, the scoping, the rollover,
+    and the rules the engine applies (`COLLECTION_RULES`)."""
     files = ["manifest.csv", *(spec.file for spec in SPECS)]
     scope = json.dumps(
         [
@@ -265,6 +273,7 @@ def source_fingerprint(bundle: Bundle, rules: ScopingRules, retain_deletes: bool
             sorted(rules.courses or []),
             rules.courses is None,
             retain_deletes,
+            COLLECTION_RULES,
         ]
     )
     return hashlib.sha256((bundle.fingerprint(files) + scope).encode()).hexdigest()
