@@ -40,6 +40,11 @@ class TopicSpec:
         """Columns whose values are more than a string."""
         return frozenset(self.lists + self.booleans + self.dates)
 
+    @functools.cached_property
+    def converters(self) -> dict[str, Callable[[str], Any]]:
+        """How a typed column's cell becomes the value stored, by the column's field name."""
+        return {snake_case(column): _converter(self, column) for column in self.typed}
+
 
 ORGS = TopicSpec(
     "orgs", "orgs.csv", ("sourcedId", "name", "type"), references={"parentSourcedId": "orgs"}
@@ -260,7 +265,8 @@ class _Layout:
                 # A bare `metadata` column has no key of its own: it keeps its name as one.
                 self.columns.append((index, column.removeprefix("metadata."), _METADATA, None))
             elif column in spec.typed:
-                self.columns.append((index, snake_case(column), _TYPED, _converter(spec, column)))
+                name = snake_case(column)
+                self.columns.append((index, name, _TYPED, spec.converters[name]))
             elif snake_case(column) not in shadowed:  # `Grades` must not be read as `grades`
                 self.columns.append((index, snake_case(column), _PLAIN, None))
         self.absent_typed = [
@@ -334,6 +340,20 @@ class _Layout:
             ),
             fields=fields,
         )
+
+
+def cell_value(spec: TopicSpec, name: str, cell: str) -> Any:
+    """What a row of the spec's file stores under the field `name` for one cell, as
+    `iter_rows` reads it: a typed column's value (RowError when the cell breaks its rule), a
+    bare `metadata` column's metadata, or the text (None when empty). For one value at a
+    time, off the bulk path (which reads a file through its `_Layout`)."""
+    cell = cell.strip()
+    convert = spec.converters.get(name)
+    if convert is not None:
+        return convert(cell)
+    if name == "metadata":
+        return {"metadata": cell} if cell else None
+    return cell or None
 
 
 def _converter(spec: TopicSpec, column: str) -> Callable[[str], Any]:

@@ -33,14 +33,10 @@ def get_record(session: Session, topic: str, tenant_id: uuid.UUID, sourced_id: s
 
 
 def record_out(record: RosterRecord) -> dict[str, Any]:
-    fields = record.fields
-    metadata = fields.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        # Stored before a bare `metadata` column was read as the metadata key `metadata`: it
-        # was a plain string then, which the read API's shape refuses.
-        fields = {**fields, "metadata": {"metadata": str(metadata)}}
+    """The record as its topic's read model takes it (`RosterItem.served`, which also serves
+    values stored by earlier versions: records stored now pay nothing for them here)."""
     return {
-        **fields,
+        **record.fields,
         "sourced_id": record.sourced_id,
         "status": record.status,
         "date_last_modified": record.date_last_modified,

@@ -45,7 +45,9 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
     ) -> Any:
         since: datetime | None = changed_since
         statement = tenant_records(topic, own_tenant_id(principal), since)
-        return paginate(session, statement, page, lambda row: record_out(row[0]))
+        envelope = paginate(session, statement, page, lambda row: record_out(row[0]))
+        envelope["data"] = model.served(envelope["data"])
+        return envelope
 
     @router.get(
         f"/data/{topic}/{{sourced_id}}",
@@ -56,7 +58,7 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
     )
     def get_one(sourced_id: str, session: SessionDep, principal: ActorPrincipal) -> Any:
         record = get_record(session, topic, own_tenant_id(principal), sourced_id)
-        return {"data": record_out(record)}
+        return {"data": model.served([record_out(record)])[0]}
 
 
 for _topic, _model in TOPIC_MODELS.items():
