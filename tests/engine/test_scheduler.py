@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from factories import (
@@ -211,21 +212,34 @@ def test_two_scheduler_processes_fire_a_slot_exactly_once(server, api):
     assert len(scheduled_ingestions(server)) == 3
 
 
-def rollover(api, actor: Caller, kind: str, start: datetime, end: datetime) -> dict:
+def rollover_body(
+    actor: Caller, kind: str, start: datetime, end: datetime, status: str = "scheduled"
+) -> dict:
+    return {
+        "name": kind,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "type": kind,
+        "status": status,
+        "cloud_id": actor.extra["cloud_id"],
+    }
+
+
+def rollover(
+    api, actor: Caller, kind: str, start: datetime, end: datetime, status: str = "scheduled"
+) -> dict:
     response = api.post(
         "/v2/interop/tenant/rollovers",
-        json={
-            "name": kind,
-            "start_date": start.isoformat(),
-            "end_date": end.isoformat(),
-            "type": kind,
-            "status": "scheduled",
-            "cloud_id": actor.extra["cloud_id"],
-        },
+        json=rollover_body(actor, kind, start, end, status),
         headers=actor.headers,
     )
     assert response.status_code == 200, response.text
     return dict(response.json()["data"])
+
+
+def active_rollover_id(api, actor: Caller) -> str | None:
+    state = api.get("/v2/interop/tenant/state", headers=actor.headers).json()["data"]
+    return state["active_rollover_id"]
 
 
 def rollover_status(server, rollover_id: str) -> str:
@@ -266,6 +280,96 @@ def test_suspend_collection_outside_its_window_changes_nothing(server, api):
     ingestion_id = queue_collection(api, actor)
     run_worker(server)
     assert ingestion(api, actor, ingestion_id)["state"] == "success"
+
+
+def test_an_active_rollover_applies_from_now_though_its_window_begins_later(server, api):
+    # A client activating a rollover early: the state named it while collections, which
+    # followed the dates, ran and wrote as if there were none.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    early = rollover(
+        api, actor, "suspend_collection", now + timedelta(days=1), now + timedelta(days=2), "active"
+    )
+    assert active_rollover_id(api, actor) == early["id"]
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == "cancelled", result
+    assert result["error"]["code"] == "collection_suspended"
+    assert api.get("/v2/interop/data/users", headers=actor.headers).json()["data"] == []
+
+
+def test_a_scheduled_rollover_past_its_start_applies_before_the_engine_activates_it(server, api):
+    # Created (or moved) into its window between two scheduler passes: collections were
+    # suspended by its dates while the state named no rollover.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    late = rollover(
+        api, actor, "suspend_collection", now - timedelta(days=1), now + timedelta(days=1)
+    )
+    assert late["status"] == "scheduled"
+    assert active_rollover_id(api, actor) == late["id"]
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ingestion_id)["error"]["code"] == "collection_suspended"
+    tick_at(server, now)
+    assert rollover_status(server, late["id"]) == "active"
+    assert active_rollover_id(api, actor) == late["id"]
+
+
+def test_putting_a_rollover_active_applies_it_at_once_and_scheduled_again_waits(server, api):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    start, end = now + timedelta(days=1), now + timedelta(days=2)
+    window = rollover(api, actor, "suspend_collection", start, end)
+    url = f"/v2/interop/tenant/rollovers/{window['id']}"
+    assert active_rollover_id(api, actor) is None
+
+    body = rollover_body(actor, "suspend_collection", start, end, "active")
+    assert api.put(url, json=body, headers=actor.headers).status_code == 200
+    assert active_rollover_id(api, actor) == window["id"]
+    suspended = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, suspended)["error"]["code"] == "collection_suspended"
+
+    body = rollover_body(actor, "suspend_collection", start, end, "scheduled")
+    assert api.put(url, json=body, headers=actor.headers).status_code == 200
+    assert active_rollover_id(api, actor) is None
+    ran = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ran)["state"] == "success"
+
+
+@pytest.mark.parametrize("status", ["completed", "cancelled"])
+def test_a_rollover_put_completed_or_cancelled_inside_its_window_no_longer_applies(
+    server, api, status
+):
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    start, end = now - timedelta(days=1), now + timedelta(days=1)
+    window = rollover(api, actor, "suspend_collection", start, end, "active")
+    body = rollover_body(actor, "suspend_collection", start, end, status)
+    url = f"/v2/interop/tenant/rollovers/{window['id']}"
+    assert api.put(url, json=body, headers=actor.headers).status_code == 200
+    assert active_rollover_id(api, actor) is None
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
+
+
+def test_an_active_rollover_past_its_end_no_longer_applies(server, api):
+    # Between its end_date and the scheduler pass that completes it.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    now = datetime.now(UTC)
+    over = rollover(
+        api, actor, "suspend_collection", now - timedelta(days=2), now - timedelta(days=1), "active"
+    )
+    assert active_rollover_id(api, actor) is None
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
+    tick_at(server, now)
+    assert rollover_status(server, over["id"]) == "completed"
 
 
 def test_retain_deletes_upserts_but_withholds_deletions(server, api, tmp_path):

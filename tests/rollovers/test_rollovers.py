@@ -148,6 +148,35 @@ def test_adjacent_ranges_do_not_overlap(server, api: httpx.Client) -> None:
     assert _create(api, actor, start=-10, end=0).status_code == 200
 
 
+def test_an_active_rollover_whose_window_begins_later_overlaps_from_now(
+    server, api: httpx.Client
+) -> None:
+    # It applies from now (the client activated it early): a rollover between now and its
+    # start_date would apply at the same time, and the state could name only one of them.
+    _, actor = new_tenant(server, api)
+    early = _create(api, actor, start=20, end=30, status="active").json()["data"]
+    response = _create(api, actor, start=0, end=10)
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"rollover_id": early["id"]}
+    assert _create(api, actor, start=30, end=40).status_code == 200
+    assert _create(api, actor, start=-2000, end=-1990).status_code == 200  # over before now
+
+
+def test_putting_a_rollover_active_early_overlaps_those_before_its_window(
+    server, api: httpx.Client
+) -> None:
+    _, actor = new_tenant(server, api)
+    first = _create(api, actor, start=0, end=10).json()["data"]
+    later = _create(api, actor, start=20, end=30).json()["data"]
+    url = f"{ROLLOVERS}/{later['id']}"
+    response = api.put(
+        url, json=_body(actor, start=20, end=30, status="active"), headers=actor.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["details"] == {"rollover_id": first["id"]}
+    assert api.get(url, headers=actor.headers).json()["data"]["status"] == "scheduled"
+
+
 def test_cancelled_rollovers_do_not_count_for_overlap(server, api: httpx.Client) -> None:
     _, actor = new_tenant(server, api)
     first = _create(api, actor).json()["data"]

@@ -36,7 +36,7 @@ from interop.engine.collection import (
 )
 from interop.engine.scope import load_scoping, source_fingerprint
 from interop.ingestions.models import Ingestion
-from interop.rollovers.models import Rollover
+from interop.rollovers.repository import rollover_in_effect
 from interop.tenants.models import Tenant
 
 log = logging.getLogger("interop.engine")
@@ -186,8 +186,9 @@ class Worker:
         with self.database.transaction(write=False) as session:
             source = _connector_source(session, lease.tenant_id)
             rules = load_scoping(session, lease.tenant_id)
-            suspended = _active_rollover(session, lease.tenant_id, "suspend_collection")
-            retain = _active_rollover(session, lease.tenant_id, "retain_deletes") is not None
+            now = utcnow()
+            suspended = rollover_in_effect(session, lease.tenant_id, now, "suspend_collection")
+            retain = rollover_in_effect(session, lease.tenant_id, now, "retain_deletes") is not None
         if suspended is not None:
             message = f"rollover {suspended} suspends collection"
             self._finish(lease, "cancelled", error=("collection_suspended", message))
@@ -335,20 +336,6 @@ def _connector_source(session: Session, tenant_id: uuid.UUID) -> str | None:
         if source.get("kind") == "oneroster_csv" and source.get("location"):
             return str(source["location"])
     return None
-
-
-def _active_rollover(session: Session, tenant_id: uuid.UUID, kind: str) -> uuid.UUID | None:
-    """A rollover of `kind` whose window holds now and which is not completed or cancelled."""
-    now = utcnow()
-    return session.scalar(
-        select(Rollover.id).where(
-            Rollover.tenant_id == tenant_id,
-            Rollover.type == kind,
-            Rollover.status.in_(("scheduled", "active")),
-            Rollover.start_date <= now,
-            Rollover.end_date > now,
-        )
-    )
 
 
 class _Heartbeat:

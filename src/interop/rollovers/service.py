@@ -6,7 +6,7 @@ so two racing writers are serialized: the second sees the first's rollover and i
 
 import uuid
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from interop.actors.models import Actor
@@ -128,12 +128,24 @@ def _actor_in_cloud(session: Session, actor_id: uuid.UUID, cloud_id: uuid.UUID) 
 def _refuse_overlap(
     session: Session, tenant_id: uuid.UUID, body: RolloverIn, exclude: uuid.UUID | None
 ) -> None:
-    """Half-open ranges [start, end) overlap when each starts before the other ends."""
+    """Half-open ranges [start, end) overlap when each starts before the other ends.
+
+    An `active` rollover applies from now when its start_date is later (repository.in_effect),
+    so its range starts at the earlier of the two: two rollovers never apply at once, and the
+    state names the one the engine applies."""
+    # min(start_date, now) < end holds when start_date < end, or when active and now < end.
+    now = utcnow()
+    other_starts_first = Rollover.start_date < body.end_date
+    if now < body.end_date:
+        other_starts_first = or_(other_starts_first, Rollover.status == "active")
+    body_starts_first = body.start_date < Rollover.end_date
+    if body.status == "active":
+        body_starts_first = or_(body_starts_first, Rollover.end_date > now)
     statement = select(Rollover.id).where(
         Rollover.tenant_id == tenant_id,
         Rollover.status != "cancelled",
-        Rollover.start_date < body.end_date,
-        body.start_date < Rollover.end_date,
+        other_starts_first,
+        body_starts_first,
     )
     if exclude is not None:
         statement = statement.where(Rollover.id != exclude)

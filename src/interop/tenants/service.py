@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
-from interop.db import AnySelect
+from interop.db import AnySelect, utcnow
 from interop.errors import InvalidRequest, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.integrations.models import Integration
-from interop.rollovers.models import Rollover
+from interop.rollovers.repository import rollover_in_effect
 from interop.schedules.models import Schedule
 from interop.tenants.models import Tenant
 from interop.tenants.repository import TENANT_INFO_FIELDS, readable_tenant_ids
@@ -91,9 +91,9 @@ def tenant_state(session: Session, tenant_id: uuid.UUID) -> TenantState:
         .order_by(Ingestion.requested_at.desc(), Ingestion.id.desc())
         .limit(1)
     )
-    active_rollover = session.scalar(
-        select(Rollover.id).where(Rollover.tenant_id == tenant_id, Rollover.status == "active")
-    )
+    # The rollover the engine applies now, as the worker decides it (not merely the one whose
+    # status reads `active`).
+    active_rollover = rollover_in_effect(session, tenant_id, utcnow())
     return TenantState(
         tenant_id=tenant.id,
         op_state=tenant.op_state,
