@@ -3,6 +3,7 @@ as a clean run leaves it."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,6 +153,64 @@ def test_workers_that_shut_down_gracefully_do_not_count_as_dead(server, api):
     shift(server, ingestion_id, heartbeat_at=timedelta(hours=1))
     assert run_worker(server, ingestion_max_attempts=2) == 1
     assert ingestion(api, actor, ingestion_id)["state"] == "success"
+
+
+class StopAfter(threading.Event):
+    """A shutdown that comes after `checks` looks: the worker hands the ingestion back after
+    that many batches."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.checks = checks
+
+    def is_set(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
+
+
+def hand_back_after(server, batches: int) -> None:
+    settings = engine_settings(server, ingestion_batch_rows=1)
+    database = Database(settings.resolved_database_url)
+    try:
+        worker = Worker(database, settings, stop=StopAfter(batches))
+        claim = worker.claim()
+        assert claim is not None
+        worker.run(claim.lease)
+    finally:
+        database.dispose()
+
+
+def test_a_rerun_counts_on_from_where_the_earlier_attempt_got(server, api, tmp_path):
+    # A rerun (after a takeover or a hand-back) reads the bundle again from its first row.
+    # What the earlier attempt wrote stays written and is counted once, in created; but
+    # records_read, rejected and progress started again from 0, so the stats said that 3
+    # rows had been read and 9 records created from them.
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ONEROSTER_MINIMAL, bundle)
+    sessions = bundle / "academicSessions.csv"
+    sessions.write_text(sessions.read_text() + "ter9,Term 9,term,someday,2021-12-04,,2021\n")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    ingestion_id = queue_collection(api, actor)
+    hand_back_after(server, 12)
+    first = ingestion(api, actor, ingestion_id)
+    assert first["state"] == "scheduled"
+    assert first["stats"]["created"] > 0
+    assert first["stats"]["rejected"] == 1
+    hand_back_after(server, 3)  # stopped while reading again what the first one wrote
+    second = ingestion(api, actor, ingestion_id)
+    assert second["stats"] == first["stats"]
+    assert second["progress"] == first["progress"]
+    assert run_worker(server) == 1
+    recovered = ingestion(api, actor, ingestion_id)
+
+    _, clean = new_collecting_tenant(server, api, bundle)
+    clean_id = queue_collection(api, clean)
+    run_worker(server)
+    clean_run = ingestion(api, clean, clean_id)
+    assert (recovered["stats"], recovered["progress"]) == (
+        clean_run["stats"],
+        clean_run["progress"],
+    )
 
 
 def worker_process(server, **env: str) -> subprocess.Popen[bytes]:

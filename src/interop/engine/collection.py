@@ -175,11 +175,13 @@ class Collection:
         self.batch_rows = batch_rows
         self.retain_deletes = retain_deletes
         self.tally = Tally()
+        self._earlier = _Counts(0, 0, {})
         self._writer: ThreadPoolExecutor
         self._pending: Future[None] | None = None
         self._fresh = False
 
     def apply(self, bundle: Bundle) -> Tally:
+        self._earlier = self._earlier_counts()
         # One writer thread: while it commits a batch, this thread parses the next one, so
         # the database and the parser work at the same time. At most one batch waits.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="collection-writer") as pool:
@@ -310,9 +312,30 @@ class Collection:
             if raise_error:
                 raise
 
+    def _earlier_counts(self) -> _Counts:
+        """What earlier attempts of this ingestion recorded with their last commit (nothing on
+        a first run)."""
+        with self.database.transaction(write=False) as session:
+            row = session.execute(
+                select(Ingestion.records_read, Ingestion.rejected, Ingestion.progress).where(
+                    Ingestion.id == self.lease.ingestion_id
+                )
+            ).one()
+        return _Counts(row.records_read, row.rejected, dict(row.progress or {}))
+
     def _counts(self) -> _Counts:
-        """The tally as of the batch just formed: what its commit records."""
-        return _Counts(self.tally.records_read, self.tally.rejected, dict(self.tally.progress))
+        """The tally as of the batch just formed: what its commit records.
+
+        A rerun (after a takeover or a hand-back) reads the bundle again from its first row,
+        while what earlier attempts wrote stays written and stays counted in created, updated
+        and deleted (the rows are unchanged now, so the rerun counts nothing for them). So the
+        read counts go on from the furthest point an attempt reached rather than from 0: the
+        stats describe the rows the tenant's data went through, once each."""
+        progress = dict(self.tally.progress)
+        for file, rows in self._earlier.progress.items():
+            progress[file] = max(progress.get(file, 0), rows)
+        rejected = max(self.tally.rejected, self._earlier.rejected)
+        return _Counts(sum(progress.values()), rejected, progress)
 
     def _write(self, spec: TopicSpec, rows: list[SourceRow], counts: _Counts) -> None:
         table = topic_table(spec.topic)
