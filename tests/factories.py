@@ -1,7 +1,11 @@
 """Set-up through the public API (and the operator's CLI service for accounts), spelled out."""
 
+import contextlib
+import http.server
 import tempfile
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -215,6 +219,27 @@ def queue_collection(api: httpx.Client, actor: Caller, hour: int = 3) -> str:
     assert run.status_code == 204, run.text
     state = api.get("/v2/interop/tenant/state", headers=actor.headers).json()["data"]
     return str(state["pending_ingestion_id"])
+
+
+@contextlib.contextmanager
+def source_that(action: Callable[[], None]) -> Iterator[str]:
+    """The location of a real HTTP source that runs `action` when a worker asks for the
+    bundle, then answers 404: the run ends failed (source_unavailable), to be recorded."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            action()
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/export.zip"
+    finally:
+        httpd.shutdown()
 
 
 def engine_settings(server: Any, **overrides: Any) -> Settings:

@@ -3,6 +3,7 @@ SIGTERM while requests are in flight. Real sockets and real processes throughout
 
 import contextlib
 import json
+import logging
 import os
 import select
 import signal
@@ -29,6 +30,7 @@ from factories import (
     new_collecting_tenant,
     new_tenant,
     queue_collection,
+    source_that,
 )
 from interop.config import Settings
 from interop.db import Database
@@ -300,3 +302,63 @@ def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
             database.dispose()
         uv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # The database went away while the worker downloaded the bundle: recording the run's end
+    # failed, and the log said "claiming failed; retrying" of a claim that had succeeded.
+    proxy, through_proxy = proxied_postgres
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=own_postgres_database,
+        engine_enabled=False,
+        source_roots=SOURCE_ROOTS,
+    )
+    uv, thread, base_url = _start(settings)
+    database = None
+    stop = threading.Event()
+
+    def errors() -> list[str]:
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.name == "interop.engine" and record.levelno >= logging.ERROR
+        ]
+
+    try:
+        target = SimpleNamespace(
+            settings=settings, database_url=own_postgres_database, data_dir=tmp_path
+        )
+        with (
+            httpx.Client(base_url=base_url, timeout=30) as api,
+            source_that(proxy.stop) as location,  # the database goes away mid-run
+            caplog.at_level(logging.INFO),
+        ):
+            _, actor = new_collecting_tenant(target, api, location)
+            ingestion_id = queue_collection(api, actor)
+            worker_settings = engine_settings(
+                target, database_url=through_proxy, worker_poll_seconds=0.05
+            )
+            database = Database(worker_settings.resolved_database_url)
+            worker = Worker(database, worker_settings, name="first", stop=stop)
+            runner = threading.Thread(target=worker.run_forever, daemon=True)
+            runner.start()
+            deadline = time.monotonic() + 30
+            while not errors() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stop.set()
+            runner.join(timeout=30)
+    finally:
+        stop.set()
+        if database is not None:
+            database.dispose()
+        uv.should_exit = True
+        thread.join(timeout=10)
+    assert errors()[0] == (
+        f"worker first: ingestion {ingestion_id} ran, but recording how it ended failed; "
+        "it is taken over once its heartbeat is stale"
+    )
+    # The database is still away when the worker looks for work again: that is a claim.
+    assert set(errors()[1:]) <= {"worker first: claiming failed; retrying"}

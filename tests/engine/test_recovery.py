@@ -2,6 +2,7 @@
 as a clean run leaves it."""
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from factories import (
@@ -24,6 +26,7 @@ from factories import (
     new_collecting_tenant,
     queue_collection,
     run_worker,
+    source_that,
 )
 from interop.db import Database, utcnow
 from interop.engine.worker import Worker
@@ -211,6 +214,44 @@ def test_a_rerun_counts_on_from_where_the_earlier_attempt_got(server, api, tmp_p
         clean_run["stats"],
         clean_run["progress"],
     )
+
+
+def engine_log(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "interop.engine"]
+
+
+def test_losing_the_ingestion_while_recording_its_end_is_not_logged_as_a_failed_claim(
+    server, api, caplog
+):
+    # Another worker took the ingestion over while this one downloaded its bundle: recording
+    # the end was refused, and the log said "claiming failed; retrying", with a traceback, of
+    # a claim that had succeeded.
+    settings = engine_settings(server, worker_poll_seconds=0.05)
+    database = Database(settings.resolved_database_url)
+    ingestion_id = ""
+
+    def take_over() -> None:
+        shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
+        assert Worker(database, settings, name="successor").claim() is not None
+
+    stop = threading.Event()
+    worker = Worker(database, settings, name="first", stop=stop)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    try:
+        with source_that(take_over) as location, caplog.at_level(logging.INFO):
+            _, actor = new_collecting_tenant(server, api, location)
+            ingestion_id = queue_collection(api, actor)
+            thread.start()
+            lost = f"worker first lost ingestion {ingestion_id} to another worker"
+            wait_for(lambda: lost in engine_log(caplog) or "claiming" in str(engine_log(caplog)))
+            stop.set()
+            thread.join(timeout=10)
+    finally:
+        stop.set()
+        database.dispose()
+    assert lost in engine_log(caplog)
+    assert not [message for message in engine_log(caplog) if "claiming failed" in message]
+    assert ingestion(api, actor, ingestion_id)["state"] == "preparing"  # the successor's
 
 
 def worker_process(server, **env: str) -> subprocess.Popen[bytes]:

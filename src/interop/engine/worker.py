@@ -65,12 +65,14 @@ class Worker:
     def run_forever(self) -> None:
         while not self.stop.is_set():
             try:
-                worked = self.run_once()
+                claim = self.claim()
             except Exception:  # a database outage must not kill the worker thread
                 log.exception("worker %s: claiming failed; retrying", self.name)
-                worked = False
-            if not worked:
+                claim = None
+            if claim is None:
                 self.stop.wait(self.settings.worker_poll_seconds)
+            else:
+                self.run(claim.lease)  # logs its own failures, as what they are
 
     def run_once(self) -> bool:
         """Claim and run one ingestion; False when there was nothing to claim."""
@@ -147,8 +149,30 @@ class Worker:
         return True
 
     def run(self, lease: Lease) -> None:
+        """Run a claimed ingestion and record how it ended. Raises nothing: when the end
+        cannot be recorded, that is logged (not as a failed claim, the worker's next step),
+        and the ingestion, still running by its row, is taken over once its heartbeat is
+        stale."""
         heartbeat = _Heartbeat(self.database, lease, self.settings.worker_heartbeat_seconds)
         heartbeat.start()
+        try:
+            self._run_to_its_end(lease, heartbeat)
+        except LostLease:
+            log.warning(
+                "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
+            )
+        except Exception:
+            log.exception(
+                "worker %s: ingestion %s ran, but recording how it ended failed; it is taken "
+                "over once its heartbeat is stale",
+                self.name,
+                lease.ingestion_id,
+            )
+        finally:
+            heartbeat.stop()
+
+    def _run_to_its_end(self, lease: Lease, heartbeat: "_Heartbeat") -> None:
+        """Run the ingestion, and record its end: what raises here is the recording."""
         try:
             self._run(lease)
         except WorkerStopping:
@@ -166,9 +190,7 @@ class Worker:
             )
             self._hand_back_after_outage(lease)
         except LostLease:
-            log.warning(
-                "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
-            )
+            raise
         except IngestionTimedOut as exc:
             self._finish(lease, "timeout", error=("timeout", str(exc)))
         except BundleError as exc:
@@ -179,8 +201,6 @@ class Worker:
         except Exception as exc:
             log.exception("ingestion %s failed unexpectedly", lease.ingestion_id)
             self._finish(lease, "failed", error=("internal_error", type(exc).__name__))
-        finally:
-            heartbeat.stop()
 
     def _run(self, lease: Lease) -> None:
         with self.database.transaction(write=False) as session:
