@@ -53,6 +53,30 @@ def _integral_number(value: Any) -> Any:
 
 JsonInt = Annotated[int, BeforeValidator(_integral_number)]
 
+# A name or identifier made only of whitespace ("   ") names nothing anyone can tell apart.
+# The class is Python's whitespace (what str.strip removes), spelled out so that the pattern
+# the OpenAPI document publishes means the same in every regex dialect (ECMA's \s differs).
+NOT_BLANK_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
+BLANK_MESSAGE = "must not be empty or only whitespace"
+
+
+def is_blank(text: str) -> bool:
+    """Whether `text` is empty once stripped (for checks outside a request model: the CLI)."""
+    return _NOT_BLANK.search(text) is None
+
+
+def _not_blank(value: str) -> str:
+    if is_blank(value):
+        raise ValueError(BLANK_MESSAGE)
+    return value  # kept as sent: only a value with no content is refused
+
+
+# Every required name or identifier of a request body: a 400 naming the field when blank.
+NonBlank = Annotated[
+    str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": NOT_BLANK_PATTERN})
+]
+
 
 class DataEnvelope(BaseModel, Generic[T]):
     data: T

@@ -12,6 +12,7 @@ from interop.accounts.repository import child_path
 from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.db import utcnow
 from interop.errors import InvalidRequest, NotFound
+from interop.schemas import BLANK_MESSAGE, is_blank
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ def create_account(
 ) -> tuple[Account, IssuedKey]:
     if not 1 <= len(name) <= 255:
         raise InvalidRequest("account name must be 1..255 characters")
+    if is_blank(name):
+        raise InvalidRequest(f"account name {BLANK_MESSAGE}")
     if account_type not in ACCOUNT_TYPES:
         raise InvalidRequest(
             f"account type must be one of {', '.join(ACCOUNT_TYPES)}, got {account_type!r}"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from interop.schemas import InputModel, JsonDateTime, JsonUUID
+from interop.schemas import InputModel, JsonDateTime, JsonUUID, NonBlank
 
 
 class ActorIntegration(BaseModel):
@@ -23,7 +23,7 @@ class ActorCredentials(TypedDict):
 
 class ActorSource(InputModel):
     kind: Literal["oneroster_csv"]
-    location: str = Field(
+    location: NonBlank = Field(
         min_length=1,
         max_length=4096,
         description="A directory, a .zip file, a file:// URL or an http(s):// URL of a zip.",
@@ -47,8 +47,8 @@ class ActorOut(BaseModel):
 
 class IntegrationRef(InputModel):
     id: JsonUUID | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=64)
-    version: str | None = Field(
+    name: NonBlank | None = Field(default=None, min_length=1, max_length=64)
+    version: NonBlank | None = Field(
         default=None, min_length=1, max_length=64, description="Default: the newest installable."
     )
 
@@ -60,13 +60,13 @@ class LicenseTerms(InputModel):
 class IntegrationInstall(InputModel):
     type: Literal["integration"]
     integration: IntegrationRef
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: NonBlank | None = Field(default=None, min_length=1, max_length=255)
     license: LicenseTerms | None = None
 
 
 class ConnectorInstall(InputModel):
     type: Literal["connector"]
-    name: str = Field(min_length=1, max_length=255)
+    name: NonBlank = Field(min_length=1, max_length=255)
     source: ActorSource
 
 

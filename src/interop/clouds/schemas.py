@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from interop.clouds.models import Cloud
-from interop.schemas import InputModel, JsonInt, JsonUUID
+from interop.schemas import InputModel, JsonInt, JsonUUID, NonBlank
 
 # The published API's generation is an int32 (and so is the column on PostgreSQL).
 INT32_MAX = 2_147_483_647
@@ -44,7 +44,7 @@ class CloudOut(BaseModel):
 
 
 class CloudCreate(InputModel):
-    name: str = Field(min_length=1, max_length=255)
+    name: NonBlank = Field(min_length=1, max_length=255)
     userdata: str | None = Field(default=None, max_length=65536)
     generation: JsonInt = Field(default=1, ge=1, le=INT32_MAX)
     account_id: JsonUUID | None = Field(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from interop.integrations.models import Integration, IntegrationVersion
-from interop.schemas import InputModel
+from interop.schemas import InputModel, NonBlank
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 ReleaseState = Literal["unspecified", "development", "beta", "released", "deprecated"]
@@ -44,12 +44,12 @@ class IntegrationOut(BaseModel):
 
 class IntegrationCreate(InputModel):
     name: str = Field(pattern=NAME_PATTERN, description="Unique across the server.")
-    title: str | None = Field(default=None, min_length=1, max_length=255)
+    title: NonBlank | None = Field(default=None, min_length=1, max_length=255)
     allow_beta: bool = False
 
 
 class IntegrationUpdate(InputModel):
-    title: str | None = Field(default=None, min_length=1, max_length=255)
+    title: NonBlank | None = Field(default=None, min_length=1, max_length=255)
     status: IntegrationStatus | None = None
     allow_beta: bool | None = None
 
@@ -84,4 +84,4 @@ class IntegrationVersionOut(BaseModel):
 
 class IntegrationVersionUpdate(InputModel):
     release_state: ReleaseState | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=255)
+    title: NonBlank | None = Field(default=None, min_length=1, max_length=255)

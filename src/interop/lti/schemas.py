@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from interop.clientkeys.schemas import KeySource, exactly_one_of
+from interop.schemas import NonBlank
 
 
 class LtiPlatformIn(KeySource):
@@ -13,8 +14,8 @@ class LtiPlatformIn(KeySource):
         strict=True, extra="forbid", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
     )
 
-    issuer: str = Field(min_length=1, max_length=512, description="The platform's `iss`.")
-    client_id: str = Field(
+    issuer: NonBlank = Field(min_length=1, max_length=512, description="The platform's `iss`.")
+    client_id: NonBlank = Field(
         min_length=1, max_length=255, description="The client id the platform gave this tool."
     )
     deployment_ids: list[str] = Field(

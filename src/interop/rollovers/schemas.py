@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from interop.rollovers.models import Rollover as RolloverRow
-from interop.schemas import InputModel, JsonDateTime, JsonUUID
+from interop.schemas import InputModel, JsonDateTime, JsonUUID, NonBlank
 
 RolloverType = Literal["suspend_collection", "retain_deletes"]
 RolloverStatus = Literal["scheduled", "active", "completed", "cancelled"]
@@ -49,7 +49,7 @@ class Rollover(BaseModel):
 
 
 class RolloverIn(InputModel):
-    name: str = Field(min_length=1, max_length=255)
+    name: NonBlank = Field(min_length=1, max_length=255)
     start_date: JsonDateTime
     end_date: JsonDateTime
     type: RolloverType

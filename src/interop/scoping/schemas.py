@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from interop.schemas import InputModel, JsonUUID
+from interop.schemas import InputModel, JsonUUID, NonBlank
 
 
 class ScopingSchool(BaseModel):
@@ -42,7 +42,7 @@ class ScopingSchoolIn(InputModel):
     model_config = ConfigDict(json_schema_extra=_needs_one_of("school_id", "school_ref_id"))
 
     school_id: JsonUUID | None = None
-    school_ref_id: str | None = Field(default=None, min_length=1, max_length=255)
+    school_ref_id: NonBlank | None = Field(default=None, min_length=1, max_length=255)
     name: str | None = Field(default=None, max_length=255)
     local_id: str | None = Field(default=None, max_length=255)
     keywords: str | None = Field(default=None, max_length=255)
@@ -53,7 +53,7 @@ class ScopingCourseIn(ScopingSchoolIn):
     model_config = ConfigDict(json_schema_extra=_needs_one_of("course_id", "course_ref_id"))
 
     course_id: JsonUUID | None = None
-    course_ref_id: str | None = Field(default=None, min_length=1, max_length=255)
+    course_ref_id: NonBlank | None = Field(default=None, min_length=1, max_length=255)
 
 
 class ScopingSchoolsIn(InputModel):
