@@ -111,7 +111,6 @@ CASES: dict[str, tuple[Send, str]] = {
         lambda t, b: t.scoping("courses", {"course_ref_id": b}),
         "body.data.0.course_ref_id",
     ),
-    "LTI issuer": (lambda t, b: t.platform(issuer=b), "body.issuer"),
     "LTI client id": (lambda t, b: t.platform(client_id=b), "body.client_id"),
 }
 

@@ -54,9 +54,10 @@ def _integral_number(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_integral_number)]
 
 # A name or identifier made only of whitespace ("   ") names nothing anyone can tell apart.
-# The class is Python's whitespace (what str.strip removes), spelled out so that the pattern
+# The whitespace class is Python's (what str.strip removes), spelled out so that the pattern
 # the OpenAPI document publishes means the same in every regex dialect (ECMA's \s differs).
-NOT_BLANK_PATTERN = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+WHITESPACE_CLASS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = f"[^{WHITESPACE_CLASS}]"
 _NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 BLANK_MESSAGE = "must not be empty or only whitespace"
 

@@ -148,3 +148,17 @@ def test_lti_platforms_add_registers_a_platform_for_an_account(
     assert "tool-cli" not in cli(server, "lti", "platforms", "list")
     refused = api.get("/v2/interop/clouds", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401
+
+
+def test_lti_platforms_add_refuses_an_issuer_that_is_no_https_url(
+    server, api: httpx.Client
+) -> None:
+    caller = new_account(server, api)
+    args = ["lti", "platforms", "add", "--account-id", str(caller.account_id)]
+    args += ["--issuer", "http://lms.example.edu", "--client-id", "tool-cli"]
+    args += ["--jwks-url", "https://lms.example.edu/jwks"]
+    result = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    assert result.returncode == 1, result.stdout
+    assert "must be an https URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "tool-cli" not in cli(server, "lti", "platforms", "list")

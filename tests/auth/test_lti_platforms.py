@@ -204,3 +204,35 @@ def test_a_jwks_url_that_is_no_url_is_refused(server, api: httpx.Client) -> None
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_request"
     assert api.get("/v2/interop/lti/platforms", headers=owner.headers).json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "http://canvas.example.edu",  # not https
+        "canvas.example.edu",  # no scheme
+        "https://canvas.example.edu/?tool=1",  # a query
+        "https://canvas.example.edu/#lti",  # a fragment
+        "https:///no-host",
+        "https://canvas .example.edu",
+    ],
+)
+def test_an_issuer_that_is_no_https_url_is_refused(server, api: httpx.Client, issuer: str) -> None:
+    """LTI 1.3 (OIDC Discovery §3): a platform's iss is an https URL without query or fragment.
+    Before, any string was registered, an http:// issuer among them."""
+    owner = new_account(server, api)
+    response = register(api, owner, client_id="tool", issuer=issuer, jwk=KeyPair.rsa().public_jwk)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"][0]["field"] == "body.issuer"
+    assert "https URL" in error["details"][0]["message"]
+    assert api.get("/v2/interop/lti/platforms", headers=owner.headers).json()["data"] == []
+
+
+def test_an_https_issuer_with_a_path_is_registered(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    issuer = "https://lms.example.edu:8443/moodle/"
+    response = register(api, owner, client_id="tool", issuer=issuer, jwk=KeyPair.rsa().public_jwk)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["issuer"] == issuer

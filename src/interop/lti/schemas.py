@@ -1,12 +1,39 @@
 """LTI 1.3 platform registrations (ext)."""
 
+import re
 import uuid
 from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from interop.clientkeys.schemas import KeySource, exactly_one_of
-from interop.schemas import NonBlank
+from interop.schemas import WHITESPACE_CLASS, NonBlank
+
+# LTI 1.3 takes the platform's issuer from OpenID Connect (Discovery §3): an https URL with
+# no query or fragment. Anything else (http://, a bare name) is no LTI platform's iss, and
+# an http issuer would let whoever answers that name in clear claim to be the platform.
+ISSUER_PATTERN = f"^https://[^{WHITESPACE_CLASS}?#]+$"
+_ISSUER = re.compile(ISSUER_PATTERN)
+
+
+def _platform_issuer(value: str) -> str:
+    try:
+        host = urlsplit(value).hostname if _ISSUER.match(value) else None
+    except ValueError:  # an unbalanced IPv6 bracket: "https://["
+        host = None
+    if not host:
+        raise ValueError(
+            "must be an https URL with a host and no query or fragment, as LTI 1.3 requires "
+            "(e.g. https://canvas.instructure.com)"
+        )
+    return value
+
+
+PlatformIssuer = Annotated[
+    str, AfterValidator(_platform_issuer), Field(json_schema_extra={"pattern": ISSUER_PATTERN})
+]
 
 
 class LtiPlatformIn(KeySource):
@@ -14,7 +41,9 @@ class LtiPlatformIn(KeySource):
         strict=True, extra="forbid", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
     )
 
-    issuer: NonBlank = Field(min_length=1, max_length=512, description="The platform's `iss`.")
+    issuer: PlatformIssuer = Field(
+        max_length=512, description="The platform's `iss`: an https URL, no query or fragment."
+    )
     client_id: NonBlank = Field(
         min_length=1, max_length=255, description="The client id the platform gave this tool."
     )
