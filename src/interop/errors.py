@@ -39,6 +39,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "schedule_paused": (409, "The schedule is disabled."),
     "ingestion_pending": (409, "The tenant already has a pending ingestion."),
     "lti_platform_exists": (409, "This issuer and client_id are already registered."),
+    "client_key_exists": (
+        409,
+        "The client already has this key: the same kid, key material or JWKS URL.",
+    ),
     "request_too_large": (413, "The request body exceeds the size limit."),
     "unsupported_media_type": (415, "The request's Content-Type is not accepted here."),
     "rate_limited": (429, "Too many requests for these credentials; see Retry-After."),

@@ -162,3 +162,18 @@ def test_lti_platforms_add_refuses_an_issuer_that_is_no_https_url(
     assert "must be an https URL" in result.stderr
     assert "Traceback" not in result.stderr
     assert "tool-cli" not in cli(server, "lti", "platforms", "list")
+
+
+def test_clients_keys_add_refuses_a_key_the_client_has_already(
+    server, api: httpx.Client, tmp_path: Path
+) -> None:
+    caller = new_account(server, api)
+    pem_file = tmp_path / "key.pem"
+    pem_file.write_text(KeyPair.ec().public_pem)
+    args = ["clients", "keys", "add", caller.client_id, "--pem-file", str(pem_file)]
+    added = json.loads(cli(server, *args))
+    again = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    assert again.returncode == 1, again.stdout
+    assert f"the client already has this key (kid {added['kid']})" in again.stderr
+    listed = cli(server, "clients", "keys", "list", caller.client_id)
+    assert [json.loads(line)["id"] for line in listed.splitlines()] == [added["id"]]

@@ -3,6 +3,7 @@ flow), and the client keys it relies on (POST/GET/DELETE /clients/{client_id}/ke
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -211,6 +212,59 @@ def test_registering_keys_checks_the_material_and_the_owner(server, api: httpx.C
     path = f"/v2/interop/clients/{caller.client_id}/keys"
     assert api.get(path, headers=other.headers).status_code == 404
     assert api.get(path, headers=caller.headers).json()["data"] == []
+
+
+def test_a_key_the_client_has_already_is_409_and_changes_nothing(server, api: httpx.Client) -> None:
+    """Before, each copy was stored: removing the key (a leak) left the other one working."""
+    caller = new_account(server, api)
+    key = KeyPair.ec()
+    first = register(api, caller, caller.client_id, jwk=key.public_jwk)
+    assert first.status_code == 200, first.text
+    url_key = register(api, caller, caller.client_id, jwks_url="https://keys.example/jwks")
+    assert url_key.status_code == 200, url_key.text
+    for body in [
+        {"jwk": key.public_jwk},  # the same key again
+        {"pem": key.public_pem},  # the same material, under its thumbprint as kid
+        {"jwk": {**key.public_jwk, "kid": "another-name"}},  # the same material, renamed
+        {"jwk": KeyPair.rsa(kid=key.kid).public_jwk},  # another key under the same kid
+    ]:
+        again = register(api, caller, caller.client_id, **body)
+        assert again.status_code == 409, (body, again.text)
+        error = again.json()["error"]
+        assert error["code"] == "client_key_exists"
+        assert error["details"] == {"key_id": first.json()["data"]["id"]}
+    same_url = register(api, caller, caller.client_id, jwks_url="https://keys.example/jwks")
+    assert same_url.status_code == 409
+    assert same_url.json()["error"]["details"] == {"key_id": url_key.json()["data"]["id"]}
+    listed = api.get(f"/v2/interop/clients/{caller.client_id}/keys", headers=caller.headers)
+    assert [item["id"] for item in listed.json()["data"]] == [
+        first.json()["data"]["id"],
+        url_key.json()["data"]["id"],
+    ]
+    # A key is registered per client: another client may use the same one.
+    other = new_account(server, api, name="other")
+    assert register(api, other, other.client_id, jwk=key.public_jwk).status_code == 200
+
+
+def test_concurrent_registrations_of_one_key_store_it_once(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    jwk = KeyPair.ec().public_jwk
+
+    def add(_: int) -> int:
+        with httpx.Client(base_url=server.base_url, timeout=120) as client:
+            return register(client, caller, caller.client_id, jwk=jwk).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(add, range(10)))
+    assert sorted(statuses) == [200] + [409] * 9
+    listed = api.get(f"/v2/interop/clients/{caller.client_id}/keys", headers=caller.headers)
+    assert len(listed.json()["data"]) == 1
+
+
+def test_the_openapi_document_lists_client_key_exists(server, api: httpx.Client) -> None:
+    operation = api.get("/openapi.json").json()["paths"]["/v2/interop/clients/{client_id}/keys"]
+    schema = operation["post"]["responses"]["409"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["error"]["properties"]["code"]["enum"] == ["client_key_exists"]
 
 
 def test_a_jwks_url_is_fetched_cached_and_refreshed_on_a_new_kid(

@@ -24,10 +24,11 @@ ClientIdPath = Path(description="client_id of one of your API keys or actors", m
     summary="Register a public key for a client (private_key_jwt)",
     description=(
         "The client may then authenticate at /oauth/token with a JWT assertion signed by "
-        "this key (RFC 7523). Give exactly one of `jwk`, `pem` or `jwks_url`."
+        "this key (RFC 7523). Give exactly one of `jwk`, `pem` or `jwks_url`. A key the "
+        "client has already (its kid, its material or its JWKS URL) is `409`."
     ),
     response_model=DataEnvelope[ClientKeyOut],
-    responses=error_responses("not_found"),
+    responses=error_responses("not_found", "client_key_exists"),
 )
 def add_client_key(
     body: ClientKeyIn,

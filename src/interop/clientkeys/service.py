@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from interop.accounts.models import Account
+from interop.accounts.models import Account, ApiKey
+from interop.actors.models import Actor
 from interop.auth.jwk import (
     ASYMMETRIC_ALGORITHMS,
     JwksCache,
@@ -21,12 +22,13 @@ from interop.auth.jwk import (
     check_jwks_url,
     decode_with_any,
     public_jwk_from,
+    thumbprint,
 )
 from interop.auth.service import ClientCredential, OAuthError, known_client
 from interop.clientkeys.models import ClientKey, UsedAssertion
 from interop.clientkeys.schemas import KeySource
 from interop.db import AnySelect, Database, storable_text
-from interop.errors import InvalidRequest, NotFound
+from interop.errors import Conflict, InvalidRequest, NotFound
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEEWAY_SECONDS = 60
@@ -51,10 +53,55 @@ def client_owner(session: Session, client_id: str, visible: AnySelect | None) ->
 def add_key(
     session: Session, account_id: uuid.UUID, client_id: str, source: KeySource
 ) -> ClientKey:
-    key = ClientKey(account_id=account_id, client_id=client_id, **key_columns(source))
+    """Register a key; `409 client_key_exists` when the client has it already: a kid must
+    name one key (an assertion's kid picks the key that verifies it), and a second copy of
+    a key or a URL would stay behind when the first is removed to take the key back."""
+    columns = key_columns(source)
+    _lock_client(session, client_id)
+    existing = _same_key(session, client_id, columns)
+    if existing is not None:
+        raise Conflict(
+            "client_key_exists",
+            f"the client already has this key ({_described(existing)}): remove it first "
+            "to register it again",
+            details={"key_id": str(existing.id)},
+        )
+    key = ClientKey(account_id=account_id, client_id=client_id, **columns)
     session.add(key)
     session.flush()
     return key
+
+
+def _lock_client(session: Session, client_id: str) -> None:
+    """One registration of a client's keys at a time, so that two racing copies of a key
+    cannot both find it absent: a row lock on the client (its API key or actor) on
+    PostgreSQL, where SQLite's write transactions are serialized already. NO KEY UPDATE:
+    reads and foreign-key checks of the row go on."""
+    for client in (ApiKey, Actor):
+        session.execute(
+            select(client.id).where(client.client_id == client_id).with_for_update(key_share=True)
+        )
+
+
+def _same_key(session: Session, client_id: str, columns: dict[str, Any]) -> ClientKey | None:
+    """The client's key that `columns` would repeat: the same JWKS URL, or a static key with
+    the same kid or the same material (RFC 7638 thumbprint, whatever kid each carries)."""
+    return next(
+        (key for key in session.scalars(keys_of(client_id)) if _repeats(key, columns)), None
+    )
+
+
+def _repeats(key: ClientKey, columns: dict[str, Any]) -> bool:
+    url: str | None = columns.get("jwks_url")
+    if url is not None:
+        return key.jwks_url == url
+    kid: str = columns["kid"]
+    material = thumbprint(columns["public_jwk"])
+    return key.public_jwk is not None and (key.kid == kid or thumbprint(key.public_jwk) == material)
+
+
+def _described(key: ClientKey) -> str:
+    return f"JWKS URL {key.jwks_url}" if key.jwks_url is not None else f"kid {key.kid}"
 
 
 def key_columns(source: KeySource) -> dict[str, Any]:
