@@ -2,14 +2,29 @@
 
 from typing import Annotated
 
-from fastapi import Header, Response
+from fastapi import Depends, Header, Response
 
 from interop.errors import Conflict
 
-IfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", description="Write only if the object's ETag still matches"),
-]
+
+async def _every_if_match(
+    values: Annotated[
+        list[str] | None,
+        Header(
+            alias="If-Match",
+            description="Write only if the object's ETag still matches one of these "
+            "(a comma-separated list, or the header repeated; `*`: any)",
+        ),
+    ] = None,
+) -> str | None:
+    """Every If-Match header as one list: RFC 9110 §5.3 lets a list be split across
+    repeated headers, and reading only the first refused a write that a later one allowed.
+    (async: FastAPI would run a plain function in a worker thread, a hop per request.)"""
+    return ", ".join(values) if values else None
+
+
+# The request's If-Match values, comma-separated, or None without the header.
+IfMatch = Annotated[str | None, Depends(_every_if_match)]
 
 
 def etag(version: int) -> str:

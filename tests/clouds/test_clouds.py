@@ -212,6 +212,39 @@ def test_delete_with_stale_if_match_is_409_and_keeps_the_cloud(server, api: http
     assert ok.status_code == 204
 
 
+@pytest.mark.parametrize(
+    "if_match",
+    [
+        ['"7"', '"1"'],  # the header repeated: only the first was read, a 409
+        ['"7", W/"1"'],  # one comma-separated list
+        ['"7"', '"8", *'],
+    ],
+    ids=["repeated", "comma-separated", "repeated-with-star"],
+)
+def test_if_match_passes_when_any_listed_etag_matches(
+    server, api: httpx.Client, if_match: list[str]
+) -> None:
+    """RFC 9110 §13.1.1: If-Match is a list, which a client may also split across headers."""
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    headers = [*caller.headers.items(), *(("If-Match", value) for value in if_match)]
+    response = api.delete(f"{CLOUDS}/{cloud['id']}", headers=headers)
+    assert response.status_code == 204, response.text
+    assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 404
+
+
+def test_if_match_headers_none_of_which_match_are_409(server, api: httpx.Client) -> None:
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    headers = [*caller.headers.items(), ("If-Match", '"7"'), ("If-Match", '"8", "9"')]
+    response = api.delete(f"{CLOUDS}/{cloud['id']}", headers=headers)
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "concurrent_modification"
+    assert error["message"].startswith('If-Match "7", "8", "9" does not match')
+    assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 200
+
+
 def test_concurrent_creates_of_one_name_yield_one_cloud(server, api: httpx.Client) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
