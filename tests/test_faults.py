@@ -157,6 +157,60 @@ def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(proxied_p
         thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def sqlite_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(the base URL, the database file) of a server of the test's own on a SQLite file."""
+    database = tmp_path / "interop.db"
+    url = f"sqlite:///{database}"
+    upgrade(url)
+    settings = Settings(data_dir=tmp_path, database_url=url, engine_enabled=False)
+    uv, thread, base_url = _start(settings)
+    try:
+        yield base_url, database
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _readyz(base_url: str) -> httpx.Response:
+    return httpx.get(f"{base_url}/readyz", timeout=10)
+
+
+def test_readyz_is_503_while_the_sqlite_file_is_gone_and_ready_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    """Pooled connections hold the moved file open and answer on: /readyz said ready."""
+    with sqlite_server(tmp_path) as (base_url, database):
+        assert _readyz(base_url).status_code == 200
+        moved = tmp_path / "moved-away.db"
+        database.rename(moved)
+        gone = _readyz(base_url)
+        assert gone.status_code == 503, gone.text
+        assert gone.json()["error"]["code"] == "database_unavailable"
+        assert "gone" in gone.json()["error"]["message"]
+        assert not database.exists()  # /readyz opened no new, empty database in its place
+        moved.rename(database)
+        assert _readyz(base_url).status_code == 200
+
+
+def test_readyz_is_503_while_another_file_stands_in_for_the_sqlite_database(
+    tmp_path: Path,
+) -> None:
+    """The pool's connections still reach the file they opened: another one at the path
+    (a restored copy, a new empty file) is served only once the server restarts."""
+    with sqlite_server(tmp_path) as (base_url, database):
+        assert _readyz(base_url).status_code == 200
+        moved = tmp_path / "moved-away.db"
+        database.rename(moved)
+        database.write_bytes(moved.read_bytes())
+        replaced = _readyz(base_url)
+        assert replaced.status_code == 503, replaced.text
+        assert replaced.json()["error"]["code"] == "database_unavailable"
+        assert "replaced" in replaced.json()["error"]["message"]
+        moved.replace(database)
+        assert _readyz(base_url).status_code == 200
+
+
 def _raw_post(base_url: str, path: str, token: str, body: bytes, send_bytes: int) -> None:
     """Send a POST whose body stops after `send_bytes` bytes, then hang up unanswered."""
     host, port = base_url.removeprefix("http://").split(":")

@@ -111,6 +111,10 @@ def _add_service_endpoints(app: FastAPI) -> None:
     @app.get("/readyz", tags=["Service"], summary="The database is reachable and migrated")
     def readyz(request: Request) -> JSONResponse:
         database: Database = request.app.state.database
+        # Before the ping, which a pooled connection to a moved file would pass.
+        problem = database.sqlite_file_problem()
+        if problem is not None:
+            return _error(503, "database_unavailable", problem)
         try:
             database.ping()
             current = migrations_are_current(database.read_engine)

@@ -5,9 +5,10 @@ SQLite gets WAL, foreign keys and a busy timeout; write sessions open their tran
 """
 
 import asyncio
+import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -180,9 +181,17 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.pool_size = pool_size
+        self.sqlite_file = _sqlite_file(url) if self.is_sqlite else None
+        # Which file the connections opened (device, inode): its path may come to name
+        # another, or none, while they still reach it.
+        self._opened_file: FileIdentity | None = None
         if self.is_sqlite:
-            self.read_engine = _sqlite_engine(url, immediate=False, echo=echo, size=pool_size)
-            self.write_engine = _sqlite_engine(url, immediate=True, echo=echo, size=pool_size)
+            self.read_engine = _sqlite_engine(
+                url, immediate=False, echo=echo, size=pool_size, opened=self._note_opened_file
+            )
+            self.write_engine = _sqlite_engine(
+                url, immediate=True, echo=echo, size=pool_size, opened=self._note_opened_file
+            )
         else:
             engine = create_engine(
                 url,
@@ -278,6 +287,27 @@ class Database:
         with self.read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def _note_opened_file(self) -> None:
+        if self._opened_file is None and self.sqlite_file is not None:
+            self._opened_file = file_identity(self.sqlite_file)
+
+    def sqlite_file_problem(self) -> str | None:
+        """Why the SQLite file the connections opened is no longer the one at its path, or
+        None (and on PostgreSQL). Pooled connections keep a moved or deleted file open and
+        go on answering from it, and a new one would create an empty database in its place:
+        only the path tells. The same file put back is fine again."""
+        if self.sqlite_file is None:
+            return None
+        present = file_identity(self.sqlite_file)
+        if present is None:
+            return "the database file is gone (moved or deleted)"
+        if self._opened_file is not None and present != self._opened_file:
+            return (
+                "the database file was replaced by another: the server's connections still "
+                "reach the old one; restart the server to open the new one"
+            )
+        return None
+
     def dispose(self) -> None:
         self._finisher.shutdown(wait=True)
         self.read_engine.dispose()
@@ -360,7 +390,28 @@ def _pool_arguments(size: int) -> dict[str, int]:
     }
 
 
-def _sqlite_engine(url: str, immediate: bool, echo: bool, size: int) -> Engine:
+# A file as the file system knows it, whatever path names it: (device, inode).
+FileIdentity: TypeAlias = tuple[int, int]
+
+
+def file_identity(path: str) -> FileIdentity | None:
+    """The identity of the file at `path`, or None when nothing is there."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (status.st_dev, status.st_ino)
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The path of a SQLite URL's file; None for an in-memory database."""
+    database = make_url(url).database
+    return database if database and database != ":memory:" else None
+
+
+def _sqlite_engine(
+    url: str, immediate: bool, echo: bool, size: int, opened: Callable[[], None]
+) -> Engine:
     # Pooled: opening a connection and setting its PRAGMAs cost 0.7 ms, a third of a small
     # request. A pooled connection serves one session at a time, whatever its thread.
     engine = create_engine(
@@ -377,6 +428,7 @@ def _sqlite_engine(url: str, immediate: bool, echo: bool, size: int) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        opened()  # after the PRAGMAs, which create the file if there was none
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
