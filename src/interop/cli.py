@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from interop.accounts import service as accounts
 from interop.accounts.models import ACCOUNT_TYPES, Account
 from interop.auth.keys import KeyRing
-from interop.auth.secrets import SecretBox, load_master_secret
+from interop.auth.secrets import SecretBox
 from interop.clientkeys import service as client_keys
 from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut, KeySource
 from interop.config import Settings
@@ -35,6 +35,7 @@ from interop.terminal import (
     fail,
     load_settings,
     open_database,
+    open_database_and_secrets,
     redacted,
 )
 
@@ -393,11 +394,8 @@ def _key_source(
 def _open() -> tuple[Settings, Database, SecretBox]:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
-    return (
-        settings,
-        open_database(settings),
-        SecretBox(load_master_secret(settings)),
-    )
+    database, box = open_database_and_secrets(settings)
+    return settings, database, box
 
 
 def _uuid_or_exit(value: str, name: str) -> uuid.UUID:

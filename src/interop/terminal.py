@@ -61,28 +61,43 @@ def open_database(settings: Settings) -> Database:
     """The configured database, reachable, at this version's schema and encrypted with this
     master secret; otherwise the command ends saying which, where the first query (or the
     server's start) would have raised a traceback."""
-    database = Database.from_settings(settings)
-    problem = _database_problem(database, settings)
-    if problem is not None:
-        database.dispose()
-        fail_with_database(settings, problem)
+    database, _ = open_database_and_secrets(settings)
     return database
 
 
-def _database_problem(database: Database, settings: Settings) -> str | None:
+def open_database_and_secrets(settings: Settings) -> tuple[Database, SecretBox]:
+    """`open_database`, and the master secret's box its check opened the keys with, for a
+    command that stores secrets: built once."""
+    database = Database.from_settings(settings)
+    try:
+        box = _checked_secrets(database, settings)
+    except _Unusable as problem:
+        database.dispose()
+        fail_with_database(settings, str(problem))
+    return database, box
+
+
+class _Unusable(Exception):
+    """Why a command cannot use the configured database."""
+
+
+def _checked_secrets(database: Database, settings: Settings) -> SecretBox:
+    """The master secret's box, once the database is reachable, at this version's schema
+    and its keys open with that secret; otherwise `_Unusable` saying which."""
     try:
         database.ping()
         if not migrations_are_current(database.read_engine):
-            return "the database's schema is not this version's: run `interop migrate`"
-        if not keys_open_with(database, SecretBox(load_master_secret(settings))):
-            return (
+            raise _Unusable("the database's schema is not this version's: run `interop migrate`")
+        box = SecretBox(load_master_secret(settings))
+        if not keys_open_with(database, box):
+            raise _Unusable(
                 "the database's keys were encrypted with another master secret: give every "
                 "process that shares a database the same INTEROP_SECRET_KEY"
                 + ("" if settings.secret_key else f" (unset here: {master_secret_file(settings)})")
             )
     except DBAPIError as exc:
-        return unreachable(exc)
-    return None
+        raise _Unusable(unreachable(exc)) from exc
+    return box
 
 
 def unreachable(exc: DBAPIError) -> str:
