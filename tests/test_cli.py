@@ -315,6 +315,30 @@ def test_a_malformed_secret_key_is_refused_without_repeating_it(
 
 
 @pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("hunter2-not-a-key\n", "must be urlsafe base64 of 32 bytes"),
+        (None, "cannot read the master secret: [Errno 21] Is a directory"),
+    ],
+)
+@pytest.mark.parametrize("command", [["serve", "--no-worker"], ["accounts", "list"]])
+def test_an_unusable_master_secret_file_ends_the_command_saying_so(
+    command: list[str], content: str | None, message: str, tmp_path: Path
+) -> None:
+    assert run(["migrate"], tmp_path).returncode == 0
+    secret_file = tmp_path / "secret.key"
+    if content is None:
+        secret_file.mkdir()
+    else:
+        secret_file.write_text(content)
+    result = run(command, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and "─" not in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
     "command", [["serve", "--no-worker"], ["worker"], ["accounts", "list"], ["migrate"]]
 )
 def test_an_unreachable_database_ends_the_command_saying_so(

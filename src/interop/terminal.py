@@ -88,7 +88,7 @@ def _checked_secrets(database: Database, settings: Settings) -> SecretBox:
         database.ping()
         if not migrations_are_current(database.read_engine):
             raise _Unusable("the database's schema is not this version's: run `interop migrate`")
-        box = SecretBox(load_master_secret(settings))
+        box = SecretBox(_master_secret(settings))
         if not keys_open_with(database, box):
             raise _Unusable(
                 "the database's keys were encrypted with another master secret: give every "
@@ -98,6 +98,17 @@ def _checked_secrets(database: Database, settings: Settings) -> SecretBox:
     except DBAPIError as exc:
         raise _Unusable(unreachable(exc)) from exc
     return box
+
+
+def _master_secret(settings: Settings) -> bytes:
+    """The master secret, or `_Unusable` saying why its file cannot give one (not base64 of
+    32 bytes, unreadable, a directory)."""
+    try:
+        return load_master_secret(settings)
+    except ValueError as exc:
+        raise _Unusable(str(exc)) from exc
+    except OSError as exc:
+        raise _Unusable(f"cannot read the master secret: {exc}") from exc
 
 
 def unreachable(exc: DBAPIError) -> str:
