@@ -530,7 +530,8 @@ OPERATIONS: list[Op] = [
         "/v2/interop/clients/{client_id}/keys",
         "account",
         CLOUD_REACH,
-        body=lambda world, principal: {"jwks_url": "https://keys.example.edu/jwks.json"},
+        # A URL per case: a client registers a key once (409 client_key_exists after).
+        body=lambda world, principal: {"jwks_url": f"https://keys.example.edu/{unique('k')}.json"},
     ),
     Op("GET", "/v2/interop/clients/{client_id}/keys", "account", CLOUD_REACH),
     Op(
