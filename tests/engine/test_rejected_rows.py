@@ -97,14 +97,16 @@ SCH1_IDS = {
 }
 
 
-def write_bundle(target: Path, **edits: dict[str, str]) -> Path:
-    """The two-school bundle, with rows replaced by file and sourcedId:
-    `write_bundle(path, courses={"cou2": "cou2,,,,M2,sch2"})`."""
+def write_bundle(
+    target: Path, base: dict[str, list[str]] = TWO_SCHOOLS, **edits: dict[str, str | None]
+) -> Path:
+    """The two-school bundle (or `base`), with rows replaced by file and sourcedId, or left out
+    for None: `write_bundle(path, courses={"cou2": "cou2,,,,M2,sch2", "cou1": None})`."""
     target.mkdir(exist_ok=True)
-    for file, lines in TWO_SCHOOLS.items():
+    for file, lines in base.items():
         replaced = edits.get(file.removesuffix(".csv"), {})
         rows = [replaced.get(line.split(",", 1)[0], line) for line in lines]
-        (target / file).write_text("\n".join(rows) + "\n")
+        (target / file).write_text("\n".join(row for row in rows if row is not None) + "\n")
     return target
 
 
@@ -448,3 +450,85 @@ def test_a_deletion_listed_twice_is_a_duplicate_and_deletes(server, api, tmp_pat
     assert rejected_ids(result) == ["cou2", "cla2"]
     assert result["details"]["rejected_rows"][0] == DUPLICATE_COU2
     assert deletions_since(api, actor, since) == {"cou2"}
+
+
+def plus(ids: dict[str, set[str]], *more: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {topic: ids[topic].union(*(extra.get(topic, set()) for extra in more)) for topic in ids}
+
+
+# The two schools, with a department of sch1 whose teacher (usd1) is enrolled nowhere, and
+# sch2's teacher (tea2) teaching in sch1's class too: in sch1's scope only through that class.
+DEPARTMENT_ROWS = {
+    "orgs.csv": ["dep1,,,Dept 1,department,D1,sch1"],
+    "enrollments.csv": ["e4,cla1,sch1,tea2,teacher,,2025-08-01"],
+    "users.csv": ["usd1,true,dep1,teacher,d1,Dee,One"],
+    "demographics.csv": ["usd1,1980-01-01,female"],
+}
+WITH_DEPARTMENT = {
+    file: [*lines, *DEPARTMENT_ROWS.get(file, [])] for file, lines in TWO_SCHOOLS.items()
+}
+DEPARTMENT_IDS = {
+    "orgs": {"dep1"},
+    "enrollments": {"e4"},
+    "users": {"usd1"},
+    "demographics": {"usd1"},
+}
+# What a tenant collecting WITH_DEPARTMENT holds, by its school entry (None: no scoping).
+HOLDINGS = {
+    None: plus(ALL_IDS, DEPARTMENT_IDS),
+    "S1": plus(SCH1_IDS, DEPARTMENT_IDS, {"users": {"tea2"}}),
+}
+
+
+# sch2's class, whose school places it out of sch1's scope whatever its course names.
+CLASS_OUT_BY_ITS_SCHOOL = {
+    "course-dropped": {"courses": {"cou2": None}},
+    "course-names-nothing": {"classes": {"cla2": "cla2,C2,gone,sch2,t1"}},
+    "course-missing": {"classes": {"cla2": "cla2,C2,,sch2,t1"}},  # rejected for it
+}
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "left-the-scope"])
+@pytest.mark.parametrize(
+    "edits", CLASS_OUT_BY_ITS_SCHOOL.values(), ids=CLASS_OUT_BY_ITS_SCHOOL.keys()
+)
+def test_a_class_whose_school_is_out_of_scope_is_out_whatever_its_course_names(
+    server, api, tmp_path, first_load, edits
+):
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    if not first_load:
+        scope_to(api, actor, "sch2")
+        collect(server, api, actor)
+    write_bundle(bundle, **edits)
+    scope_to(api, actor, "S1")
+
+    result = collect(server, api, actor)
+    assert result["stats"]["rejected"] == 0, result["details"]["rejected_rows"]
+    assert stored_ids(api, actor) == SCH1_IDS
+
+
+# A rejected user enrolled in scope, or of a school in scope (through its department), is in
+# scope whatever its other orgs name: its demographics are written, as without scoping.
+USER_IN_BY_ONE_VALUE = {
+    "enrolled": ("stu1", "stu1,yes,gone,student,s1,Ann,One"),
+    "of-a-school": ("usd1", 'usd1,yes,"dep1,gone",teacher,d1,Dee,One'),
+}
+
+
+@pytest.mark.parametrize("school", [None, "S1"], ids=["unscoped", "scoped"])
+@pytest.mark.parametrize(
+    ("user", "row"), USER_IN_BY_ONE_VALUE.values(), ids=USER_IN_BY_ONE_VALUE.keys()
+)
+def test_a_rejected_user_one_of_its_values_places_in_scope_takes_its_demographics_along(
+    server, api, tmp_path, school, user, row
+):
+    bundle = write_bundle(tmp_path / "bundle", WITH_DEPARTMENT, users={user: row})
+    _, actor = new_collecting_tenant(server, api, bundle)
+    if school is not None:
+        scope_to(api, actor, school)
+
+    result = collect(server, api, actor)
+    assert rejected_ids(result) == [user]
+    expected = {**HOLDINGS[school], "users": HOLDINGS[school]["users"] - {user}}
+    assert stored_ids(api, actor) == expected

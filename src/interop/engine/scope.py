@@ -192,24 +192,48 @@ class BundleIndex:
 
     def placed(self, topic: str, row: SourceRow) -> bool:
         """Whether the row's own values decide its scope: the cells the rules read are filled
-        and name records of the bundle. Files arrive in `SPECS` order, so they already do."""
+        and name records of the bundle, or one that does settles it whatever the others name
+        (a class whose school is out of scope is out; a user enrolled in scope is in). Files
+        arrive in `SPECS` order, so they already do."""
         fields = row.fields
         if topic == "orgs":
             return bool(fields.get("type"))
         if topic == "courses":
             return self._names("orgs", fields.get("org_sourced_id"))
         if topic == "classes":
-            return self._names("orgs", fields.get("school_sourced_id")) and self._names(
-                "courses", fields.get("course_sourced_id")
-            )
+            return self._class_placed(fields)
         if topic == "enrollments":
             return self._names("classes", fields.get("class_sourced_id"))
         if topic == "users":
-            orgs = fields.get("org_sourced_ids") or []
-            return bool(orgs) and all(self._names("orgs", org) for org in orgs)
+            return self._user_placed(row)
         if topic == "demographics":
             return self._names("users", row.sourced_id)
         return True
+
+    def _class_placed(self, fields: dict[str, Any]) -> bool:
+        """A class needs both its school and its course in scope: either one named and out
+        of scope places it out, whatever the other names."""
+        school = fields.get("school_sourced_id")
+        course = fields.get("course_sourced_id")
+        school_named = self._names("orgs", school)
+        course_named = self._names("courses", course)
+        return (
+            (school_named and course_named)
+            or (school_named and school not in self.orgs_in_scope)
+            or (course_named and course not in self.courses_in_scope)
+        )
+
+    def _user_placed(self, row: SourceRow) -> bool:
+        """A user needs one enrollment or one school in scope: either places it in, whatever
+        its other orgs name. Otherwise every org must be named, since one the bundle lacks
+        may be the school that put the user in scope (a district alongside it does not)."""
+        orgs = row.fields.get("org_sourced_ids") or []
+        if orgs and all(self._names("orgs", org) for org in orgs):
+            return True
+        if row.sourced_id in self.enrolled_in_scope:
+            return True
+        schools = (self.org_schools.get(org, org) for org in orgs if org)
+        return any(school in self.schools and school in self.orgs_in_scope for school in schools)
 
     def _names(self, topic: str, sourced_id: str | None) -> bool:
         return bool(sourced_id) and sourced_id in self.known.get(topic, ())
