@@ -532,3 +532,57 @@ def test_a_rejected_user_one_of_its_values_places_in_scope_takes_its_demographic
     assert rejected_ids(result) == [user]
     expected = {**HOLDINGS[school], "users": HOLDINGS[school]["users"] - {user}}
     assert stored_ids(api, actor) == expected
+
+
+# (edits, rows rejected, records deleted): a row whose reference names no record of the
+# bundle any more is rejected and keeps its record, and what hangs off it stays, scoped or
+# not: a class's enrollments and the users in scope only through them (tea2), an enrollment's
+# user, a user's demographics (usd1's, whose only org left).
+DANGLING_REFERENCES = {
+    "course-dropped": ({"courses": {"cou1": None}}, ["cla1"], {"cou1"}),
+    "course-tobedeleted": (
+        {"courses": {"cou1": "cou1,tobedeleted,,Math 1,M1,sch1"}},
+        ["cla1"],
+        {"cou1"},
+    ),
+    "class-names-no-school": ({"classes": {"cla1": "cla1,C1,cou1,gone,t1"}}, ["cla1"], set()),
+    "school-dropped": (
+        {"orgs": {"sch1": None}},
+        ["dep1", "cou1", "cla1", "e1", "e4", "stu1"],
+        {"sch1"},
+    ),
+    "school-tobedeleted": (
+        {"orgs": {"sch1": "sch1,tobedeleted,,School 1,school,S1,lea1"}},
+        ["dep1", "cou1", "cla1", "e1", "e4", "stu1"],
+        {"sch1"},
+    ),
+    "class-dropped": ({"classes": {"cla1": None}}, ["e1", "e4"], {"cla1"}),
+    "department-dropped": ({"orgs": {"dep1": None}}, ["usd1"], {"dep1"}),
+    "user-names-no-org": (
+        {"users": {"usd1": "usd1,true,gone,teacher,d1,Dee,One"}},
+        ["usd1"],
+        set(),
+    ),
+}
+
+
+@pytest.mark.parametrize("school", [None, "S1"], ids=["unscoped", "scoped"])
+@pytest.mark.parametrize(
+    ("edits", "rejected", "deleted"), DANGLING_REFERENCES.values(), ids=DANGLING_REFERENCES.keys()
+)
+def test_a_row_whose_reference_dangles_keeps_its_record_and_everything_under_it(
+    server, api, tmp_path, school, edits, rejected, deleted
+):
+    bundle = write_bundle(tmp_path / "bundle", WITH_DEPARTMENT)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    if school is not None:
+        scope_to(api, actor, school)
+    since = collect(server, api, actor)["completed_at"]
+    assert stored_ids(api, actor) == HOLDINGS[school]
+    write_bundle(bundle, WITH_DEPARTMENT, **edits)
+
+    result = collect(server, api, actor)
+    assert rejected_ids(result) == rejected
+    assert deletions_since(api, actor, since) == deleted
+    expected = {topic: ids - deleted for topic, ids in HOLDINGS[school].items()}
+    assert stored_ids(api, actor) == expected

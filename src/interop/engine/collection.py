@@ -130,9 +130,9 @@ def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) 
                 lease.check_time()
             if isinstance(item, SourceRow):
                 if item.status == "active":
-                    index.learn(spec.topic, item)
+                    index.place(spec.topic, item)
             elif item[1].readable is not None:
-                index.learn_rejected(spec.topic, item[1].readable)
+                index.place(spec.topic, item[1].readable)
         index.close(spec.topic)
         unplaced = index.unplaced.get(spec.topic)
         if unplaced:  # before the next file: its rows may refer to these

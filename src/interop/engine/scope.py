@@ -55,6 +55,7 @@ def _selected_identifiers(rows: Sequence[Any]) -> frozenset[str]:
 
 # Only ids something refers to are kept: enrollments alone are most of a bundle's rows.
 REFERENCED_TOPICS = frozenset(target for spec in SPECS for target in spec.references.values())
+_NOTHING: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -65,15 +66,18 @@ class BundleIndex:
     Rows are learned file by file in `SPECS` order, and each file is closed (`close`) before
     the next is read: the scope of an org under a school needs the whole orgs file.
 
-    A rejected row is indexed by what could be read of it (`learn_rejected`): it stands for
-    the record it keeps, so rows referring to it are not dangling, and it is placed in scope
-    by its values like any row. When those values cannot place it (the very cell its scope
+    Every row goes through `place`; a rejected one by what could be read of it: it stands
+    for the record it keeps, so rows referring to it are not dangling, and it is placed in
+    scope by its values like any row. When a row's values cannot place it (a cell its scope
     depends on is empty or names nothing), the tenant's stored record decides (`admit_held`).
+    An active row lands there when its reference dangles (its course was deleted, say): it
+    will be rejected when rows are written, and must be judged here as the rejected row it is,
+    or what hangs off it would be judged out of scope and deleted while it is kept.
     """
 
     rules: ScopingRules
     known: dict[str, set[str]] = field(default_factory=dict)
-    # Rejected rows whose values cannot place them, per topic, until `admit_held`.
+    # Rows whose values cannot place them (all to be rejected), per topic, until `admit_held`.
     unplaced: dict[str, list[SourceRow]] = field(default_factory=dict)
     schools: set[str] = field(default_factory=set)
     # Each org under a school (a department), to the school it is under.
@@ -94,7 +98,7 @@ class BundleIndex:
         self.everything = self.rules.schools is None and self.rules.courses is None
 
     def learn(self, topic: str, row: SourceRow) -> None:
-        """Index one active row; files arrive in `SPECS` order."""
+        """Index one row its values place (see `place`); files arrive in `SPECS` order."""
         if topic in REFERENCED_TOPICS:
             self.known.setdefault(topic, set()).add(row.sourced_id)
         fields = row.fields
@@ -164,17 +168,17 @@ class BundleIndex:
             above.update(dict.fromkeys(chain, school))
         return above
 
-    def learn_rejected(self, topic: str, row: SourceRow) -> None:
-        """Index what could be read of a rejected row (see the class)."""
+    def place(self, topic: str, row: SourceRow) -> None:
+        """Index an active row, or what could be read of a rejected one (see the class)."""
         if self.everything or self.placed(topic, row):
             self.learn(topic, row)
         else:
             self.unplaced.setdefault(topic, []).append(row)
 
     def admit_held(self, topic: str, held: set[str]) -> None:
-        """Settle the topic's unplaced rejected rows: one whose record the tenant holds was
-        placed in scope by an earlier run and stays there, with what refers to it; the others
-        stay unknown, so rows referring to them are rejected rather than placed."""
+        """Settle the topic's unplaced rows: one whose record the tenant holds was placed in
+        scope by an earlier run and stays there, with what refers to it; the others stay
+        unknown, so rows referring to them are rejected rather than placed."""
         in_scope = {
             "orgs": self.orgs_in_scope,
             "courses": self.courses_in_scope,
@@ -195,19 +199,20 @@ class BundleIndex:
         and name records of the bundle, or one that does settles it whatever the others name
         (a class whose school is out of scope is out; a user enrolled in scope is in). Files
         arrive in `SPECS` order, so they already do."""
+        # Asked of every row of a scoped tenant's bundle: the largest files first.
         fields = row.fields
-        if topic == "orgs":
-            return bool(fields.get("type"))
-        if topic == "courses":
-            return self._names("orgs", fields.get("org_sourced_id"))
-        if topic == "classes":
-            return self._class_placed(fields)
         if topic == "enrollments":
             return self._names("classes", fields.get("class_sourced_id"))
         if topic == "users":
             return self._user_placed(row)
         if topic == "demographics":
             return self._names("users", row.sourced_id)
+        if topic == "classes":
+            return self._class_placed(fields)
+        if topic == "courses":
+            return self._names("orgs", fields.get("org_sourced_id"))
+        if topic == "orgs":
+            return bool(fields.get("type"))
         return True
 
     def _class_placed(self, fields: dict[str, Any]) -> bool:
@@ -228,7 +233,7 @@ class BundleIndex:
         its other orgs name. Otherwise every org must be named, since one the bundle lacks
         may be the school that put the user in scope (a district alongside it does not)."""
         orgs = row.fields.get("org_sourced_ids") or []
-        if orgs and all(self._names("orgs", org) for org in orgs):
+        if orgs and self.known.get("orgs", _NOTHING).issuperset(orgs):
             return True
         if row.sourced_id in self.enrolled_in_scope:
             return True
@@ -236,7 +241,8 @@ class BundleIndex:
         return any(school in self.schools and school in self.orgs_in_scope for school in schools)
 
     def _names(self, topic: str, sourced_id: str | None) -> bool:
-        return bool(sourced_id) and sourced_id in self.known.get(topic, ())
+        # No empty id is ever learned, so an empty or missing cell names nothing.
+        return sourced_id in self.known.get(topic, _NOTHING)
 
     def excludes(self, topic: str, row: SourceRow) -> bool:
         """Whether the row's values place it out of scope: then it is read but neither
