@@ -378,7 +378,8 @@ def test_an_org_under_a_school_out_of_scope_is_out_of_scope_with_what_hangs_off_
     scope_to(api, actor, "S1")
 
     result = collect(server, api, actor)
-    # In scope as under no school, the orphan is rejected for its parent (not left out).
+    # Its parent is no org of the bundle: nothing places it, so it is rejected for its parent
+    # (not left out), and kept only by a tenant that holds it.
     assert rejected_ids(result) == ["orp"]
     ids = stored_ids(api, actor)
     assert ids["orgs"] == {"lea1", "sch1", "dep1", "depl", "cyc1", "cyc2"}
@@ -402,6 +403,31 @@ def test_a_department_follows_its_school_into_the_scope(server, api, tmp_path):
     assert ids["classes"] == {"cla2", "cld2"}
     assert ids["users"] == {"stu2", "tea2", "usd2", "usl2", "usl"}
     assert "dep1" in deletions_since(api, actor, result["started_at"])
+
+
+def test_a_department_whose_school_left_the_export_stays_with_the_tenants_that_held_it(
+    server, api, tmp_path
+):
+    bundle = write_bundle(tmp_path / "bundle", **DEPARTMENTS)
+    _, other = new_collecting_tenant(server, api, bundle)
+    scope_to(api, other, "S1")
+    _, holder = new_collecting_tenant(server, api, bundle)
+    scope_to(api, holder, "sch2")
+    collect(server, api, other)
+    collect(server, api, holder)
+    before = stored_ids(api, other)
+    # sch2 leaves the export; its departments, and what hangs off them, stay in it.
+    write_bundle(bundle, **{**DEPARTMENTS, "orgs": {**DEPARTMENTS["orgs"], "sch2": None}})
+
+    collect(server, api, other)
+    # Nothing tells that they are no longer sch2's: they do not reach a tenant of sch1.
+    assert stored_ids(api, other) == before
+    result = collect(server, api, holder)
+    held = stored_ids(api, holder)
+    assert "dep2" in rejected_ids(result)  # its parent names nothing now; sub2's does
+    assert {"dep2", "sub2"} <= held["orgs"] and "sch2" not in held["orgs"]
+    assert "cod2" in held["courses"] and "cld2" in held["classes"]
+    assert {"usd2", "usl2"} <= held["users"]
 
 
 COU2_EDITED = "cou2,,,Math 2 (new),M2,sch2"

@@ -53,6 +53,9 @@ def _selected_identifiers(rows: Sequence[Any]) -> frozenset[str]:
     return frozenset(identifiers)
 
 
+# What `_schools_above` answers for an org under a parent the bundle lacks.
+_LEFT_THE_BUNDLE = "\x00left the bundle"
+
 # Only ids something refers to are kept: enrollments alone are most of a bundle's rows.
 REFERENCED_TOPICS = frozenset(target for spec in SPECS for target in spec.references.values())
 _NOTHING: frozenset[str] = frozenset()
@@ -82,8 +85,10 @@ class BundleIndex:
     schools: set[str] = field(default_factory=set)
     # Each org under a school (a department), to the school it is under.
     org_schools: dict[str, str] = field(default_factory=dict)
-    # Orgs that are not schools, to their parent, until the orgs file is read (`close`).
-    org_parents: dict[str, str | None] = field(default_factory=dict)
+    # Orgs that are not schools, until the orgs file is read (`close`).
+    non_school_orgs: dict[str, SourceRow] = field(default_factory=dict)
+    # Those under a parent the bundle lacks: their values cannot place them (`close`).
+    unplaceable_orgs: set[str] = field(default_factory=set)
     orgs_in_scope: set[str] = field(default_factory=set)
     courses_in_scope: set[str] = field(default_factory=set)
     classes_in_scope: set[str] = field(default_factory=set)
@@ -129,42 +134,60 @@ class BundleIndex:
                 self.orgs_in_scope.add(row.sourced_id)
         else:
             # Its scope is its school's, settled once the whole file is read (`close`): a
-            # parent may come after its child. A repeated id keeps its first row's parent,
-            # as the collection writes the first row.
-            self.org_parents.setdefault(row.sourced_id, fields.get("parent_sourced_id"))
+            # parent may come after its child. A repeated id keeps its first row, as the
+            # collection writes the first row.
+            self.non_school_orgs.setdefault(row.sourced_id, row)
 
     def close(self, topic: str) -> None:
         """The topic's file is read whole: settle what needed all of it. An org that is no
         school is in scope with the school it is under, however deep; one under no school
-        (the district, a department of the district) is in scope for every tenant."""
+        (the district, a department of the district) is in scope for every tenant. One whose
+        chain reaches a parent the bundle lacks cannot be placed: that parent may be the
+        school it was under (a school that left the export), so the tenant's stored record
+        decides (`admit_held`), as for any row whose values cannot place it."""
         if topic != "orgs":
             return
+        known = self.known.setdefault("orgs", set())
         for org, school in self._schools_above().items():
+            if school is _LEFT_THE_BUNDLE:
+                if not self.everything:
+                    known.discard(org)
+                    self.unplaceable_orgs.add(org)
+                    self.unplaced.setdefault("orgs", []).append(self.non_school_orgs[org])
+                    continue
+                school = None
             if school is not None:
                 self.org_schools[org] = school
             if school is None or school in self.orgs_in_scope:
                 self.orgs_in_scope.add(org)
 
     def _schools_above(self) -> dict[str, str | None]:
-        """The first school up each non-school org's parent chain; None when the chain ends,
-        reaches a parent that is no org of the bundle (or one whose type cannot be read) or
-        loops. Each org is walked once (what a walk passes shares its answer), so a long
-        chain of departments costs no more than a flat one."""
+        """The first school up each non-school org's parent chain: None when the chain ends
+        or loops, `_LEFT_THE_BUNDLE` when it reaches a parent that is no org of the bundle
+        (or one whose type cannot be read). Each org is walked once (what a walk passes
+        shares its answer), so a long chain of departments costs no more than a flat one."""
         above: dict[str, str | None] = {}
-        for org in self.org_parents:
+        for org in self.non_school_orgs:
             chain: dict[str, None] = {}  # ordered, and a set for the loop check
             node: str | None = org
             while (
-                node in self.org_parents
+                node in self.non_school_orgs
                 and node not in self.schools
                 and node not in above
                 and node not in chain  # a loop
             ):
                 chain[node] = None
-                node = self.org_parents[node]
+                node = self.non_school_orgs[node].fields.get("parent_sourced_id")
             # The walk stopped at a school, at an org already answered, or where the chain
             # ended, left the bundle or looped.
-            school = node if node in self.schools else above.get(node or "")
+            if node in self.schools:
+                school: str | None = node
+            elif node in above:
+                school = above[node]
+            elif node and node not in chain:
+                school = _LEFT_THE_BUNDLE
+            else:
+                school = None
             above.update(dict.fromkeys(chain, school))
         return above
 
@@ -212,7 +235,7 @@ class BundleIndex:
         if topic == "courses":
             return self._names("orgs", fields.get("org_sourced_id"))
         if topic == "orgs":
-            return bool(fields.get("type"))
+            return bool(fields.get("type")) and row.sourced_id not in self.unplaceable_orgs
         return True
 
     def _class_placed(self, fields: dict[str, Any]) -> bool:
