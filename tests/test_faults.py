@@ -319,25 +319,37 @@ def test_sigterm_drains_in_flight_requests_before_exit(
             process.wait()
 
 
+@contextlib.contextmanager
+def serving_without_engine(
+    database_url: str, data_dir: Path
+) -> Iterator[tuple[SimpleNamespace, httpx.Client]]:
+    """A server on the database with no engine of its own (the test runs the worker), as the
+    factories' server target, and a client of it."""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        engine_enabled=False,
+        source_roots=SOURCE_ROOTS,
+    )
+    uv, thread, base_url = _start(settings)
+    try:
+        target = SimpleNamespace(settings=settings, database_url=database_url, data_dir=data_dir)
+        with httpx.Client(base_url=base_url, timeout=30) as api:
+            yield target, api
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
     own_postgres_database, proxied_postgres, tmp_path
 ):
     # A dropped connection (a PostgreSQL restart, a failover) failed the running ingestion
     # internal_error when the database was back at once, and lost it.
     proxy, through_proxy = proxied_postgres
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=own_postgres_database,
-        engine_enabled=False,
-        source_roots=SOURCE_ROOTS,
-    )
-    uv, thread, base_url = _start(settings)
     database = None
     try:
-        target = SimpleNamespace(
-            settings=settings, database_url=own_postgres_database, data_dir=tmp_path
-        )
-        with httpx.Client(base_url=base_url, timeout=30) as api:
+        with serving_without_engine(own_postgres_database, tmp_path) as (target, api):
             _, actor = new_collecting_tenant(target, api, ONEROSTER_MINIMAL)
             ingestion_id = queue_collection(api, actor)
             worker_settings = engine_settings(target, database_url=through_proxy)
@@ -354,8 +366,6 @@ def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
     finally:
         if database is not None:
             database.dispose()
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
@@ -364,13 +374,6 @@ def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
     # The database went away while the worker downloaded the bundle: recording the run's end
     # failed, and the log said "claiming failed; retrying" of a claim that had succeeded.
     proxy, through_proxy = proxied_postgres
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=own_postgres_database,
-        engine_enabled=False,
-        source_roots=SOURCE_ROOTS,
-    )
-    uv, thread, base_url = _start(settings)
     database = None
     stop = threading.Event()
 
@@ -382,11 +385,8 @@ def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
         ]
 
     try:
-        target = SimpleNamespace(
-            settings=settings, database_url=own_postgres_database, data_dir=tmp_path
-        )
         with (
-            httpx.Client(base_url=base_url, timeout=30) as api,
+            serving_without_engine(own_postgres_database, tmp_path) as (target, api),
             source_that(proxy.stop) as location,  # the database goes away mid-run
             caplog.at_level(logging.INFO),
         ):
@@ -408,8 +408,6 @@ def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
         stop.set()
         if database is not None:
             database.dispose()
-        uv.should_exit = True
-        thread.join(timeout=10)
     assert errors()[0] == (
         f"worker first: ingestion {ingestion_id} ran, but recording how it ended failed; "
         "it is taken over once its heartbeat is stale"
