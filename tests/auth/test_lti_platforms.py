@@ -236,3 +236,22 @@ def test_an_https_issuer_with_a_path_is_registered(server, api: httpx.Client) ->
     response = register(api, owner, client_id="tool", issuer=issuer, jwk=KeyPair.rsa().public_jwk)
     assert response.status_code == 200, response.text
     assert response.json()["data"]["issuer"] == issuer
+
+
+@pytest.mark.parametrize("deployment_id", ["", "   ", "d" * 256])
+def test_a_deployment_id_that_names_no_deployment_is_refused(
+    server, api: httpx.Client, deployment_id: str
+) -> None:
+    """LTI 1.3: a deployment id is 1 to 255 characters. A blank one was registered, and an
+    empty list entry reads as a deployment no platform sends."""
+    owner = new_account(server, api)
+    response = register(
+        api,
+        owner,
+        client_id="tool",
+        deployment_ids=["deployment-1", deployment_id],
+        jwk=KeyPair.rsa().public_jwk,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"][0]["field"] == "body.deployment_ids.1"
+    assert api.get("/v2/interop/lti/platforms", headers=owner.headers).json()["data"] == []

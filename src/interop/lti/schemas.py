@@ -47,7 +47,8 @@ class LtiPlatformIn(KeySource):
     client_id: NonBlank = Field(
         min_length=1, max_length=255, description="The client id the platform gave this tool."
     )
-    deployment_ids: list[str] = Field(
+    # LTI 1.3 §3.1.3: a deployment id is 1-255 characters; a blank one names no deployment.
+    deployment_ids: list[Annotated[NonBlank, Field(max_length=255)]] = Field(
         default_factory=list,
         max_length=1000,
         description="Accepted deployment ids; empty accepts any deployment.",
