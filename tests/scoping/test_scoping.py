@@ -1,6 +1,7 @@
 """Scoping schools and courses: bulk replace/append, all-or-nothing, duplicates, one by one."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -191,6 +192,43 @@ def test_put_with_stale_if_match_is_409(server, api: httpx.Client) -> None:
     )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "concurrent_modification"
+
+
+def test_puts_and_deletes_racing_with_one_if_match_let_exactly_one_through(
+    server, api: httpx.Client
+) -> None:
+    # A DELETE read the entry without locking it: on PostgreSQL it deleted the entry a racing
+    # PUT had just changed (both answered success, the PUT's change lost), several DELETEs
+    # with one If-Match all answered 204, and a PUT whose entry a DELETE took meanwhile
+    # answered 500 (its UPDATE matched no row).
+    _, actor = new_tenant(server, api)
+
+    def send(call: tuple[str, dict | None]) -> tuple[int, str]:
+        method, body = call
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            response = client.request(method, url, json=body, headers=headers)
+        return response.status_code, response.json()["error"]["code"] if response.is_error else ""
+
+    for round_ in range(5):
+        entry = _post(api, actor, [{"school_ref_id": f"r{round_}"}]).json()["data"][0]
+        url = f"{SCHOOLS}/{entry['id']}"
+        headers = {**actor.headers, "If-Match": '"1"'}
+        calls = [("PUT", {"school_ref_id": f"r{round_}-{k}"}) for k in range(5)]
+        calls += [("DELETE", None)] * 5
+        with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            results = list(pool.map(send, calls))
+        winners = [call for call, (status, _) in zip(calls, results, strict=True) if status < 300]
+        assert len(winners) == 1, results
+        assert {result for result in results if result[0] >= 300} <= {
+            (409, "concurrent_modification"),
+            (404, "not_found"),
+        }, results
+        stored = api.get(url, headers=actor.headers)
+        method, body = winners[0]
+        if method == "DELETE":
+            assert stored.status_code == 404
+        else:
+            assert stored.json()["data"]["school_ref_id"] == body["school_ref_id"]
 
 
 def test_courses_need_a_course_identifier(server, api: httpx.Client) -> None:

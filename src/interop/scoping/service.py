@@ -57,9 +57,16 @@ def tenant_entries(kind: ScopingKind, principal: Principal) -> AnySelect:
 
 
 def get_entry(
-    session: Session, kind: ScopingKind, principal: Principal, entry_id: uuid.UUID
+    session: Session,
+    kind: ScopingKind,
+    principal: Principal,
+    entry_id: uuid.UUID,
+    lock: bool = False,
 ) -> Any:
-    entry = session.scalar(tenant_entries(kind, principal).where(kind.model.id == entry_id))
+    """The tenant's entry; `lock` holds it until the transaction ends, for a write that
+    checks If-Match: a racing PUT or DELETE waits, then reads the new version, or no entry."""
+    statement = tenant_entries(kind, principal).where(kind.model.id == entry_id)
+    entry = session.scalar(statement.with_for_update() if lock else statement)
     if entry is None:
         raise NotFound(f"scoping {kind.noun}")
     return entry
@@ -110,7 +117,7 @@ def replace_entry(
     if_match: str | None,
 ) -> Any:
     tenant = lock_tenant(session, own_tenant_id(principal))
-    entry = get_entry(session, kind, principal, entry_id)
+    entry = get_entry(session, kind, principal, entry_id, lock=True)
     check_if_match(if_match, entry.version)
     body.reject_changed_read_only(kind.out.model_validate(entry))
     _require_identifier(kind, body, None)
@@ -133,7 +140,7 @@ def delete_entry(
     entry_id: uuid.UUID,
     if_match: str | None,
 ) -> None:
-    entry = get_entry(session, kind, principal, entry_id)
+    entry = get_entry(session, kind, principal, entry_id, lock=True)
     check_if_match(if_match, entry.version)
     session.delete(entry)
 
