@@ -264,3 +264,51 @@ def _finish_pending(server) -> None:
             text("UPDATE ingestions SET state = 'success' WHERE state = 'scheduled'")
         )
     engine.dispose()
+
+
+def _race(server, calls: list[tuple[str, str, dict]]) -> list[tuple[str, int, str]]:
+    """Send every (method, url, headers) at once; (method, status, error code) each."""
+
+    def send(call: tuple[str, str, dict]) -> tuple[str, int, str]:
+        method, url, headers = call
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            response = client.request(method, url, headers=headers)
+        return (
+            method,
+            response.status_code,
+            response.json()["error"]["code"] if (response.is_error) else "",
+        )
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(send, calls))
+
+
+@pytest.mark.parametrize("deleted", ["schedule", "cloud"])
+def test_runs_racing_a_delete_are_queued_or_404(server, api: httpx.Client, deleted) -> None:
+    # The run read its schedule without holding it: on PostgreSQL, a delete of the schedule
+    # (or of the cloud, and the tenant with it) that committed meanwhile made the new
+    # ingestion's foreign key fail, a 500.
+    for _ in range(6):
+        owner, actor = new_tenant(server, api, integration=f"gradebook-{uuid.uuid4().hex[:8]}")
+        schedule = _create(api, actor).json()["data"]
+        target = (
+            f"{SCHEDULES}/{schedule['id']}"
+            if deleted == "schedule"
+            else f"/v2/interop/clouds/{actor.extra['cloud_id']}"
+        )
+        deleter = actor if deleted == "schedule" else owner
+        run = ("POST", f"{SCHEDULES}/{schedule['id']}/run", actor.headers)
+        results = _race(server, [("DELETE", target, deleter.headers), run, run, run])
+        assert results[0] == ("DELETE", 204, ""), results
+        runs = sorted(result[1:] for result in results[1:])
+        # The cloud's delete revokes the actor's token: a run that comes after it is 401.
+        allowed = {
+            (204, ""),
+            (401, "invalid_token"),
+            (404, "not_found"),
+            (409, "ingestion_pending"),
+        }
+        assert set(runs) <= allowed, runs
+        # An ingestion the race queued went with the cloud, or outlived its schedule.
+        if deleted == "schedule" and (204, "") in runs:
+            assert api.get("/v2/interop/ingestions/count", headers=actor.headers).json() == 1

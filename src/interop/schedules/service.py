@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
-from interop.db import AnySelect, utcnow, violation_as
+from interop.db import AnySelect, held_against_deletion, utcnow, violation_as
 from interop.engine.scheduler import latest_slot
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
@@ -16,6 +16,7 @@ from interop.paging import paged
 from interop.schedules.models import Schedule
 from interop.schedules.schemas import Schedule as ScheduleOut
 from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from interop.tenants.models import Tenant
 from interop.tenants.repository import own_tenant_id
 
 LIST_ORDER = (Schedule.created_at, Schedule.id)
@@ -46,10 +47,19 @@ def tenant_schedules(principal: Principal) -> AnySelect:
 
 
 def get_schedule(
-    session: Session, principal: Principal, schedule_id: uuid.UUID, lock: bool = False
+    session: Session,
+    principal: Principal,
+    schedule_id: uuid.UUID,
+    lock: bool = False,
+    hold: bool = False,
 ) -> Schedule:
+    """The tenant's schedule; `lock` locks it for a change, `hold` against deletion only."""
     statement = tenant_schedules(principal).where(Schedule.id == schedule_id)
-    schedule: Schedule | None = session.scalar(statement.with_for_update() if lock else statement)
+    if lock:
+        statement = statement.with_for_update()
+    elif hold:
+        statement = held_against_deletion(statement)
+    schedule: Schedule | None = session.scalar(statement)
     if schedule is None:
         raise NotFound("schedule")
     return schedule
@@ -94,7 +104,14 @@ def delete_schedule(
 
 def run_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID) -> Ingestion:
     """Queue an on-demand collection; the one-pending-per-tenant index settles races."""
-    schedule = get_schedule(session, principal, schedule_id)
+    # The new ingestion refers to its tenant and its schedule, so both are held against a
+    # racing delete (which then waits and takes the ingestion along, or went first and the
+    # schedule is 404), the tenant first: a cloud's delete takes the tenant before its
+    # schedules, and holding only the schedule deadlocked with it.
+    session.execute(
+        held_against_deletion(select(Tenant.id).where(Tenant.id == own_tenant_id(principal)))
+    )
+    schedule = get_schedule(session, principal, schedule_id, hold=True)
     if schedule.type != "collection":
         raise InvalidRequest(
             f"a {schedule.type} schedule cannot run on demand", code="not_runnable"
