@@ -307,3 +307,38 @@ def test_stored_rollovers_never_overlap(server, api: httpx.Client, spans) -> Non
             assert not (
                 left["start_date"] < right["end_date"] and right["start_date"] < left["end_date"]
             )
+
+
+def _send(server, request: tuple[str, str, dict | None, dict]) -> tuple[int, str]:
+    method, url, body, headers = request
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        response = client.request(method, url, json=body, headers=headers)
+    return response.status_code, response.json()["error"]["code"] if response.is_error else ""
+
+
+@pytest.mark.parametrize("deleted", ["cloud", "actor"])
+def test_creates_racing_the_delete_of_the_tenant_are_created_or_refused_cleanly(
+    server, api: httpx.Client, deleted
+) -> None:
+    # A create locked the tenant, then (inserting the rollover) met its cloud and actor,
+    # while the cloud's delete (or the actor's uninstall) locked those, then reached the
+    # tenant: on PostgreSQL the two deadlocked, and one was answered 503
+    # database_unavailable.
+    for round_ in range(6):
+        owner, actor = new_tenant(server, api, integration=f"gradebook-{uuid.uuid4().hex[:8]}")
+        cloud = f"/v2/interop/clouds/{actor.extra['cloud_id']}"
+        target = cloud if deleted == "cloud" else f"{cloud}/actors/{actor.extra['actor_id']}"
+        requests = [("DELETE", target, None, owner.headers)]
+        for index in range(1, 5):
+            body = _body(actor, start=10 * index, end=10 * index + 5, name=f"r{index}")
+            requests.append(
+                ("POST", ROLLOVERS, {**body, "actor_id": actor.extra["actor_id"]}, actor.headers)
+            )
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            results = list(pool.map(lambda request: _send(server, request), requests))
+        assert results[0] == (204, ""), (round_, results)
+        # A create that comes after the delete meets a revoked token (401) or no tenant.
+        assert set(results[1:]) <= {(200, ""), (401, "invalid_token"), (404, "not_found")}, (
+            round_,
+            results,
+        )

@@ -12,7 +12,7 @@ from interop.accounts.repository import visible_account_ids
 from interop.actors.models import Actor
 from interop.auth.principals import Principal
 from interop.clouds.models import Cloud
-from interop.db import AnySelect, column_rows
+from interop.db import AnySelect, column_rows, held_against_deletion
 from interop.errors import NotFound
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.paging import by_page_keys
@@ -144,7 +144,17 @@ def lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
 
     PostgreSQL: a row lock on the tenant. SQLite: the write transaction already holds the
     database's write lock (BEGIN IMMEDIATE), so the FOR UPDATE is simply omitted there.
+
+    The tenant's cloud, then its actor, are held against deletion first: a cloud's delete
+    and an uninstall lock those, then reach the tenant through the cascade, so a writer
+    that locked the tenant first and then referred to them (a rollover's cloud_id and
+    actor_id) deadlocked with it. Taken in the deleters' order, it waits for such a delete
+    and finds no tenant (404), or holds the delete off until it ends.
     """
+    for parent, key in ((Cloud, Tenant.cloud_id), (Actor, Tenant.actor_id)):
+        # The tenant is read in a sub-select, which the lock leaves alone.
+        of_tenant = select(key).where(Tenant.id == tenant_id).scalar_subquery()
+        session.execute(held_against_deletion(select(parent.id).where(parent.id == of_tenant)))
     tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
     if tenant is None:
         raise NotFound("tenant")
