@@ -312,3 +312,25 @@ def test_runs_racing_a_delete_are_queued_or_404(server, api: httpx.Client, delet
         # An ingestion the race queued went with the cloud, or outlived its schedule.
         if deleted == "schedule" and (204, "") in runs:
             assert api.get("/v2/interop/ingestions/count", headers=actor.headers).json() == 1
+
+
+def test_creates_racing_the_cloud_delete_are_created_or_404(server, api: httpx.Client) -> None:
+    # A create whose tenant went with its cloud meanwhile failed the schedule's foreign key,
+    # which was taken for the hour's unique index: 409 schedule_overlap, at an hour the
+    # tenant had no schedule for.
+    for _ in range(6):
+        owner, actor = new_tenant(server, api, integration=f"gradebook-{uuid.uuid4().hex[:8]}")
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            deleted = pool.submit(
+                api.delete, f"/v2/interop/clouds/{actor.extra['cloud_id']}", headers=owner.headers
+            )
+            created = list(pool.map(_create_apart, [server] * 4, [actor] * 4, range(4)))
+        assert deleted.result().status_code == 204
+        allowed = {(200, ""), (401, "invalid_token"), (404, "not_found")}
+        assert set(created) <= allowed, created
+
+
+def _create_apart(server, actor, hour: int) -> tuple[int, str]:
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        response = _create(client, actor, hour)
+    return response.status_code, response.json()["error"]["code"] if response.is_error else ""

@@ -66,7 +66,8 @@ def get_schedule(
 
 
 def create_schedule(session: Session, principal: Principal, body: ScheduleCreate) -> Schedule:
-    schedule = Schedule(tenant_id=own_tenant_id(principal), type="collection", hour=body.hour)
+    tenant_id = _hold_tenant(session, principal)
+    schedule = Schedule(tenant_id=tenant_id, type="collection", hour=body.hour)
     overlap = Conflict(
         "schedule_overlap", f"the tenant already has a collection schedule at hour {body.hour}"
     )
@@ -108,9 +109,7 @@ def run_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID)
     # racing delete (which then waits and takes the ingestion along, or went first and the
     # schedule is 404), the tenant first: a cloud's delete takes the tenant before its
     # schedules, and holding only the schedule deadlocked with it.
-    session.execute(
-        held_against_deletion(select(Tenant.id).where(Tenant.id == own_tenant_id(principal)))
-    )
+    _hold_tenant(session, principal)
     schedule = get_schedule(session, principal, schedule_id, hold=True)
     if schedule.type != "collection":
         raise InvalidRequest(
@@ -136,6 +135,17 @@ def run_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID)
         _refuse_if_pending(session, schedule.tenant_id)
         raise
     return ingestion
+
+
+def _hold_tenant(session: Session, principal: Principal) -> uuid.UUID:
+    """The caller's tenant, held against deletion until the transaction ends, for a write
+    that adds a row referring to it: deleted meanwhile (with its cloud), it is 404, where the
+    new row's foreign key failed (and a create's unique-index handler took that for a twin)."""
+    statement = select(Tenant.id).where(Tenant.id == own_tenant_id(principal))
+    tenant_id = session.scalar(held_against_deletion(statement))
+    if tenant_id is None:
+        raise NotFound("tenant")
+    return tenant_id
 
 
 def _refuse_if_pending(session: Session, tenant_id: uuid.UUID) -> None:
