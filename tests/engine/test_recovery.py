@@ -1,6 +1,7 @@
 """Workers die, stall and race; the ingestion still ends once, and the repository ends exactly
 as a clean run leaves it."""
 
+import contextlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from factories import (
     DATA,
     ONEROSTER_MINIMAL,
+    Caller,
     engine_settings,
     ingestion,
     new_collecting_tenant,
@@ -29,6 +32,7 @@ from factories import (
     source_that,
 )
 from interop.db import Database, utcnow
+from interop.engine.collection import Collection
 from interop.engine.worker import Worker
 from interop.ingestions.models import Ingestion
 from interop.roster.models import TOPIC_TABLES
@@ -332,3 +336,38 @@ def test_a_generated_district_of_5000_students_ingests_through_a_schedule_run(
     assert result["stats"]["rejected"] == 0
     stored = repository(server, actor.extra["tenant_id"])
     assert {topic: len(rows) for topic, rows in stored.items()} == expected
+
+
+@pytest.mark.parametrize("when", ["downloading", "writing"])
+def test_a_tenant_deleted_mid_run_ends_its_ingestion_quietly(
+    server, api, caplog, monkeypatch, when
+):
+    # The cloud deleted (and its tenant, ingestions and records with it) while the worker
+    # downloaded the bundle, or before it wrote: the log said "failed unexpectedly" with a
+    # foreign-key traceback, then that another worker had taken the ingestion over.
+    tenant: dict[str, Caller] = {}
+
+    def delete_the_cloud() -> None:
+        owner, actor = tenant["owner"], tenant["actor"]
+        url = f"/v2/interop/clouds/{actor.extra['cloud_id']}"
+        assert api.delete(url, headers=owner.headers).status_code == 204
+
+    apply = Collection.apply
+
+    def deleted_first(collection: Collection, bundle: Any) -> Any:
+        delete_the_cloud()
+        return apply(collection, bundle)
+
+    with contextlib.ExitStack() as stack:
+        if when == "writing":
+            monkeypatch.setattr(Collection, "apply", deleted_first)
+            location = str(ONEROSTER_MINIMAL)
+        else:
+            location = stack.enter_context(source_that(delete_the_cloud))
+        tenant["owner"], tenant["actor"] = new_collecting_tenant(server, api, location)
+        queue_collection(api, tenant["actor"])
+        with caplog.at_level(logging.INFO):
+            assert run_worker(server) == 1
+    records = [record for record in caplog.records if record.name == "interop.engine"]
+    assert [record.getMessage() for record in records if record.levelno >= logging.WARNING] == []
+    assert any("was deleted (with its tenant) while it ran" in r.getMessage() for r in records)

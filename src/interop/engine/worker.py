@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import interop.models  # noqa: F401 - every table, so foreign keys resolve in a bare worker
@@ -158,9 +158,15 @@ class Worker:
         try:
             self._run_to_its_end(lease, heartbeat)
         except LostLease:
-            log.warning(
-                "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
-            )
+            if self._deleted(lease):
+                log.info(
+                    "ingestion %s was deleted (with its tenant) while it ran; its run is dropped",
+                    lease.ingestion_id,
+                )
+            else:
+                log.warning(
+                    "worker %s lost ingestion %s to another worker", self.name, lease.ingestion_id
+                )
         except Exception:
             log.exception(
                 "worker %s: ingestion %s ran, but recording how it ended failed; it is taken "
@@ -199,8 +205,21 @@ class Worker:
             else:
                 self._finish(lease, "failed", error=(exc.code, exc.message))
         except Exception as exc:
+            if self._deleted(lease):
+                # Deleted with its tenant meanwhile: the error was a write meeting the
+                # cascade (a foreign key), nothing to report as a failure.
+                raise LostLease(f"ingestion {lease.ingestion_id} was deleted") from exc
             log.exception("ingestion %s failed unexpectedly", lease.ingestion_id)
             self._finish(lease, "failed", error=("internal_error", type(exc).__name__))
+
+    def _deleted(self, lease: Lease) -> bool:
+        """Whether the ingestion's row is gone (its tenant deleted); False when that cannot
+        be told."""
+        try:
+            with self.database.transaction(write=False) as session:
+                return session.get(Ingestion, lease.ingestion_id) is None
+        except SQLAlchemyError:
+            return False
 
     def _run(self, lease: Lease) -> None:
         with self.database.transaction(write=False) as session:
