@@ -148,6 +148,22 @@ def _error(
     )
 
 
+# PostgreSQL's SQLSTATEs for a transaction it ended to resolve a conflict between writers.
+WRITE_CONFLICT_STATES = {"40P01": "a deadlock", "40001": "a serialization failure"}
+
+
+def database_problem(exc: OperationalError) -> tuple[str, int]:
+    """What a 503 for this database error says, and its Retry-After seconds. Most are an
+    outage; a deadlock or serialization failure (PostgreSQL) and a lock held past the busy
+    timeout (SQLite) are writers colliding on a healthy database, worth retrying at once."""
+    conflict = WRITE_CONFLICT_STATES.get(getattr(exc.orig, "sqlstate", None) or "")
+    if conflict is not None:
+        return f"the database ended this request in {conflict} with concurrent writes; retry", 1
+    if "database is locked" in str(exc.orig):
+        return "the database stayed locked by other writers; retry", 1
+    return "the database cannot be reached; retry later", 5
+
+
 def _field_problem(error: dict[str, Any]) -> dict[str, str]:
     """A validation error as `{"field", "message"}`, the field a dotted path."""
     if error["type"] == "json_invalid":
@@ -202,11 +218,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def database_down(_request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
+        message, retry_after = database_problem(exc)
         return _error(
-            503,
-            "database_unavailable",
-            "the database cannot be reached; retry later",
-            headers={"Retry-After": "5"},
+            503, "database_unavailable", message, headers={"Retry-After": str(retry_after)}
         )
 
     @app.exception_handler(PoolTimeout)
