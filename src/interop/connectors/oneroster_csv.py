@@ -61,7 +61,8 @@ COURSES = TopicSpec(
     "courses.csv",
     ("sourcedId", "title", "orgSourcedId"),
     lists=("grades", "subjects", "subjectCodes"),
-    references={"orgSourcedId": "orgs"},
+    # schoolYearSourcedId names the course's school year: an academic session.
+    references={"schoolYearSourcedId": "academic_sessions", "orgSourcedId": "orgs"},
 )
 CLASSES = TopicSpec(
     "classes",
