@@ -128,6 +128,15 @@ def test_install_without_id_or_name_is_400(server, api: httpx.Client) -> None:
     assert response.json()["error"]["details"][0]["field"] == "body.integration"
 
 
+def test_the_document_says_an_install_names_its_integration(api: httpx.Client) -> None:
+    # Unsaid, a fuzzer's schema-valid {"integration": {"id": null}} was a 400.
+    reference = api.get("/openapi.json").json()["components"]["schemas"]["IntegrationRef"]
+    assert reference["anyOf"] == [
+        {"required": ["id"], "properties": {"id": {"type": "string"}}},
+        {"required": ["name"], "properties": {"name": {"type": "string"}}},
+    ]
+
+
 def test_install_twice_in_a_cloud_is_409(server, api: httpx.Client) -> None:
     owner = new_account(server, api)
     new_integration(api, owner)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
 from interop.schemas import InputModel, JsonDateTime, JsonUUID, NonBlank
@@ -46,6 +46,16 @@ class ActorOut(BaseModel):
 
 
 class IntegrationRef(InputModel):
+    # The install refuses a reference that names neither (400); the schema says so too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("id", "name")
+            ]
+        }
+    )
+
     id: JsonUUID | None = None
     name: NonBlank | None = Field(default=None, min_length=1, max_length=64)
     version: NonBlank | None = Field(
