@@ -269,6 +269,19 @@ def run_worker(server: Any, **overrides: Any) -> int:
         database.dispose()
 
 
+def collect(
+    server: Any, api: httpx.Client, actor: Caller, state: str | None = "success"
+) -> dict[str, Any]:
+    """Queue a collection for the actor's tenant, run it in this process, and return the
+    ingestion as the API shows it (checked to have ended in `state`, unless None)."""
+    ingestion_id = queue_collection(api, actor)
+    assert run_worker(server) == 1
+    result = ingestion(api, actor, ingestion_id)
+    if state is not None:
+        assert result["state"] == state, result
+    return result
+
+
 def ingestion(api: httpx.Client, caller: Caller, ingestion_id: str) -> dict[str, Any]:
     response = api.get(f"/v2/interop/ingestions/{ingestion_id}", headers=caller.headers)
     assert response.status_code == 200, response.text

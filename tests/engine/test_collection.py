@@ -12,10 +12,8 @@ from factories import (
     ONEROSTER_MINIMAL,
     ONEROSTER_RECOMMENDED,
     Caller,
-    ingestion,
+    collect,
     new_collecting_tenant,
-    queue_collection,
-    run_worker,
 )
 from interop.db import Database
 from interop.engine import scope
@@ -34,12 +32,6 @@ MINIMAL_COUNTS = {
     "enrollments": 9,
     "demographics": 4,
 }
-
-
-def collect(server, api: httpx.Client, actor: Caller) -> dict:
-    ingestion_id = queue_collection(api, actor)
-    assert run_worker(server) == 1
-    return ingestion(api, actor, ingestion_id)
 
 
 def stored(api: httpx.Client, actor: Caller, topic: str, **params: str) -> list[dict]:

@@ -16,10 +16,8 @@ from factories import (
     ONEROSTER_MINIMAL,
     ONEROSTER_RECOMMENDED,
     Caller,
-    ingestion,
+    collect,
     new_collecting_tenant,
-    queue_collection,
-    run_worker,
 )
 
 BUNDLES = [
@@ -178,14 +176,6 @@ def rewrite(bundle: Path, topic: str, change: Callable[[list[list[str]]], list[l
 
 
 # --- the tenant, read through the API ----------------------------------------------------
-
-
-def collect(server, api: httpx.Client, actor: Caller) -> dict:
-    ingestion_id = queue_collection(api, actor)
-    assert run_worker(server) == 1
-    result = ingestion(api, actor, ingestion_id)
-    assert result["state"] == "success", result
-    return result
 
 
 def pages(api: httpx.Client, actor: Caller, topic: str, page_size: int, **params: str) -> list:

@@ -12,10 +12,8 @@ from sqlalchemy import update
 
 from factories import (
     Caller,
-    ingestion,
+    collect,
     new_collecting_tenant,
-    queue_collection,
-    run_worker,
 )
 from interop.db import Database
 from interop.roster.models import topic_table
@@ -108,14 +106,6 @@ def write_bundle(
         rows = [replaced.get(line.split(",", 1)[0], line) for line in lines]
         (target / file).write_text("\n".join(row for row in rows if row is not None) + "\n")
     return target
-
-
-def collect(server, api: httpx.Client, actor: Caller) -> dict:
-    ingestion_id = queue_collection(api, actor)
-    assert run_worker(server) == 1
-    result = ingestion(api, actor, ingestion_id)
-    assert result["state"] == "success", result
-    return result
 
 
 def stored_ids(api: httpx.Client, actor: Caller) -> dict[str, set[str]]:

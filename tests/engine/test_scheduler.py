@@ -15,6 +15,7 @@ from sqlalchemy import select
 from factories import (
     ONEROSTER_MINIMAL,
     Caller,
+    collect,
     ingestion,
     new_collecting_tenant,
     new_tenant,
@@ -51,13 +52,6 @@ def scheduled_ingestions(server) -> list[Ingestion]:
         rows = list(session.scalars(select(Ingestion).where(Ingestion.trigger == "schedule")))
     database.dispose()
     return rows
-
-
-def collected(server, api, actor: Caller) -> dict:
-    """Queue a collection, run the worker, and return the ingestion as the API shows it."""
-    ingestion_id = queue_collection(api, actor)
-    run_worker(server)
-    return ingestion(api, actor, ingestion_id)
 
 
 def tick_at(server, now: datetime) -> int:
@@ -272,7 +266,7 @@ def test_suspend_collection_cancels_collections_inside_its_window(server, api):
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     now = datetime.now(UTC)
     rollover(api, actor, "suspend_collection", now - timedelta(days=1), now + timedelta(days=1))
-    result = collected(server, api, actor)
+    result = collect(server, api, actor, state=None)
     assert result["state"] == "cancelled"
     assert result["error"]["code"] == "collection_suspended"
     assert api.get("/v2/interop/data/users", headers=actor.headers).json()["data"] == []
@@ -282,7 +276,7 @@ def test_suspend_collection_outside_its_window_changes_nothing(server, api):
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     now = datetime.now(UTC)
     rollover(api, actor, "suspend_collection", now + timedelta(days=1), now + timedelta(days=2))
-    assert collected(server, api, actor)["state"] == "success"
+    assert collect(server, api, actor, state=None)["state"] == "success"
 
 
 def test_an_active_rollover_applies_from_now_though_its_window_begins_later(server, api):
@@ -294,7 +288,7 @@ def test_an_active_rollover_applies_from_now_though_its_window_begins_later(serv
         api, actor, "suspend_collection", now + timedelta(days=1), now + timedelta(days=2), "active"
     )
     assert active_rollover_id(api, actor) == early["id"]
-    result = collected(server, api, actor)
+    result = collect(server, api, actor, state=None)
     assert result["state"] == "cancelled", result
     assert result["error"]["code"] == "collection_suspended"
     assert api.get("/v2/interop/data/users", headers=actor.headers).json()["data"] == []
@@ -310,7 +304,7 @@ def test_a_scheduled_rollover_past_its_start_applies_before_the_engine_activates
     )
     assert late["status"] == "scheduled"
     assert active_rollover_id(api, actor) == late["id"]
-    assert collected(server, api, actor)["error"]["code"] == "collection_suspended"
+    assert collect(server, api, actor, state=None)["error"]["code"] == "collection_suspended"
     tick_at(server, now)
     assert rollover_status(server, late["id"]) == "active"
     assert active_rollover_id(api, actor) == late["id"]
@@ -351,7 +345,7 @@ def test_a_rollover_put_completed_or_cancelled_inside_its_window_no_longer_appli
     url = f"/v2/interop/tenant/rollovers/{window['id']}"
     assert api.put(url, json=body, headers=actor.headers).status_code == 200
     assert active_rollover_id(api, actor) is None
-    assert collected(server, api, actor)["state"] == "success"
+    assert collect(server, api, actor, state=None)["state"] == "success"
 
 
 def test_an_active_rollover_past_its_end_no_longer_applies(server, api):
@@ -362,7 +356,7 @@ def test_an_active_rollover_past_its_end_no_longer_applies(server, api):
         api, actor, "suspend_collection", now - timedelta(days=2), now - timedelta(days=1), "active"
     )
     assert active_rollover_id(api, actor) is None
-    assert collected(server, api, actor)["state"] == "success"
+    assert collect(server, api, actor, state=None)["state"] == "success"
     tick_at(server, now)
     assert rollover_status(server, over["id"]) == "completed"
 
@@ -379,7 +373,7 @@ def test_retain_deletes_upserts_but_withholds_deletions(server, api, tmp_path):
     (bundle / "users.csv").write_text("\n".join(users) + "\n")
     orgs = (bundle / "orgs.csv").read_text().replace("The Other School", "Renamed")
     (bundle / "orgs.csv").write_text(orgs)
-    result = collected(server, api, actor)
+    result = collect(server, api, actor, state=None)
     assert result["stats"]["deleted"] == 0
     assert result["stats"]["updated"] == 1
     assert result["details"]["withheld_deletions"] == {"users": 1}
