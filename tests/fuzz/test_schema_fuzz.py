@@ -24,8 +24,12 @@ ACTOR_PREFIXES = ("/v2/interop/tenant", "/v2/interop/data")
 # Rules between fields that JSON Schema cannot state (a rollover ends after it starts, in the
 # tenant's own cloud): a schema-valid body may still be a documented 400 here.
 # Nor can it say what a valid public key is: a schema-valid `jwk` object is still a 400;
-# nor what a blueprint is: any string is schema-valid, and only blueprint XML is accepted.
+# nor what a blueprint is: any string is schema-valid, and only blueprint XML is accepted;
+# nor which connector locations a collection may read (the server's INTEROP_SOURCE_ROOTS,
+# public http(s) hosts): any string is a schema-valid location, and an install refuses one
+# no collection could read.
 CROSS_FIELD_RULES = {
+    ("POST", "/v2/interop/clouds/{id}/actors"),
     ("POST", "/v2/interop/lti/platforms"),
     ("POST", "/v2/interop/clients/{client_id}/keys"),
     ("POST", "/v2/interop/integrations/{id}/versions"),
