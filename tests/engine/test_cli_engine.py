@@ -33,7 +33,7 @@ def test_ingestions_run_wait_follows_the_ingestion_to_its_end(server, api):
     out, err = waiting.communicate(timeout=60)
     assert waiting.returncode == 0, err
     assert "queued ingestion" in out
-    assert "success: read 32, created 30" in out
+    assert "success: read 32, created 32" in out
     assert "users.csv" in err  # the progress bar's line for the file
 
 

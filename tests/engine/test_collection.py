@@ -20,13 +20,10 @@ from interop.engine import scope
 from interop.roster.models import topic_table
 
 TOPICS = ("orgs", "academic_sessions", "courses", "classes", "users", "enrollments", "demographics")
-# The minimal bundle's courses.csv shifts each title into schoolYearSourcedId, which then
-# names no academic session: both courses are rejected (the classes under them are written).
-MINIMAL_REJECTED = 2
 MINIMAL_COUNTS = {
     "orgs": 3,
     "academic_sessions": 3,
-    "courses": 0,
+    "courses": 2,
     "classes": 3,
     "users": 8,
     "enrollments": 9,
@@ -56,10 +53,10 @@ def test_minimal_bundle_ingests_with_exact_counts(server, api):
     assert result["state"] == "success", result
     assert result["stats"] == {
         "records_read": 32,
-        "created": 30,
+        "created": 32,
         "updated": 0,
         "deleted": 0,
-        "rejected": MINIMAL_REJECTED,
+        "rejected": 0,
     }
     assert counts(api, actor) == MINIMAL_COUNTS
     assert result["progress"]["users.csv"] == 8
@@ -138,8 +135,7 @@ def test_narrowing_the_scope_deletes_what_left_it(server, api):
     assert enrolled == {"stu1", "stu2", "tea1", "proc1"}
     # Everyone still belongs to sch1, which stays in scope: users remain.
     assert len(stored(api, actor, "users")) == 8
-    # cla2+cla3 and their 5 enrollments (cou2, rejected, was never stored)
-    assert result["stats"]["deleted"] == 2 + 5
+    assert result["stats"]["deleted"] == 1 + 2 + 5  # cou2, cla2+cla3, their 5 enrollments
 
 
 def test_an_unchanged_second_run_changes_nothing(server, api):
@@ -152,7 +148,7 @@ def test_an_unchanged_second_run_changes_nothing(server, api):
         "created": 0,
         "updated": 0,
         "deleted": 0,
-        "rejected": MINIMAL_REJECTED,
+        "rejected": 0,
     }
     assert stored(api, actor, "users") == before
 
@@ -242,12 +238,10 @@ def test_bad_rows_are_rejected_with_file_and_line_and_good_rows_land(server, api
     _, actor = new_collecting_tenant(server, api, bundle)
     result = collect(server, api, actor)
     assert result["state"] == "success"
-    assert result["stats"]["rejected"] == 4 + MINIMAL_REJECTED
-    assert result["stats"]["created"] == 30
+    assert result["stats"]["rejected"] == 4
+    assert result["stats"]["created"] == 32
     rejected = {(r["file"], r["line"]): r for r in result["details"]["rejected_rows"]}
     assert set(rejected) == {
-        ("courses.csv", 2),
-        ("courses.csv", 3),
         ("users.csv", 10),
         ("users.csv", 11),
         ("users.csv", 12),

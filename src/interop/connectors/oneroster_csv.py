@@ -61,8 +61,7 @@ COURSES = TopicSpec(
     "courses.csv",
     ("sourcedId", "title", "orgSourcedId"),
     lists=("grades", "subjects", "subjectCodes"),
-    # schoolYearSourcedId names the course's school year: an academic session.
-    references={"schoolYearSourcedId": "academic_sessions", "orgSourcedId": "orgs"},
+    references={"orgSourcedId": "orgs"},
 )
 CLASSES = TopicSpec(
     "classes",

@@ -312,7 +312,7 @@ def _matches(
 # scoping stores something else (a scope or rejection rule changed). A collection whose
 # fingerprint matches the tenant's last one is not run, so without this a tenant whose export
 # does not change would keep what an older version made of it until it did.
-COLLECTION_RULES = "2026-11-28.2"
+COLLECTION_RULES = "2026-11-28"
 
 
 def source_fingerprint(bundle: Bundle, rules: ScopingRules, retain_deletes: bool) -> str:
