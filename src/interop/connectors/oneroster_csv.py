@@ -61,6 +61,8 @@ COURSES = TopicSpec(
     "courses.csv",
     ("sourcedId", "title", "orgSourcedId"),
     lists=("grades", "subjects", "subjectCodes"),
+    # Not schoolYearSourcedId: exports name school years they do not list (OneRoster's own
+    # minimal example puts titles there), and nothing refers to it (docs/API.md).
     references={"orgSourcedId": "orgs"},
 )
 CLASSES = TopicSpec(
