@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import new_tenant
+from factories import ONEROSTER_MINIMAL, install_connector, new_tenant
 
 ROLLOVERS = "/v2/interop/tenant/rollovers"
 BASE = datetime(2027, 6, 1, tzinfo=UTC)
@@ -342,3 +342,24 @@ def test_creates_racing_the_delete_of_the_tenant_are_created_or_refused_cleanly(
             round_,
             results,
         )
+
+
+def test_creates_naming_a_connector_being_uninstalled_are_created_or_400(
+    server, api: httpx.Client
+) -> None:
+    # The create read the connector without holding it: an uninstall committed meanwhile made
+    # the new rollover's foreign key to it fail.
+    for round_ in range(6):
+        owner, actor = new_tenant(server, api, integration=f"gradebook-{uuid.uuid4().hex[:8]}")
+        cloud = f"/v2/interop/clouds/{actor.extra['cloud_id']}"
+        connector = install_connector(api, owner, actor.extra["cloud_id"], str(ONEROSTER_MINIMAL))
+        requests = [("DELETE", f"{cloud}/actors/{connector['id']}", None, owner.headers)]
+        for index in range(1, 5):
+            body = _body(actor, start=10 * index, end=10 * index + 5, name=f"r{index}")
+            requests.append(
+                ("POST", ROLLOVERS, {**body, "actor_id": connector["id"]}, actor.headers)
+            )
+        with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            results = list(pool.map(lambda request: _send(server, request), requests))
+        assert results[0] == (204, ""), (round_, results)
+        assert set(results[1:]) <= {(200, ""), (400, "invalid_request")}, (round_, results)

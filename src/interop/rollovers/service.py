@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from interop.actors.models import Actor
 from interop.auth.principals import Principal
 from interop.concurrency import check_if_match
-from interop.db import AnySelect, utcnow
+from interop.db import AnySelect, held_against_deletion, utcnow
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.rollovers.models import Rollover
 from interop.rollovers.schemas import SORT_FIELDS, RolloverIn
@@ -121,8 +121,11 @@ def _validate(session: Session, tenant: Tenant, body: RolloverIn) -> None:
 
 
 def _actor_in_cloud(session: Session, actor_id: uuid.UUID, cloud_id: uuid.UUID) -> bool:
+    """Whether the actor is one of the cloud's, held against deletion until the write ends:
+    an uninstall racing the write waits, or went first and the actor is not found (400),
+    where the new row's foreign key failed."""
     found = select(Actor.id).where(Actor.id == actor_id, Actor.cloud_id == cloud_id)
-    return session.scalar(select(found.exists())) is True
+    return session.scalar(held_against_deletion(found)) is not None
 
 
 def _refuse_overlap(
