@@ -237,6 +237,24 @@ def test_delete_active_rollover_is_409(server, api: httpx.Client) -> None:
     assert api.get(f"{ROLLOVERS}/count", headers=actor.headers).json() == 1
 
 
+def test_a_scheduled_rollover_already_in_effect_cannot_be_deleted(server, api: httpx.Client):
+    # Past its start, before the scheduler's pass that makes it active: the engine applies it
+    # and the tenant state names it, but DELETE went by its status alone.
+    _, actor = new_tenant(server, api)
+    now = datetime.now(UTC)
+    body = {
+        **_body(actor),
+        "start_date": (now - timedelta(hours=1)).isoformat(),
+        "end_date": (now + timedelta(days=1)).isoformat(),
+    }
+    begun = api.post(ROLLOVERS, json=body, headers=actor.headers).json()["data"]
+    assert begun["status"] == "scheduled"
+    response = api.delete(f"{ROLLOVERS}/{begun['id']}", headers=actor.headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "rollover_active"
+    assert api.get(f"{ROLLOVERS}/count", headers=actor.headers).json() == 1
+
+
 def test_sort_by_several_keys(server, api: httpx.Client) -> None:
     _, actor = new_tenant(server, api)
     _create(api, actor, name="b", start=0, end=1, type="retain_deletes")
