@@ -27,6 +27,7 @@ COMMANDS = [
     ["worker"],
     ["ingestions"],
     ["ingestions", "run"],
+    ["ingestions", "prune"],
     ["keys"],
     ["keys", "rotate"],
     ["clients"],

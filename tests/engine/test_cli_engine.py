@@ -5,11 +5,22 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
-from factories import ONEROSTER_MINIMAL, engine_settings, new_collecting_tenant, run_worker
-from interop.db import Database
+from sqlalchemy import select
+
+from factories import (
+    ONEROSTER_MINIMAL,
+    collect,
+    engine_settings,
+    new_collecting_tenant,
+    queue_collection,
+    run_worker,
+)
+from interop.db import Database, utcnow
 from interop.engine.commands import start_engine
+from interop.ingestions.models import Ingestion
 
 INTEROP = str(Path(sys.executable).parent / "interop")
 
@@ -67,3 +78,45 @@ def test_a_worker_process_leaves_its_start_up_objects_out_of_collections(server)
         engine.stop()
         database.dispose()
         gc.unfreeze()
+
+
+def test_ingestions_prune_deletes_old_history_but_each_tenant_s_latest(server, api):
+    tenants = [new_collecting_tenant(server, api, ONEROSTER_MINIMAL)[1] for _ in range(2)]
+    ended = {
+        actor.extra["tenant_id"]: [collect(server, api, actor)["id"] for _ in range(3)]
+        for actor in tenants
+    }
+    first, second = (ended[actor.extra["tenant_id"]] for actor in tenants)
+    _complete_days_ago(server, dict(zip(first, (100, 90, 80), strict=True)))
+    _complete_days_ago(server, dict(zip(second, (100, 90, 1), strict=True)))
+    pending = queue_collection(api, tenants[0])
+
+    pruning = interop(server, "ingestions", "prune", "--older-than-days", "30")
+    out, err = pruning.communicate(timeout=60)
+    assert pruning.returncode == 0, err
+    assert out.startswith("deleted 4 ingestions completed before ")
+    # Each tenant's latest ended one stays, however old (the first's, 80 days), with the
+    # pending one; the rest older than 30 days go.
+    remaining = _ingestion_ids(server)
+    assert {first[2], pending, second[2]} <= remaining
+    assert not {first[0], first[1], second[0], second[1]} & remaining
+
+
+def _complete_days_ago(server, days_by_id: dict[str, int]) -> None:
+    database = Database(server.database_url)
+    try:
+        with database.transaction() as session:
+            for ingestion_id, days in days_by_id.items():
+                row = session.get(Ingestion, uuid.UUID(ingestion_id))
+                row.completed_at = utcnow() - timedelta(days=days)
+    finally:
+        database.dispose()
+
+
+def _ingestion_ids(server) -> set[str]:
+    database = Database(server.database_url)
+    try:
+        with database.transaction(write=False) as session:
+            return {str(i) for i in session.scalars(select(Ingestion.id))}
+    finally:
+        database.dispose()
