@@ -15,7 +15,7 @@ from interop.concurrency import check_if_match
 from interop.db import AnySelect, held_against_deletion, utcnow
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.rollovers.models import Rollover
-from interop.rollovers.repository import in_effect
+from interop.rollovers.repository import rollover_in_effect
 from interop.rollovers.schemas import SORT_FIELDS, RolloverIn
 from interop.rollovers.schemas import Rollover as RolloverOut
 from interop.tenants.models import Tenant
@@ -102,16 +102,12 @@ def delete_rollover(
     check_if_match(if_match, rollover.version)
     # Active by its status, or a scheduled one the engine applies already (its start has
     # passed; the scheduler's next pass makes it active): the tenant state names it too.
-    if rollover.status == "active" or _in_effect_now(session, rollover):
+    in_effect = rollover_in_effect(session, rollover.tenant_id, utcnow())
+    if rollover.status == "active" or in_effect == rollover.id:
         raise Conflict(
             "rollover_active", "an active rollover cannot be deleted; cancel or complete it"
         )
     session.delete(rollover)
-
-
-def _in_effect_now(session: Session, rollover: Rollover) -> bool:
-    statement = select(Rollover.id).where(Rollover.id == rollover.id, in_effect(utcnow()))
-    return session.scalar(statement) is not None
 
 
 def _validate(session: Session, tenant: Tenant, body: RolloverIn) -> None:
