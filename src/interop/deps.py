@@ -16,6 +16,7 @@ from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
 from interop.auth.service import (
     InvalidToken,
+    count_sign_in,
     is_foreign_token,
     principal_from_basic,
     principal_from_bearer,
@@ -197,7 +198,12 @@ def _principal_from_credentials(
         client_id, secret = decode_basic(value)
     except ValueError as exc:
         raise InvalidToken(str(exc)) from exc
-    return principal_from_basic(session, get_secret_box(request), client_id, secret)
+    try:
+        return principal_from_basic(session, get_secret_box(request), client_id, secret)
+    except InvalidToken:
+        # A wrong secret draws on the key's bucket too (a right one does in `_within_limit`).
+        count_sign_in(request.app.state.rate_limiter, session, client_id)
+        raise
 
 
 def declares_security(

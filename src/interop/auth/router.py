@@ -8,13 +8,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from interop.auth.basic import decode_basic
-from interop.auth.service import ClientCredential, OAuthError, authenticate_client, issue_token
-from interop.clientkeys.service import ASSERTION_TYPE, authenticate_assertion
+from interop.auth.service import (
+    ClientCredential,
+    OAuthError,
+    authenticate_client,
+    count_sign_in,
+    issue_token,
+)
+from interop.clientkeys.service import ASSERTION_TYPE, assertion_issuer, authenticate_assertion
 from interop.deps import get_database, get_jwks, get_keys, get_secret_box, get_settings
+from interop.ratelimit import RateLimited, RateLimiter
 from interop.routing import InteropRoute
 from interop.threads import in_thread
 
 router = APIRouter(tags=["Auth"], route_class=InteropRoute)
+
+# Every answer of the token endpoint (RFC 6749 §5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 TOKEN_REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
@@ -60,6 +70,12 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "RFC 6749 §5.2: invalid_request, unsupported_grant_type"},
     401: {"description": "RFC 6749 §5.2: invalid_client"},
+    429: {
+        "description": (
+            "rate_limited (when INTEROP_RATE_LIMIT_PER_MINUTE is set): the client this request "
+            "names made too many requests; retry after Retry-After seconds"
+        )
+    },
 }
 
 
@@ -82,20 +98,23 @@ async def token(request: Request) -> JSONResponse:
         authorization = request.headers.get("authorization")
         if "client_assertion_type" in form or "client_assertion" in form:
             authenticate = _assertion_authentication(request, authorization, form)
+            named_client = form.get("client_id") or assertion_issuer(form["client_assertion"])
         else:
-            client_id, secret = _client_credentials(authorization, form)
-            authenticate = _secret_authentication(request, client_id, secret)
+            named_client, secret = _client_credentials(authorization, form)
+            authenticate = _secret_authentication(request, named_client, secret)
         if not form.get("grant_type"):
             raise OAuthError("invalid_request", "grant_type is required")
         if form["grant_type"] != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
-        body = await _issue(request, authenticate)
+        body = await _issue(request, named_client, authenticate)
     except OAuthError as error:
         return _oauth_error_response(error)
+    except RateLimited as limited:
+        return _rate_limited_response(limited)
     if form.get("scope"):
         # Every scope is granted: a principal's reach is set by its kind, not by scopes.
         body["scope"] = form["scope"]
-    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    return JSONResponse(body, headers=NO_STORE)
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that sign access tokens")
@@ -108,14 +127,26 @@ def jwks(request: Request) -> JSONResponse:
 Authenticate = Callable[[], ClientCredential]
 
 
-async def _issue(request: Request, authenticate: Authenticate) -> dict[str, Any]:
+async def _issue(
+    request: Request, named_client: str | None, authenticate: Authenticate
+) -> dict[str, Any]:
     def work() -> dict[str, Any]:
+        # Before the secret or assertion is checked: a refused request costs no hash, and
+        # spends no assertion.
+        _count_sign_in(request, named_client)
         credential = authenticate()
         keys = get_keys(request)
         keys.follow_rotation()
         return issue_token(keys, get_settings(request), credential)
 
     return await in_thread(work)
+
+
+def _count_sign_in(request: Request, client_id: str | None) -> None:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if limiter.enabled and client_id:
+        with get_database(request).transaction(write=False) as session:
+            count_sign_in(limiter, session, client_id)
 
 
 def _secret_authentication(request: Request, client_id: str, secret: str) -> Authenticate:
@@ -190,8 +221,17 @@ def _client_credentials(authorization: str | None, form: dict[str, str]) -> tupl
     return form["client_id"], form["client_secret"]
 
 
+def _rate_limited_response(limited: RateLimited) -> JSONResponse:
+    """429 in the endpoint's RFC 6749 shape (the RFC defines no code for it)."""
+    return JSONResponse(
+        {"error": limited.code, "error_description": limited.message},
+        status_code=429,
+        headers={**NO_STORE, "Retry-After": str(limited.retry_after)},
+    )
+
+
 def _oauth_error_response(error: OAuthError) -> JSONResponse:
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    headers = dict(NO_STORE)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="interop"'
     return JSONResponse(

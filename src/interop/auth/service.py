@@ -18,6 +18,7 @@ from interop.auth.secrets import SecretBox
 from interop.config import Settings
 from interop.db import storable_text
 from interop.errors import InteropError
+from interop.ratelimit import RateLimiter
 from interop.tenants.models import Tenant
 
 AUDIENCE = "interop-api"
@@ -79,6 +80,17 @@ def known_client(session: Session, client_id: str) -> tuple[ClientCredential, uu
     if actor is not None:
         return ClientCredential("actor", client_id, actor.secret_generation), actor.account_id
     return None
+
+
+def count_sign_in(limiter: RateLimiter, session: Session, client_id: str) -> None:
+    """Take one request from the bucket of the client a sign-in names, whether or not its
+    secret turns out right, or raise `RateLimited`: with the limit on, guessing a client's
+    secret is held to the client's own rate, and an exhausted bucket answers 429 to a right
+    secret and a wrong one alike, so the answer tells a guesser nothing. A client id that
+    names no client gets no bucket: there is no secret to guess, and the buckets kept in the
+    database stay bounded by the clients that exist."""
+    if limiter.enabled and known_client(session, client_id) is not None:
+        limiter.check(client_id, session)
 
 
 def issue_token(keys: KeyRing, settings: Settings, credential: ClientCredential) -> dict[str, Any]:

@@ -183,6 +183,16 @@ def authenticate_assertion(
     return found[0]
 
 
+def assertion_issuer(assertion: str) -> str | None:
+    """The client an assertion names (its iss, unverified), or None if it names none: whose
+    rate-limit bucket the token request draws on before the assertion is checked."""
+    try:
+        issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
 def _unverified(assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         header = jwt.get_unverified_header(assertion)
