@@ -62,6 +62,20 @@ def test_enrollment_rows_typed_values_and_rejections(tmp_path: Path) -> None:
     ]
 
 
+def test_dates_in_the_iso_8601_calendar_forms_are_stored_as_year_month_day(
+    tmp_path: Path,
+) -> None:
+    given = ["2010-05-01", "20100501", "2010-W17-6", " 2010-05-01 ", "05/01/2010"]
+    lines = [ENROLLMENTS_HEADER] + [
+        f"e{n},,,c1,s1,u1,student,,{value}," for n, value in enumerate(given)
+    ]
+    rows = _rows(tmp_path, ENROLLMENTS, "\n".join(lines) + "\n")
+    assert [row.fields["begin_date"] for row in rows if isinstance(row, SourceRow)] == [
+        "2010-05-01"
+    ] * 4
+    assert rows[4] == (6, "beginDate must be a date YYYY-MM-DD, got '05/01/2010'")
+
+
 def test_list_columns_split_on_commas_and_drop_empty_items(tmp_path: Path) -> None:
     text = (
         "sourcedId,title,orgSourcedId,grades,subjects\n"
