@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from interop.db import Database
 from interop.ingestions.models import Ingestion
 
-# Served by the index on (state, completed_at): ingestions are never pruned, and a scrape
-# must not scan their whole history.
+# Served by the index on (state, completed_at): history grows until an operator prunes it
+# (`interop ingestions prune`), and a scrape must not scan all of it for one row.
 LATEST_SUCCESS = (
     select(Ingestion.records_read, Ingestion.started_at, Ingestion.completed_at)
     .where(Ingestion.state == "success")
