@@ -78,29 +78,29 @@ CASES: dict[str, tuple[Send, str]] = {
         lambda t, b: t.install(
             {"type": "connector", "name": b, "source": {"kind": "oneroster_csv", "location": "x"}}
         ),
-        "body.connector.name",
+        "body.name",
     ),
     "connector location": (
         lambda t, b: t.install(
             {"type": "connector", "name": "SIS", "source": {"kind": "oneroster_csv", "location": b}}
         ),
-        "body.connector.source.location",
+        "body.source.location",
     ),
     "actor name": (
         lambda t, b: t.install(
             {"type": "integration", "integration": {"name": "gradebook"}, "name": b}
         ),
-        "body.integration.name",
+        "body.name",
     ),
     "installed integration's name": (
         lambda t, b: t.install({"type": "integration", "integration": {"name": b}}),
-        "body.integration.integration.name",
+        "body.integration.name",
     ),
     "installed version": (
         lambda t, b: t.install(
             {"type": "integration", "integration": {"name": "gradebook", "version": b}}
         ),
-        "body.integration.integration.version",
+        "body.integration.version",
     ),
     "rollover name": (lambda t, b: t.rollover(b), "body.name"),
     "scoping school identifier": (

@@ -164,13 +164,34 @@ def database_problem(exc: OperationalError) -> tuple[str, int]:
     return "the database cannot be reached; retry later", 5
 
 
-def _field_problem(error: dict[str, Any]) -> dict[str, str]:
-    """A validation error as `{"field", "message"}`, the field a dotted path."""
+def _field_problem(error: dict[str, Any], union_tag: str | None, body: Any) -> dict[str, str]:
+    """A validation error as `{"field", "message"}`, the field a dotted path through the
+    request as sent."""
     if error["type"] == "json_invalid":
         # FastAPI puts the character offset where the field would be ("body.1").
         position, reason = error["loc"][-1], error.get("ctx", {}).get("error", "")
         return {"field": "body", "message": f"invalid JSON at character {position}: {reason}"}
-    return {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+    location = list(error["loc"])
+    # pydantic names the member of a discriminated union it validated the body as
+    # ("body.connector.name" for {"type": "connector", "name": …}), a level the body does
+    # not have.
+    if (
+        union_tag
+        and location[:1] == ["body"]
+        and isinstance(body, dict)
+        and len(location) > 1
+        and location[1] == body.get(union_tag)
+    ):
+        del location[1]
+    return {"field": ".".join(str(part) for part in location), "message": error["msg"]}
+
+
+def _body_union_tag(request: Request) -> str | None:
+    """The field that tells apart the members of the route's body, when the body is a
+    discriminated union (an actor install's `type`)."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    tag = getattr(getattr(body_field, "field_info", None), "discriminator", None)
+    return tag if isinstance(tag, str) else None
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -184,8 +205,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [_field_problem(error) for error in exc.errors()]
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        tag = _body_union_tag(request)
+        details = [_field_problem(error, tag, exc.body) for error in exc.errors()]
         first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid"
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         return _error(400, "invalid_request", f"invalid request: {first}{more}", details)

@@ -339,3 +339,23 @@ def test_installs_racing_an_integration_delete_never_leave_a_tenant_without_it(
         else:
             assert ("delete", 409, "integration_in_use") in results, results
             assert installs == {(200, "")}, results
+
+
+def test_install_errors_name_fields_as_the_body_has_them(server, api: httpx.Client) -> None:
+    # Not under the union member pydantic chose ("body.integration.integration").
+    owner = new_account(server, api)
+    cloud_id = new_cloud(api, owner)["id"]
+    cases = [
+        ({"type": "integration"}, "body.integration"),
+        ({"type": "connector", "name": "SIS"}, "body.source"),
+        (
+            {"type": "connector", "name": "SIS", "source": {"kind": "oneroster_csv"}},
+            "body.source.location",
+        ),
+        ({"type": "printer"}, "body"),
+    ]
+    for body, field in cases:
+        response = _install(api, owner, cloud_id, body)
+        assert response.status_code == 400, response.text
+        fields = [problem["field"] for problem in response.json()["error"]["details"]]
+        assert fields == [field], (body, fields)
