@@ -136,14 +136,18 @@ def rejected_ids(result: dict) -> list[str | None]:
     return [row["sourced_id"] for row in result["details"]["rejected_rows"]]
 
 
-def scope_to(api: httpx.Client, actor: Caller, school: str) -> None:
-    response = api.post(
-        "/v2/interop/tenant/scoping/schools",
-        params={"replace": "true"},
-        json={"data": [{"school_ref_id": school}]},
-        headers=actor.headers,
-    )
-    assert response.status_code == 200, response.text
+def scope_to(api: httpx.Client, actor: Caller, school: str, course: str | None = None) -> None:
+    entries = {"schools": {"school_ref_id": school}}
+    if course is not None:
+        entries["courses"] = {"course_ref_id": course}
+    for kind, entry in entries.items():
+        response = api.post(
+            f"/v2/interop/tenant/scoping/{kind}",
+            params={"replace": "true"},
+            json={"data": [entry]},
+            headers=actor.headers,
+        )
+        assert response.status_code == 200, response.text
 
 
 def test_a_course_missing_its_title_keeps_its_record_and_everything_under_it(server, api, tmp_path):
@@ -496,19 +500,19 @@ HOLDINGS = {
 }
 
 
-# sch2's class, whose school places it out of sch1's scope whatever its course names.
-CLASS_OUT_BY_ITS_SCHOOL = {
+# sch2's class, whose school places it out of sch1's scope whatever its course names, and
+# sch2's enrollments, which their school places out when their class names nothing.
+OUT_BY_ITS_SCHOOL = {
     "course-dropped": {"courses": {"cou2": None}},
     "course-names-nothing": {"classes": {"cla2": "cla2,C2,gone,sch2,t1"}},
     "course-missing": {"classes": {"cla2": "cla2,C2,,sch2,t1"}},  # rejected for it
+    "class-dropped": {"classes": {"cla2": None}},
 }
 
 
 @pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "left-the-scope"])
-@pytest.mark.parametrize(
-    "edits", CLASS_OUT_BY_ITS_SCHOOL.values(), ids=CLASS_OUT_BY_ITS_SCHOOL.keys()
-)
-def test_a_class_whose_school_is_out_of_scope_is_out_whatever_its_course_names(
+@pytest.mark.parametrize("edits", OUT_BY_ITS_SCHOOL.values(), ids=OUT_BY_ITS_SCHOOL.keys())
+def test_a_row_whose_school_is_out_of_scope_is_out_whatever_its_course_or_class_names(
     server, api, tmp_path, first_load, edits
 ):
     bundle = write_bundle(tmp_path / "bundle")
@@ -602,3 +606,73 @@ def test_a_row_whose_reference_dangles_keeps_its_record_and_everything_under_it(
     assert deletions_since(api, actor, since) == deleted
     expected = {topic: ids - deleted for topic, ids in HOLDINGS[school].items()}
     assert stored_ids(api, actor) == expected
+
+
+# (edits, rows rejected, records not received) on a first load, when the tenant holds nothing
+# to decide what its scoping cannot place: a class whose course is gone or rejected (however
+# little of the course can be read) is sch1's by its school, an enrollment whose class is gone
+# sch1's by the school it names, so a tenant of sch1 receives what an unscoped one receives of
+# sch1: the class's enrollments and the users enrolled through them (tea2), and the same
+# rejections.
+FIRST_LOAD_DANGLING = {
+    "course-dropped": ({"courses": {"cou1": None}}, ["cla1"], {"cou1", "cla1"}),
+    "course-tobedeleted": (
+        {"courses": {"cou1": "cou1,tobedeleted,,Math 1,M1,sch1"}},
+        ["cla1"],
+        {"cou1", "cla1"},
+    ),
+    "course-names-no-org": ({"courses": {"cou1": "cou1,,,Math 1,M1,gone"}}, ["cou1"], {"cou1"}),
+    "course-missing-its-org": ({"courses": {"cou1": "cou1,,,Math 1,M1,"}}, ["cou1"], {"cou1"}),
+    "class-dropped": ({"classes": {"cla1": None}}, ["e1", "e4"], {"cla1", "e1", "e4"}),
+}
+
+
+@pytest.mark.parametrize("school", [None, "S1"], ids=["unscoped", "scoped"])
+@pytest.mark.parametrize(
+    ("edits", "rejected", "missing"), FIRST_LOAD_DANGLING.values(), ids=FIRST_LOAD_DANGLING.keys()
+)
+def test_a_row_whose_reference_dangles_on_a_first_load_takes_nothing_else_with_it(
+    server, api, tmp_path, school, edits, rejected, missing
+):
+    bundle = write_bundle(tmp_path / "bundle", WITH_DEPARTMENT, **edits)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    if school is not None:
+        scope_to(api, actor, school)
+
+    result = collect(server, api, actor)
+    assert rejected_ids(result) == rejected
+    expected = {topic: ids - missing for topic, ids in HOLDINGS[school].items()}
+    assert stored_ids(api, actor) == expected
+
+
+# (rows rejected, records not received) when cou1 leaves the bundle of a tenant scoped to sch1
+# and the course M1 (cou1): its school cannot place cla1 in, as cla1's course would have to be
+# a selected one, which nothing tells, so the record the tenant holds decides; with none, what
+# hangs off the class is rejected too, as of unknown scope.
+COURSE_SCOPED_CLASS_LOSES_ITS_COURSE = {
+    "first-load": (True, ["cla1", "e1", "e4"], {"cou1", "cla1", "e1", "e4", "tea2"}),
+    "later-load": (False, ["cla1"], {"cou1"}),
+}
+
+
+@pytest.mark.parametrize(
+    ("first_load", "rejected", "missing"),
+    COURSE_SCOPED_CLASS_LOSES_ITS_COURSE.values(),
+    ids=COURSE_SCOPED_CLASS_LOSES_ITS_COURSE.keys(),
+)
+def test_with_course_entries_a_class_whose_course_is_gone_is_placed_by_the_record_held(
+    server, api, tmp_path, first_load, rejected, missing
+):
+    bundle = write_bundle(tmp_path / "bundle", WITH_DEPARTMENT)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    scope_to(api, actor, "S1", course="M1")
+    if not first_load:
+        collect(server, api, actor)
+    write_bundle(bundle, WITH_DEPARTMENT, courses={"cou1": None})
+
+    result = collect(server, api, actor)
+    assert rejected_ids(result) == rejected
+    expected = {topic: ids - missing for topic, ids in HOLDINGS["S1"].items()}
+    assert stored_ids(api, actor) == expected
+    messages = [row["message"] for row in result["details"]["rejected_rows"][1:]]
+    assert all("names a rejected record of classes of unknown scope" in m for m in messages)

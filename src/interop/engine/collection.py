@@ -270,8 +270,16 @@ class Collection:
 
     def _dangling_reference(self, spec: TopicSpec, row: SourceRow) -> str | None:
         for column, target, value in reference_values(spec, row):
-            if value not in self.index.known.get(target, ()):
+            if value in self.index.known.get(target, ()):
+                continue
+            if value not in self.index.unknown_scope.get(target, ()):
                 return f"{column} {value!r} names no active record of {target}"
+            # A rejected record the scoping could not place is still a record of the bundle:
+            # a row in scope by its own values refers to it as it would without scoping (a
+            # class of a selected school to its rejected course); a row whose scope hangs on
+            # it has none.
+            if not self.index.in_scope(spec.topic, row):
+                return f"{column} {value!r} names a rejected record of {target} of unknown scope"
         return None
 
     def _holds_nothing(self, spec: TopicSpec) -> bool:

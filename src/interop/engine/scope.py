@@ -76,12 +76,19 @@ class BundleIndex:
     An active row lands there when its reference dangles (its course was deleted, say): it
     will be rejected when rows are written, and must be judged here as the rejected row it is,
     or what hangs off it would be judged out of scope and deleted while it is kept.
+
+    One value settles a row's scope whatever the others name, so a class whose course names
+    nothing placed is placed by its school, and an enrollment whose class names nothing
+    placed by the school it names: on a first load nothing is held, and the held record
+    could not decide for what hangs off them.
     """
 
     rules: ScopingRules
     known: dict[str, set[str]] = field(default_factory=dict)
     # Rows whose values cannot place them (all to be rejected), per topic, until `admit_held`.
     unplaced: dict[str, list[SourceRow]] = field(default_factory=dict)
+    # The ids of those the tenant does not hold: records of the bundle of unknown scope.
+    unknown_scope: dict[str, set[str]] = field(default_factory=dict)
     schools: set[str] = field(default_factory=set)
     # Each org under a school (a department), to the school it is under.
     org_schools: dict[str, str] = field(default_factory=dict)
@@ -115,13 +122,10 @@ class BundleIndex:
             ):
                 self.courses_in_scope.add(row.sourced_id)
         elif topic == "classes":
-            if (
-                fields.get("school_sourced_id") in self.orgs_in_scope
-                and fields.get("course_sourced_id") in self.courses_in_scope
-            ):
+            if self._class_in_scope(fields):
                 self.classes_in_scope.add(row.sourced_id)
         elif topic == "enrollments":
-            if fields.get("class_sourced_id") in self.classes_in_scope:
+            if self._enrollment_in_scope(fields):
                 self.enrolled_in_scope.add(fields.get("user_sourced_id") or "")
         elif topic == "users" and self._user_in_scope(row):
             self.users_in_scope.add(row.sourced_id)
@@ -210,6 +214,7 @@ class BundleIndex:
         }.get(topic, set())
         for row in self.unplaced.pop(topic, []):
             if row.sourced_id not in held:
+                self.unknown_scope.setdefault(topic, set()).add(row.sourced_id)
                 continue
             in_scope.add(row.sourced_id)
             if topic in REFERENCED_TOPICS:
@@ -225,7 +230,7 @@ class BundleIndex:
         # Asked of every row of a scoped tenant's bundle: the largest files first.
         fields = row.fields
         if topic == "enrollments":
-            return self._names("classes", fields.get("class_sourced_id"))
+            return self._enrollment_placed(fields)
         if topic == "users":
             return self._user_placed(row)
         if topic == "demographics":
@@ -240,16 +245,59 @@ class BundleIndex:
 
     def _class_placed(self, fields: dict[str, Any]) -> bool:
         """A class needs both its school and its course in scope: either one named and out
-        of scope places it out, whatever the other names."""
+        of scope places it out, whatever the other names. A course that names nothing placed
+        leaves the school to settle it (`_in_by_its_school`)."""
         school = fields.get("school_sourced_id")
         course = fields.get("course_sourced_id")
         school_named = self._names("orgs", school)
-        course_named = self._names("courses", course)
-        return (
-            (school_named and course_named)
-            or (school_named and school not in self.orgs_in_scope)
-            or (course_named and course not in self.courses_in_scope)
+        if school_named and school not in self.orgs_in_scope:
+            return True
+        if self._names("courses", course):
+            return school_named or course not in self.courses_in_scope
+        return self._in_by_its_school(school)
+
+    def _class_in_scope(self, fields: dict[str, Any]) -> bool:
+        """For a class placed (or any, for a tenant receiving everything)."""
+        school = fields.get("school_sourced_id")
+        course = fields.get("course_sourced_id")
+        if self._names("courses", course):
+            return school in self.orgs_in_scope and course in self.courses_in_scope
+        return self._in_by_its_school(school)
+
+    def _enrollment_placed(self, fields: dict[str, Any]) -> bool:
+        """An enrollment goes with its class. One whose class names nothing placed goes with
+        the school it names, the class's school, as that class would: out with a school out
+        of scope, in with one `_in_by_its_school`."""
+        if self._names("classes", fields.get("class_sourced_id")):
+            return True
+        school = fields.get("school_sourced_id")
+        if self._names("orgs", school) and school not in self.orgs_in_scope:
+            return True
+        return self._in_by_its_school(school)
+
+    def _enrollment_in_scope(self, fields: dict[str, Any]) -> bool:
+        """For an enrollment placed (or any, for a tenant receiving everything)."""
+        class_ = fields.get("class_sourced_id")
+        if class_ in self.classes_in_scope:
+            return True
+        return not self._names("classes", class_) and self._in_by_its_school(
+            fields.get("school_sourced_id")
         )
+
+    def _in_by_its_school(self, org: str | None) -> bool:
+        """Whether a class whose course cannot be read (or an enrollment whose class cannot)
+        is in scope by its school alone: the org is a selected school or under one, and no
+        course entries narrow the scope (then the course would have to be a selected one,
+        which nothing tells). An org under no school (the district) is every tenant's, so it
+        tells nothing of the class."""
+        return self.rules.courses is None and self._of_school_in_scope(org)
+
+    def _of_school_in_scope(self, org: str | None) -> bool:
+        """Whether the org is a school in scope, or an org under one."""
+        if not org:
+            return False
+        school = self.org_schools.get(org, org)
+        return school in self.schools and school in self.orgs_in_scope
 
     def _user_placed(self, row: SourceRow) -> bool:
         """A user needs one enrollment or one school in scope: either places it in, whatever
@@ -260,8 +308,7 @@ class BundleIndex:
             return True
         if row.sourced_id in self.enrolled_in_scope:
             return True
-        schools = (self.org_schools.get(org, org) for org in orgs if org)
-        return any(school in self.schools and school in self.orgs_in_scope for school in schools)
+        return any(self._of_school_in_scope(org) for org in orgs)
 
     def _names(self, topic: str, sourced_id: str | None) -> bool:
         # No empty id is ever learned, so an empty or missing cell names nothing.
@@ -294,7 +341,7 @@ class BundleIndex:
         if topic == "classes":
             return row.sourced_id in self.classes_in_scope
         if topic == "enrollments":
-            return row.fields.get("class_sourced_id") in self.classes_in_scope
+            return self._enrollment_in_scope(row.fields)
         if topic in ("users", "demographics"):
             return row.sourced_id in self.users_in_scope
         return True  # academic sessions belong to the whole district
@@ -312,7 +359,7 @@ def _matches(
 # scoping stores something else (a scope or rejection rule changed). A collection whose
 # fingerprint matches the tenant's last one is not run, so without this a tenant whose export
 # does not change would keep what an older version made of it until it did.
-COLLECTION_RULES = "2026-11-28"
+COLLECTION_RULES = "2026-11-28.2"
 
 
 def source_fingerprint(bundle: Bundle, rules: ScopingRules, retain_deletes: bool) -> str:
