@@ -206,6 +206,9 @@ class BundleIndex:
         """Settle the topic's unplaced rows: one whose record the tenant holds was placed in
         scope by an earlier run and stays there, with what refers to it; the others stay
         unknown, so rows referring to them are rejected rather than placed."""
+        # Enrollments (and demographics) have no set of their own: one left unplaced names a
+        # class (a user) the bundle lacks, so it is rejected for that before its scope is
+        # asked; a held enrollment still keeps its user in scope, below.
         in_scope = {
             "orgs": self.orgs_in_scope,
             "courses": self.courses_in_scope,
