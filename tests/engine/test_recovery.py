@@ -96,6 +96,27 @@ def test_a_worker_that_lost_its_lease_cannot_write(server, api):
     assert ingestion(api, actor, ingestion_id) == taken_over
 
 
+def test_a_worker_whose_ingestion_was_given_up_cannot_write(server, api):
+    # Another worker gave the stalled one's ingestion up (its last attempt), which ends it
+    # under the same attempt number: the stalled worker woke, ran the collection on and
+    # recorded success over the failure.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    settings = engine_settings(server, ingestion_max_attempts=1)
+    database = Database(settings.resolved_database_url)
+    stalled = Worker(database, settings, name="stalled")
+    claim = stalled.claim()
+    assert claim is not None
+    shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
+    assert run_worker(server, ingestion_max_attempts=1) == 0  # gives it up
+    given_up = ingestion(api, actor, ingestion_id)
+    assert (given_up["state"], given_up["error"]["code"]) == ("failed", "worker_lost")
+    stalled.run(claim.lease)
+    database.dispose()
+    assert ingestion(api, actor, ingestion_id) == given_up
+    assert repository(server, actor.extra["tenant_id"]) == {topic: set() for topic in TOPIC_TABLES}
+
+
 def test_a_stale_ingestion_past_its_time_limit_ends_timeout(server, api):
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     ingestion_id = queue_collection(api, actor)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from interop.connectors.bundle import Bundle
@@ -36,6 +36,8 @@ from interop.ingestions.models import Ingestion
 from interop.roster.models import topic_table
 
 MAX_REPORTED_REJECTIONS = 100
+# The states of an ingestion a worker holds; any other is an end (or the queue).
+RUNNING_STATES = ("preparing", "executing")
 
 
 class LostLease(Exception):
@@ -114,6 +116,16 @@ class Lease:
 
     def seconds_left(self) -> float:
         return self.timeout_seconds - (utcnow() - self.started_at).total_seconds()
+
+    def held(self) -> ColumnElement[bool]:
+        """Whether the ingestion's row is still this attempt's: every write of the run is
+        fenced by it. The attempt number alone is not enough: a worker that gives a stale
+        ingestion up (past its time or attempts) ends it without a new attempt."""
+        return and_(
+            Ingestion.id == self.ingestion_id,
+            Ingestion.attempt == self.attempt,
+            Ingestion.state.in_(RUNNING_STATES),
+        )
 
 
 # As many ids as a batch of writes probes at once (INTEROP_INGESTION_BATCH_ROWS' default).
@@ -382,10 +394,11 @@ class Collection:
         deleted: int = 0,
     ) -> None:
         """Add this transaction's counts to the ingestion, or roll it back if the lease is
-        gone (the UPDATE matches no row once another attempt holds the ingestion)."""
+        gone (the UPDATE matches no row once another attempt holds the ingestion, or another
+        worker ended it)."""
         result = session.execute(
             update(Ingestion)
-            .where(Ingestion.id == self.lease.ingestion_id, Ingestion.attempt == self.lease.attempt)
+            .where(self.lease.held())
             .values(
                 created=Ingestion.created + created,
                 updated=Ingestion.updated + updated,
@@ -398,4 +411,4 @@ class Collection:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise LostLease(f"ingestion {self.lease.ingestion_id} has a newer attempt")
+            raise LostLease(f"ingestion {self.lease.ingestion_id} is no longer this attempt's")

@@ -1,7 +1,8 @@
 """Workers: claim a queued ingestion, run it, and take over ingestions whose worker died.
 
 The ingestion row is the job. Claiming bumps its `attempt`; every write the run makes is
-fenced by that number, so after a takeover the old worker (if it still lives) cannot commit.
+fenced by that number and the row still running (`Lease.held`), so after a takeover or a
+give-up the old worker (if it still lives) cannot commit.
 PostgreSQL workers claim with `FOR UPDATE SKIP LOCKED` and never block each other; SQLite's
 write lock serializes claims.
 """
@@ -26,6 +27,7 @@ from interop.connectors.bundle import BundleError, open_bundle
 from interop.connectors.oneroster_csv import read_manifest
 from interop.db import Database, utcnow
 from interop.engine.collection import (
+    RUNNING_STATES,
     Collection,
     IngestionTimedOut,
     Lease,
@@ -40,7 +42,6 @@ from interop.rollovers.repository import rollover_in_effect
 from interop.tenants.models import Tenant
 
 log = logging.getLogger("interop.engine")
-RUNNING_STATES = ("preparing", "executing")
 
 
 @dataclass(frozen=True)
@@ -340,13 +341,9 @@ def _unchanged_since(lease: Lease, fingerprint: str, database: Database) -> Tall
 
 
 def _leased(session: Session, lease: Lease) -> Ingestion:
-    ingestion = session.scalar(
-        select(Ingestion)
-        .where(Ingestion.id == lease.ingestion_id, Ingestion.attempt == lease.attempt)
-        .with_for_update()
-    )
+    ingestion = session.scalar(select(Ingestion).where(lease.held()).with_for_update())
     if ingestion is None:
-        raise LostLease(f"ingestion {lease.ingestion_id} has a newer attempt")
+        raise LostLease(f"ingestion {lease.ingestion_id} is no longer this attempt's")
     return ingestion
 
 
@@ -399,12 +396,7 @@ class _Heartbeat:
             try:
                 with self._database.transaction() as session:
                     session.execute(
-                        update(Ingestion)
-                        .where(
-                            Ingestion.id == self._lease.ingestion_id,
-                            Ingestion.attempt == self._lease.attempt,
-                        )
-                        .values(heartbeat_at=utcnow())
+                        update(Ingestion).where(self._lease.held()).values(heartbeat_at=utcnow())
                     )
             except Exception:  # the next beat retries; a long outage makes the lease stale
                 log.warning("heartbeat of ingestion %s failed", self._lease.ingestion_id)
