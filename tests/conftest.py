@@ -6,8 +6,10 @@ INTEROP_TEST_POSTGRES_URL (default the local `test` database server); each run w
 database of its own. Under CI=true an unreachable PostgreSQL fails the run.
 """
 
+import contextlib
 import logging
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -186,6 +189,110 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     return server, thread, f"http://127.0.0.1:{port}"
+
+
+class TcpProxy:
+    """A loopback TCP proxy to PostgreSQL that can be 'stopped' like the server itself:
+    every open connection is cut and new ones are refused until it starts again."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = _free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._sockets = self._sockets, []
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pipe(left: socket.socket, right: socket.socket) -> None:
+        peers = {left: right, right: left}
+        try:
+            while True:
+                readable, _, _ = select.select(list(peers), [], [], 1)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    peers[sock].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            for sock in peers:
+                sock.close()
+
+
+@pytest.fixture
+def proxied_postgres(own_postgres_database: str) -> Iterator[tuple[TcpProxy, str]]:
+    """(the proxy, the URL of the test's own migrated PostgreSQL database through it)."""
+    upgrade(own_postgres_database)
+    url = make_url(own_postgres_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
+    proxy.start()
+    try:
+        yield (
+            proxy,
+            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
+        )
+    finally:
+        proxy.stop()
+
+
+@contextlib.contextmanager
+def serving_without_engine(
+    database_url: str, data_dir: Path
+) -> Iterator[tuple[SimpleNamespace, httpx.Client]]:
+    """A server on the database with no engine of its own (the test runs the worker), as the
+    factories' server target, and a client of it."""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        engine_enabled=False,
+        source_roots=SOURCE_ROOTS,
+    )
+    uv, thread, base_url = _start(settings)
+    try:
+        target = SimpleNamespace(settings=settings, database_url=database_url, data_dir=data_dir)
+        with httpx.Client(base_url=base_url, timeout=30) as api:
+            yield target, api
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
 
 
 TEST_POOL_SIZE = 8

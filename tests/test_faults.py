@@ -5,7 +5,6 @@ import contextlib
 import json
 import logging
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -18,12 +17,10 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
-from conftest import _free_port, _start, wait_until_answering
+from conftest import _free_port, _start, serving_without_engine, wait_until_answering
 from factories import (
     ONEROSTER_MINIMAL,
-    SOURCE_ROOTS,
     engine_settings,
     ingestion,
     new_account,
@@ -38,88 +35,6 @@ from interop.engine.worker import Worker
 from interop.migrations_runner import upgrade
 
 SCHOOLS = "/v2/interop/tenant/scoping/schools"
-
-
-class TcpProxy:
-    """A loopback TCP proxy to PostgreSQL that can be 'stopped' like the server itself:
-    every open connection is cut and new ones are refused until it starts again."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.port = _free_port()
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def stop(self) -> None:
-        with self._lock:
-            listener, self._listener = self._listener, None
-            sockets, self._sockets = self._sockets, []
-        if listener is not None:
-            # shutdown() wakes the thread blocked in accept(); close() alone would not.
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return  # stopped
-            try:
-                upstream = socket.create_connection(self.upstream, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._sockets += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
-
-    @staticmethod
-    def _pipe(left: socket.socket, right: socket.socket) -> None:
-        peers = {left: right, right: left}
-        try:
-            while True:
-                readable, _, _ = select.select(list(peers), [], [], 1)
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    peers[sock].sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            for sock in peers:
-                sock.close()
-
-
-@pytest.fixture
-def proxied_postgres(own_postgres_database: str) -> Iterator[tuple[TcpProxy, str]]:
-    """(the proxy, the URL of the test's own migrated PostgreSQL database through it)."""
-    upgrade(own_postgres_database)
-    url = make_url(own_postgres_database)
-    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
-    proxy.start()
-    try:
-        yield (
-            proxy,
-            url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False),
-        )
-    finally:
-        proxy.stop()
 
 
 def test_database_outage_is_503_fast_and_the_server_recovers_by_itself(proxied_postgres, tmp_path):
@@ -319,28 +234,6 @@ def test_sigterm_drains_in_flight_requests_before_exit(
             process.wait()
 
 
-@contextlib.contextmanager
-def serving_without_engine(
-    database_url: str, data_dir: Path
-) -> Iterator[tuple[SimpleNamespace, httpx.Client]]:
-    """A server on the database with no engine of its own (the test runs the worker), as the
-    factories' server target, and a client of it."""
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        engine_enabled=False,
-        source_roots=SOURCE_ROOTS,
-    )
-    uv, thread, base_url = _start(settings)
-    try:
-        target = SimpleNamespace(settings=settings, database_url=database_url, data_dir=data_dir)
-        with httpx.Client(base_url=base_url, timeout=30) as api:
-            yield target, api
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_an_ingestion_whose_database_connection_drops_goes_back_to_the_queue(
     own_postgres_database, proxied_postgres, tmp_path
 ):
@@ -393,7 +286,10 @@ def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
             _, actor = new_collecting_tenant(target, api, location)
             ingestion_id = queue_collection(api, actor)
             worker_settings = engine_settings(
-                target, database_url=through_proxy, worker_poll_seconds=0.05
+                target,
+                database_url=through_proxy,
+                worker_poll_seconds=0.05,
+                worker_stale_seconds=0.5,  # how long it retries recording the end
             )
             database = Database(worker_settings.resolved_database_url)
             worker = Worker(database, worker_settings, name="first", stop=stop)

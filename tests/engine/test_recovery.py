@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from conftest import TcpProxy, serving_without_engine
 from factories import (
     DATA,
     ONEROSTER_MINIMAL,
@@ -392,3 +393,129 @@ def test_a_tenant_deleted_mid_run_ends_its_ingestion_quietly(
     records = [record for record in caplog.records if record.name == "interop.engine"]
     assert [record.getMessage() for record in records if record.levelno >= logging.WARNING] == []
     assert any("was deleted (with its tenant) while it ran" in r.getMessage() for r in records)
+
+
+def cut_for_a_moment(proxy: TcpProxy) -> None:
+    """The database goes away for a second: every connection through the proxy is cut, and
+    new ones are refused until it starts again."""
+    proxy.stop()
+    threading.Timer(1.0, proxy.start).start()
+
+
+def attempt(server, ingestion_id: str) -> int:
+    database = Database(server.database_url)
+    with database.transaction(write=False) as session:
+        number = session.get_one(Ingestion, uuid.UUID(ingestion_id)).attempt
+    database.dispose()
+    return number
+
+
+def outages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [message for message in engine_log(caplog) if "cannot be reached" in message]
+
+
+@pytest.mark.parametrize("end", ["failed", "success"])
+def test_a_run_whose_end_meets_a_brief_outage_ends_once_the_database_is_back(
+    own_postgres_database, proxied_postgres, tmp_path, monkeypatch, caplog, end
+):
+    # The database went away for a moment as the worker recorded how the run ended: the
+    # ingestion stayed running until another worker, once its heartbeat was stale, took it
+    # over (an attempt used) and ran it all again.
+    proxy, through_proxy = proxied_postgres
+    with contextlib.ExitStack() as stack:
+        if end == "success":
+            apply = Collection.apply
+
+            def applied_then_cut(collection: Collection, bundle: Any) -> Any:
+                tally = apply(collection, bundle)
+                cut_for_a_moment(proxy)
+                return tally
+
+            monkeypatch.setattr(Collection, "apply", applied_then_cut)
+            location = str(ONEROSTER_MINIMAL)
+        else:  # the download fails, as the database goes away
+            location = stack.enter_context(source_that(lambda: cut_for_a_moment(proxy)))
+        target, api = stack.enter_context(serving_without_engine(own_postgres_database, tmp_path))
+        _, actor = new_collecting_tenant(target, api, location)
+        ingestion_id = queue_collection(api, actor)
+        settings = engine_settings(target, database_url=through_proxy)
+        database = Database(settings.resolved_database_url)
+        stack.callback(database.dispose)
+        with caplog.at_level(logging.INFO):
+            assert Worker(database, settings).run_once()
+        result = ingestion(api, actor, ingestion_id)
+    assert result["state"] == end, result
+    assert attempt(target, ingestion_id) == 1
+    assert len(outages(caplog)) == 1  # once per outage, not per retry
+
+
+def test_a_worker_stopping_while_the_database_is_away_stops_at_once(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    proxy, through_proxy = proxied_postgres
+    stop = threading.Event()
+    with (
+        serving_without_engine(own_postgres_database, tmp_path) as (target, api),
+        source_that(proxy.stop) as location,  # the database goes away, until the test's end
+        caplog.at_level(logging.INFO),
+    ):
+        _, actor = new_collecting_tenant(target, api, location)
+        ingestion_id = queue_collection(api, actor)
+        settings = engine_settings(target, database_url=through_proxy)  # would retry 60 s
+        database = Database(settings.resolved_database_url)
+        try:
+            worker = Worker(database, settings, name="stopping", stop=stop)
+            claim = worker.claim()
+            assert claim is not None
+            runner = threading.Thread(target=worker.run, args=(claim.lease,), daemon=True)
+            runner.start()
+            wait_for(lambda: bool(outages(caplog)), timeout=20)
+            stopped_at = time.monotonic()
+            stop.set()
+            runner.join(timeout=30)
+            assert time.monotonic() - stopped_at < 3
+        finally:
+            stop.set()
+            database.dispose()
+        assert ingestion(api, actor, ingestion_id)["state"] == "preparing"  # for a takeover
+    assert engine_log(caplog)[-1] == (
+        f"worker stopping: ingestion {ingestion_id} ran, but recording how it ended failed; "
+        "it is taken over once its heartbeat is stale"
+    )
+
+
+def test_an_end_recorded_late_does_not_overwrite_a_takeover_meanwhile(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # The database is away from the first worker only (a network partition) for longer
+    # than its lease: another worker takes the ingestion over and ends it. The first one's
+    # end, once it reaches the database again, is not recorded over the successor's.
+    proxy, through_proxy = proxied_postgres
+    with (
+        serving_without_engine(own_postgres_database, tmp_path) as (target, api),
+        source_that(proxy.stop) as location,
+        caplog.at_level(logging.INFO),
+    ):
+        _, actor = new_collecting_tenant(target, api, location)
+        ingestion_id = queue_collection(api, actor)
+        settings = engine_settings(target, database_url=through_proxy)
+        database = Database(settings.resolved_database_url)
+        try:
+            first = Worker(database, settings, name="first")
+            claim = first.claim()
+            assert claim is not None
+            runner = threading.Thread(target=first.run, args=(claim.lease,), daemon=True)
+            runner.start()
+            wait_for(lambda: bool(outages(caplog)), timeout=20)
+            shift(target, ingestion_id, heartbeat_at=timedelta(minutes=5))
+            assert run_worker(target) == 1  # the successor reaches the database
+            successor = ingestion(api, actor, ingestion_id)
+            assert successor["state"] == "failed"
+            proxy.start()
+            runner.join(timeout=30)
+            assert not runner.is_alive()
+        finally:
+            database.dispose()
+        assert ingestion(api, actor, ingestion_id) == successor
+    assert attempt(target, ingestion_id) == 2
+    assert f"worker first lost ingestion {ingestion_id} to another worker" in engine_log(caplog)

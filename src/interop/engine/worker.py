@@ -7,12 +7,14 @@ PostgreSQL workers claim with `FOR UPDATE SKIP LOCKED` and never block each othe
 write lock serializes claims.
 """
 
-import contextlib
+import functools
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -42,6 +44,10 @@ from interop.rollovers.repository import rollover_in_effect
 from interop.tenants.models import Tenant
 
 log = logging.getLogger("interop.engine")
+# Recording a run's end while the database is away: the first retry waits this long, each
+# next one twice as long as the one before, up to END_RETRY_MAX_SECONDS.
+END_RETRY_FIRST_SECONDS = 0.1
+END_RETRY_MAX_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -151,9 +157,9 @@ class Worker:
 
     def run(self, lease: Lease) -> None:
         """Run a claimed ingestion and record how it ended. Raises nothing: when the end
-        cannot be recorded, that is logged (not as a failed claim, the worker's next step),
-        and the ingestion, still running by its row, is taken over once its heartbeat is
-        stale."""
+        cannot be recorded (see `_finish`), that is logged (not as a failed claim, the
+        worker's next step), and the ingestion, still running by its row, is taken over once
+        its heartbeat is stale."""
         heartbeat = _Heartbeat(self.database, lease, self.settings.worker_heartbeat_seconds)
         heartbeat.start()
         try:
@@ -282,11 +288,15 @@ class Worker:
             ingestion.version += 1
         log.info("worker %s released ingestion %s", self.name, lease.ingestion_id)
 
-    def _hand_back_after_outage(self, lease: Lease) -> None:
-        # Still away, or taken over meanwhile: then the stale takeover, or its new worker,
-        # carries the ingestion on.
-        with contextlib.suppress(OperationalError, LostLease):
+    def _hand_back_after_outage(self, lease: Lease) -> bool:
+        """Put the ingestion back in the queue, as an attempt; False when the database is
+        still away, or another worker took the ingestion over meanwhile: then the stale
+        takeover, or that worker, carries it on."""
+        try:
             self._release(lease, give_back_attempt=False)
+        except (OperationalError, LostLease):
+            return False
+        return True
 
     def _set_state(self, lease: Lease, state: str) -> None:
         with self.database.transaction() as session:
@@ -301,6 +311,56 @@ class Worker:
         state: str,
         error: tuple[str, str] | None = None,
         tally: Tally | None = None,
+    ) -> None:
+        """Record how the run ended, keeping the result through a database outage (a
+        restart, a failover): the recording is retried until the database returns, for as
+        long as the lease would hold without heartbeats (INTEROP_WORKER_STALE_SECONDS), where
+        a moment's outage left the ingestion running until another worker took it over (an
+        attempt used, the run done again). Past that, or if the worker stops meanwhile, the
+        ingestion is handed back as after a mid-run outage. The fence (`_leased`) records the
+        end once: not over a takeover or a give-up meanwhile, nor again after a commit that
+        landed as the connection dropped."""
+        record = functools.partial(self._record_end, lease, state, error, tally)
+        if self._through_outage(lease, record):
+            return
+        if self._hand_back_after_outage(lease):
+            fate = "it is handed back"
+        else:
+            fate = "it is taken over once its heartbeat is stale"
+        log.error(
+            "worker %s: ingestion %s ran, but recording how it ended failed; %s",
+            self.name,
+            lease.ingestion_id,
+            fate,
+        )
+
+    def _through_outage(self, lease: Lease, write: Callable[[], None]) -> bool:
+        """Do `write`, again and again while the database cannot be reached (pausing longer
+        each time), until INTEROP_WORKER_STALE_SECONDS pass or the worker stops: whether it
+        was done. The outage is logged once, when it begins."""
+        pause = END_RETRY_FIRST_SECONDS
+        deadline: float | None = None
+        while True:
+            try:
+                write()
+                return True
+            except OperationalError as exc:
+                if deadline is None:
+                    deadline = time.monotonic() + self.settings.worker_stale_seconds
+                    log.warning(
+                        "ingestion %s: the database cannot be reached (%s) to record how it "
+                        "ended; retrying for up to %g s",
+                        lease.ingestion_id,
+                        type(exc.orig).__name__,
+                        self.settings.worker_stale_seconds,
+                    )
+            wait = min(pause, deadline - time.monotonic())
+            if wait <= 0 or self.stop.wait(wait):
+                return False
+            pause = min(pause * 2, END_RETRY_MAX_SECONDS)
+
+    def _record_end(
+        self, lease: Lease, state: str, error: tuple[str, str] | None, tally: Tally | None
     ) -> None:
         with self.database.transaction() as session:
             ingestion = _leased(session, lease)
