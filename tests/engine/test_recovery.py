@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -80,20 +81,30 @@ def shift(server, ingestion_id: str, **ages: timedelta) -> None:
     database.dispose()
 
 
+@contextlib.contextmanager
+def stalled_worker(server, ingestion_id: str, **overrides: Any) -> Iterator[Callable[[], None]]:
+    """A worker that claimed the ingestion, then stalled (its heartbeat is 5 minutes old):
+    calling what this yields wakes it to run the ingestion on."""
+    settings = engine_settings(server, **overrides)
+    database = Database(settings.resolved_database_url)
+    try:
+        stalled = Worker(database, settings, name="stalled")
+        claim = stalled.claim()
+        assert claim is not None
+        shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
+        yield lambda: stalled.run(claim.lease)
+    finally:
+        database.dispose()
+
+
 def test_a_worker_that_lost_its_lease_cannot_write(server, api):
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     ingestion_id = queue_collection(api, actor)
-    settings = engine_settings(server, worker_stale_seconds=30)
-    database = Database(settings.resolved_database_url)
-    stalled = Worker(database, settings, name="stalled")
-    claim = stalled.claim()
-    assert claim is not None
-    shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
-    assert run_worker(server, worker_stale_seconds=30) == 1  # the takeover completes it
-    taken_over = ingestion(api, actor, ingestion_id)
-    assert taken_over["state"] == "success"
-    stalled.run(claim.lease)  # wakes up: every write is refused, nothing changes
-    database.dispose()
+    with stalled_worker(server, ingestion_id, worker_stale_seconds=30) as wake:
+        assert run_worker(server, worker_stale_seconds=30) == 1  # the takeover completes it
+        taken_over = ingestion(api, actor, ingestion_id)
+        assert taken_over["state"] == "success"
+        wake()  # every write is refused, nothing changes
     assert ingestion(api, actor, ingestion_id) == taken_over
 
 
@@ -103,17 +114,11 @@ def test_a_worker_whose_ingestion_was_given_up_cannot_write(server, api):
     # recorded success over the failure.
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     ingestion_id = queue_collection(api, actor)
-    settings = engine_settings(server, ingestion_max_attempts=1)
-    database = Database(settings.resolved_database_url)
-    stalled = Worker(database, settings, name="stalled")
-    claim = stalled.claim()
-    assert claim is not None
-    shift(server, ingestion_id, heartbeat_at=timedelta(minutes=5))
-    assert run_worker(server, ingestion_max_attempts=1) == 0  # gives it up
-    given_up = ingestion(api, actor, ingestion_id)
-    assert (given_up["state"], given_up["error"]["code"]) == ("failed", "worker_lost")
-    stalled.run(claim.lease)
-    database.dispose()
+    with stalled_worker(server, ingestion_id, ingestion_max_attempts=1) as wake:
+        assert run_worker(server, ingestion_max_attempts=1) == 0  # gives it up
+        given_up = ingestion(api, actor, ingestion_id)
+        assert (given_up["state"], given_up["error"]["code"]) == ("failed", "worker_lost")
+        wake()
     assert ingestion(api, actor, ingestion_id) == given_up
     assert repository(server, actor.extra["tenant_id"]) == {topic: set() for topic in TOPIC_TABLES}
 
