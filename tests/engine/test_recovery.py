@@ -14,10 +14,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -454,37 +456,59 @@ def test_a_run_whose_end_meets_a_brief_outage_ends_once_the_database_is_back(
     assert len(outages(caplog)) == 1  # once per outage, not per retry
 
 
-def test_a_worker_stopping_while_the_database_is_away_stops_at_once(
-    own_postgres_database, proxied_postgres, tmp_path, caplog
-):
-    proxy, through_proxy = proxied_postgres
+@dataclass
+class Waiting:
+    """A worker that ran a collection and waits, in a thread, to record how it ended."""
+
+    target: Any
+    api: httpx.Client
+    actor: Caller
+    ingestion_id: str
+    stop: threading.Event
+    runner: threading.Thread
+
+
+@contextlib.contextmanager
+def waiting_out_an_outage(
+    database_url: str, proxy: TcpProxy, through_proxy: str, tmp_path: Path, caplog, **overrides
+) -> Iterator[Waiting]:
+    """A worker whose database connection (through the proxy) goes away as it downloads the
+    bundle, for good unless the test starts the proxy again; the download fails, and this
+    yields once the worker waits to record that."""
     stop = threading.Event()
     with (
-        serving_without_engine(own_postgres_database, tmp_path) as (target, api),
-        source_that(proxy.stop) as location,  # the database goes away, until the test's end
+        serving_without_engine(database_url, tmp_path) as (target, api),
+        source_that(proxy.stop) as location,
         caplog.at_level(logging.INFO),
     ):
         _, actor = new_collecting_tenant(target, api, location)
         ingestion_id = queue_collection(api, actor)
-        settings = engine_settings(target, database_url=through_proxy)  # would retry 60 s
+        settings = engine_settings(target, database_url=through_proxy, **overrides)
         database = Database(settings.resolved_database_url)
+        worker = Worker(database, settings, name="waiting", stop=stop)
+        runner = threading.Thread(target=worker.run_once, daemon=True)
         try:
-            worker = Worker(database, settings, name="stopping", stop=stop)
-            claim = worker.claim()
-            assert claim is not None
-            runner = threading.Thread(target=worker.run, args=(claim.lease,), daemon=True)
             runner.start()
             wait_for(lambda: bool(outages(caplog)), timeout=20)
-            stopped_at = time.monotonic()
-            stop.set()
-            runner.join(timeout=30)
-            assert time.monotonic() - stopped_at < 3
+            yield Waiting(target, api, actor, ingestion_id, stop, runner)
         finally:
             stop.set()
+            runner.join(timeout=30)
             database.dispose()
-        assert ingestion(api, actor, ingestion_id)["state"] == "preparing"  # for a takeover
+
+
+def test_a_worker_stopping_while_the_database_is_away_stops_at_once(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # (It retries recording the run's end for INTEROP_WORKER_STALE_SECONDS, 60 s here.)
+    with waiting_out_an_outage(own_postgres_database, *proxied_postgres, tmp_path, caplog) as w:
+        stopped_at = time.monotonic()
+        w.stop.set()
+        w.runner.join(timeout=30)
+        assert time.monotonic() - stopped_at < 3
+        assert ingestion(w.api, w.actor, w.ingestion_id)["state"] == "preparing"  # for a takeover
     assert engine_log(caplog)[-1] == (
-        f"worker stopping: ingestion {ingestion_id} ran, but recording how it ended failed; "
+        f"worker waiting: ingestion {w.ingestion_id} ran, but recording how it ended failed; "
         "it is taken over once its heartbeat is stale"
     )
 
@@ -495,32 +519,28 @@ def test_an_end_recorded_late_does_not_overwrite_a_takeover_meanwhile(
     # The database is away from the first worker only (a network partition) for longer
     # than its lease: another worker takes the ingestion over and ends it. The first one's
     # end, once it reaches the database again, is not recorded over the successor's.
-    proxy, through_proxy = proxied_postgres
-    with (
-        serving_without_engine(own_postgres_database, tmp_path) as (target, api),
-        source_that(proxy.stop) as location,
-        caplog.at_level(logging.INFO),
+    proxy, _ = proxied_postgres
+    with waiting_out_an_outage(own_postgres_database, *proxied_postgres, tmp_path, caplog) as w:
+        shift(w.target, w.ingestion_id, heartbeat_at=timedelta(minutes=5))
+        assert run_worker(w.target) == 1  # the successor reaches the database
+        successor = ingestion(w.api, w.actor, w.ingestion_id)
+        assert successor["state"] == "failed"
+        proxy.start()
+        w.runner.join(timeout=30)
+        assert not w.runner.is_alive()
+        assert ingestion(w.api, w.actor, w.ingestion_id) == successor
+    assert attempt(w.target, w.ingestion_id) == 2
+    assert f"worker waiting lost ingestion {w.ingestion_id} to another worker" in engine_log(caplog)
+
+
+def test_heartbeats_failing_through_an_outage_are_logged_once(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # Every failed beat logged a warning: one every INTEROP_WORKER_HEARTBEAT_SECONDS for as
+    # long as the database was away, while the worker waited to record the run's end.
+    with waiting_out_an_outage(
+        own_postgres_database, *proxied_postgres, tmp_path, caplog, worker_heartbeat_seconds=0.05
     ):
-        _, actor = new_collecting_tenant(target, api, location)
-        ingestion_id = queue_collection(api, actor)
-        settings = engine_settings(target, database_url=through_proxy)
-        database = Database(settings.resolved_database_url)
-        try:
-            first = Worker(database, settings, name="first")
-            claim = first.claim()
-            assert claim is not None
-            runner = threading.Thread(target=first.run, args=(claim.lease,), daemon=True)
-            runner.start()
-            wait_for(lambda: bool(outages(caplog)), timeout=20)
-            shift(target, ingestion_id, heartbeat_at=timedelta(minutes=5))
-            assert run_worker(target) == 1  # the successor reaches the database
-            successor = ingestion(api, actor, ingestion_id)
-            assert successor["state"] == "failed"
-            proxy.start()
-            runner.join(timeout=30)
-            assert not runner.is_alive()
-        finally:
-            database.dispose()
-        assert ingestion(api, actor, ingestion_id) == successor
-    assert attempt(target, ingestion_id) == 2
-    assert f"worker first lost ingestion {ingestion_id} to another worker" in engine_log(caplog)
+        time.sleep(1)  # some 20 beats
+    beats = [message for message in engine_log(caplog) if message.startswith("heartbeat")]
+    assert len(beats) == 1, beats

@@ -452,6 +452,7 @@ class _Heartbeat:
         self._thread.join(timeout=10)
 
     def _beat(self) -> None:
+        failing = False  # since the last beat that went through: an outage is logged once
         while not self._stop.wait(self._every):
             try:
                 with self._database.transaction() as session:
@@ -459,4 +460,12 @@ class _Heartbeat:
                         update(Ingestion).where(self._lease.held()).values(heartbeat_at=utcnow())
                     )
             except Exception:  # the next beat retries; a long outage makes the lease stale
-                log.warning("heartbeat of ingestion %s failed", self._lease.ingestion_id)
+                if not failing:
+                    log.warning(
+                        "heartbeat of ingestion %s failed; retrying every %g s",
+                        self._lease.ingestion_id,
+                        self._every,
+                    )
+                failing = True
+            else:
+                failing = False
