@@ -1,10 +1,15 @@
 """Service endpoints, the framework's own errors in the envelope, and the OpenAPI document."""
 
+import http.client
+import json
+import logging
+
 import httpx
 import pytest
 
+import interop.app
 from factories import new_account, new_cloud
-from interop.errors import ERROR_CODES
+from interop.errors import ERROR_CODES, error_body
 
 SEED_OPERATIONS = {
     ("get", "/actors"),
@@ -117,6 +122,33 @@ def test_head_answers_as_get_without_a_body(server, api: httpx.Client) -> None:
     assert refused.headers["www-authenticate"].startswith("Bearer")
     assert refused.content == b""
     assert api.head("/oauth/token").status_code == 405  # no GET there either
+
+
+def test_an_unexpected_error_is_one_500_envelope_on_a_connection_left_open(
+    server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fails(_engine: object) -> bool:
+        raise RuntimeError("a detail for the server log only")
+
+    monkeypatch.setattr(interop.app, "migrations_are_current", fails)  # /readyz now raises
+    url = httpx.URL(server.base_url)
+    connection = http.client.HTTPConnection(url.host, url.port, timeout=30)
+    with caplog.at_level(logging.INFO):
+        connection.request("GET", "/readyz")
+        failed = connection.getresponse()
+        body = failed.read()
+        opened = connection.sock
+        connection.request("GET", "/healthz")  # uvicorn had closed the connection
+        after = connection.getresponse()
+        after.read()
+    same_connection = opened is not None and connection.sock is opened
+    connection.close()
+    assert failed.status == 500
+    message = "unexpected error; the server log has the details"
+    assert json.loads(body) == error_body(500, "internal_error", message)
+    assert after.status == 200 and same_connection
+    tracebacks = [record.getMessage() for record in caplog.records if record.exc_info]
+    assert tracebacks == ["unhandled error"]  # uvicorn logged it again
 
 
 @pytest.fixture(scope="module")

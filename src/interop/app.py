@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interop.auth.jwk import JwksCache
 from interop.auth.keys import KeyRing
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.stop()
             database.dispose()
 
-    app = FastAPI(
+    app = InteropApp(
         title="Interop API",
         version="2.0",
         summary="Self-hosted DataSync Interop API: clouds, actors, integrations and tenants.",
@@ -86,6 +87,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestObserver, metrics=metrics, api_prefix=API_PREFIX)
     return app
+
+
+class InteropApp(FastAPI):
+    """FastAPI whose unexpected errors end with the 500 that answers them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return AnsweredErrorsEndHere(super().build_middleware_stack())
+
+
+class AnsweredErrorsEndHere:
+    """Outside Starlette's ServerErrorMiddleware, the outermost layer FastAPI builds. That
+    middleware answers an unexpected error through the `Exception` handler below (traceback
+    logged, 500 envelope sent), then raises it again "so that servers can log it": uvicorn
+    logged a second traceback ("Exception in ASGI application") and, a response having begun,
+    closed the keep-alive connection. An error whose answer has begun ends here. One that
+    nothing answered (the handler itself failed) still reaches uvicorn, whose plain 500 is
+    the last resort; a response cut off mid-body is still ended by uvicorn closing the
+    connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def watching_send(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        except Exception:
+            if not answered:
+                raise
 
 
 def _use_our_openapi(app: FastAPI) -> None:
