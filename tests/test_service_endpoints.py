@@ -1,8 +1,10 @@
-"""Service endpoints, the framework's own errors in the envelope, and the OpenAPI document."""
+"""Service endpoints, the framework's and the HTTP server's own errors in the envelope, and
+the OpenAPI document."""
 
 import http.client
 import json
 import logging
+import socket
 
 import httpx
 import pytest
@@ -149,6 +151,35 @@ def test_an_unexpected_error_is_one_500_envelope_on_a_connection_left_open(
     assert after.status == 200 and same_connection
     tracebacks = [record.getMessage() for record in caplog.records if record.exc_info]
     assert tracebacks == ["unhandled error"]  # uvicorn logged it again
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "reason"),
+    [
+        (b"FETCH /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "Invalid method encountered"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", "Invalid header token"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n", "Invalid header value char"),
+        (
+            b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "Invalid character in chunk size",
+        ),
+        (b"GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n", "invalid url b'http://[::1'"),
+    ],
+)
+def test_a_request_the_http_parser_rejects_is_400_in_the_envelope(
+    server, request_bytes: bytes, reason: str
+) -> None:
+    url = httpx.URL(server.base_url)
+    with socket.create_connection((url.host, url.port), timeout=30) as sock:
+        sock.sendall(request_bytes)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+        assert sock.recv(1) == b""  # the parser cannot go on: the connection is closed
+    assert response.status == 400
+    assert response.getheader("content-type") == "application/json"
+    message = f"the request is not valid HTTP: {reason}"
+    assert json.loads(body) == error_body(400, "invalid_request", message)
 
 
 @pytest.fixture(scope="module")

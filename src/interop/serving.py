@@ -2,12 +2,16 @@
 
 import asyncio
 import socket
+import sys
 
+import orjson
 from fastapi import FastAPI
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from httptools import HttpParserCallbackError, HttpParserError
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from interop.app import create_app
 from interop.config import Settings
+from interop.errors import error_body
 from interop.logs import configure_logging
 
 # uvicorn's import strings for the app factory and the protocol below.
@@ -38,7 +42,8 @@ def event_loop(settings: Settings) -> str:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with Nagle's algorithm off on every connection.
+    """uvicorn's httptools protocol with Nagle's algorithm off on every connection, and the
+    requests its parser rejects answered in the API's error envelope.
 
     asyncio turns TCP_NODELAY on only for sockets whose `proto` is IPPROTO_TCP, and the
     listening socket uvicorn binds itself for several worker processes has proto 0: their
@@ -50,3 +55,30 @@ class HttpProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def send_400_response(self, msg: str) -> None:
+        """A request the parser rejects (a malformed request line, header or chunk size) gets
+        `400 invalid_request` in the envelope, naming the parser's reason, where uvicorn wrote
+        plain text ("Invalid HTTP request received."). The parser's place in the stream is
+        lost, so the connection still closes. uvicorn calls this from the `except` clause that
+        caught the parser's error, which is where the reason comes from."""
+        reason = _parser_reason(sys.exception())
+        message = "the request is not valid HTTP" + (f": {reason}" if reason else "")
+        body = orjson.dumps(error_body(400, "invalid_request", message))
+        head = [STATUS_LINE[400]]
+        head.extend(
+            name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
+        )
+        head.append(b"content-type: application/json\r\n")
+        head.append(b"content-length: %d\r\n" % len(body))
+        head.append(b"connection: close\r\n\r\n")
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+
+def _parser_reason(error: BaseException | None) -> str | None:
+    """What httptools says is wrong with a request. A URL that only uvicorn's own callback
+    fails to parse (`GET http://[::1 HTTP/1.1`) arrives wrapped as "User callback error"."""
+    if isinstance(error, HttpParserCallbackError):
+        error = error.__context__
+    return str(error) if isinstance(error, HttpParserError) else None
