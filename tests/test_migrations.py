@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine, inspect
 from sqlalchemy.schema import SchemaItem
 
 from conftest import BACKENDS, _sqlalchemy_url
@@ -40,9 +40,24 @@ def _drift(database_url: str) -> list[Any]:
                 connection,
                 opts={"compare_type": True, "include_object": declared_for_this_dialect},
             )
-            return list(compare_metadata(context, Base.metadata))
+            return list(compare_metadata(context, Base.metadata)) + _collation_drift(connection)
     finally:
         engine.dispose()
+
+
+def _collation_drift(connection: Connection) -> list[Any]:
+    """Columns whose collation differs from the model's: autogenerate's type comparison
+    ignores collations, which decide the order of every list paged by the column."""
+    inspector = inspect(connection)
+    drift = []
+    for table in Base.metadata.sorted_tables:
+        found = {column["name"]: column["type"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            declared = getattr(column.type.dialect_impl(connection.dialect), "collation", None)
+            actual = getattr(found.get(column.name), "collation", None)
+            if declared != actual:
+                drift.append(("collation", table.name, column.name, actual, declared))
+    return drift
 
 
 def test_migrations_build_what_the_models_declare(empty_database: str) -> None:
