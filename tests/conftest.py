@@ -133,12 +133,13 @@ def own_postgres_database(postgres_database: str) -> Iterator[str]:
 
 
 @contextmanager
-def _scratch_database(prefix: str) -> Iterator[str]:
-    """A new empty database on the test PostgreSQL (its SQLAlchemy URL), dropped after."""
+def _scratch_database(prefix: str, options: str = "") -> Iterator[str]:
+    """A new empty database on the test PostgreSQL (its SQLAlchemy URL), dropped after;
+    `options` end its CREATE DATABASE (a collation, say)."""
     admin = postgres_admin_url()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_libpq_url(admin), autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        connection.execute(f'CREATE DATABASE "{name}" {options}')  # type: ignore[arg-type]
     try:
         yield (
             make_url(_sqlalchemy_url(admin))
@@ -311,6 +312,13 @@ def server(
         database_url = f"sqlite:///{data_dir / 'interop.db'}"
     else:
         database_url = request.getfixturevalue("postgres_database")
+    with serving(backend, database_url, data_dir) as started:
+        yield started
+
+
+@contextmanager
+def serving(backend: str, database_url: str, data_dir: Path) -> Iterator[Server]:
+    """A test server on `database_url`, which it migrates first, until the block ends."""
     upgrade(database_url)
     # The engine stays off here: these servers test the API, whose ingestions must stay
     # `scheduled`; engine tests run workers and schedulers of their own.

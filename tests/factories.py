@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import insert
 
 from interop.accounts.service import create_account
 from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
 from interop.engine.worker import Worker
+from interop.roster.models import topic_table
 
 
 @dataclass
@@ -193,6 +195,31 @@ def install_connector(api: httpx.Client, owner: Caller, cloud_id: str, location:
     )
     assert response.status_code == 200, response.text
     return dict(response.json()["data"])
+
+
+def store_records(
+    server: Any, actor: Caller, topic: str, records: dict[str, dict[str, Any]]
+) -> None:
+    """Write records (fields by sourcedId) straight into the topic's table of the actor's
+    tenant, as the engine stores them, all changed at one time."""
+    now = datetime.now(UTC)
+    with _database(server.database_url).transaction() as session:
+        session.execute(
+            insert(topic_table(topic)),
+            [
+                {
+                    "tenant_id": uuid.UUID(actor.extra["tenant_id"]),
+                    "sourced_id": sourced_id,
+                    "status": "active",
+                    "date_last_modified": None,
+                    "fields": fields,
+                    "digest": "0" * 32,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for sourced_id, fields in records.items()
+            ],
+        )
 
 
 def new_collecting_tenant(

@@ -3,18 +3,13 @@ stored a column that spells a typed field another way (`Grades`, `EnabledUser`, 
 under the typed field's key as the raw cell, or null for an empty one. Such a value is served
 as the current parser reads that cell, and left out when the parser would refuse it."""
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
 
-from factories import Caller, new_tenant
+from factories import new_tenant, store_records
 from interop.connectors.oneroster_csv import SPEC_BY_TOPIC, SPECS, snake_case
-from interop.db import Database
-from interop.roster.models import topic_table
 
 # What may be stored for a typed field of each kind, and what is served: record r<n> of a
 # topic holds the n-th value of its field's kind in every typed field.
@@ -54,32 +49,6 @@ def typed_fields(topic: str) -> dict[str, str]:
     return {snake_case(column): kind for kind, columns in kinds for column in columns}
 
 
-def store(server: Any, actor: Caller, topic: str, records: dict[str, dict[str, Any]]) -> None:
-    """Write records straight into the topic's table, as the engine stores them."""
-    now = datetime.now(UTC)
-    database = Database(server.database_url)
-    try:
-        with database.transaction() as session:
-            session.execute(
-                insert(topic_table(topic)),
-                [
-                    {
-                        "tenant_id": uuid.UUID(actor.extra["tenant_id"]),
-                        "sourced_id": sourced_id,
-                        "status": "active",
-                        "date_last_modified": None,
-                        "fields": fields,
-                        "digest": "0" * 32,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for sourced_id, fields in records.items()
-                ],
-            )
-    finally:
-        database.dispose()
-
-
 @pytest.mark.parametrize("topic", [spec.topic for spec in SPECS if spec.typed])
 def test_typed_values_stored_by_an_earlier_version_are_served_as_the_parser_reads_them(
     server, api: httpx.Client, topic: str
@@ -91,7 +60,7 @@ def test_typed_values_stored_by_an_earlier_version_are_served_as_the_parser_read
         cases = {field: STORED_AND_SERVED[kind][n] for field, kind in kinds.items()}
         stored[f"r{n}"] = {"vendor": "kept"} | {field: case[0] for field, case in cases.items()}
         served[f"r{n}"] = {"vendor": "kept"} | {field: case[1] for field, case in cases.items()}
-    store(server, actor, topic, stored)
+    store_records(server, actor, topic, stored)
 
     response = api.get(f"/v2/interop/data/{topic}", headers=actor.headers)
     assert response.status_code == 200, response.text
@@ -110,7 +79,7 @@ def test_other_values_that_misfit_are_left_out_and_a_plain_metadata_string_is_me
     server, api: httpx.Client
 ):
     _, actor = new_tenant(server, api)
-    store(
+    store_records(
         server,
         actor,
         "orgs",
