@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Row,
     Select,
+    String,
     Table,
     create_engine,
     event,
@@ -116,6 +117,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def bytewise_string(length: int) -> String:
+    """A string compared and ordered by code point on both backends, as SQLite's BINARY
+    collation does: on PostgreSQL the column's collation is "C", whatever the database's
+    default. Under a linguistic default (en_US) PostgreSQL ordered "a_b" < "a-b" < "a1" <
+    "A1" < "ab" < "aB" < "Z", where SQLite orders "A1" < "Z" < "a-b" < "a1" < "aB" < "a_b" <
+    "ab": the same data paged in another order on each. The column's indexes are built in
+    its collation, so ORDER BY it stays an index scan."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin
+from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin, bytewise_string
 
 ROLLOVER_TYPES = ("suspend_collection", "retain_deletes")
 ROLLOVER_STATUSES = ("scheduled", "active", "completed", "cancelled")
@@ -18,7 +18,9 @@ class Rollover(IdMixin, TimestampMixin, VersionMixin, Base):
     __table_args__ = (Index("ix_rollovers_tenant_dates", "tenant_id", "start_date", "end_date"),)
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(255))
+    # `sort=name` orders bytewise on both backends. (Types and statuses, its other text sort
+    # keys, are lowercase words and underscores that every collation orders alike.)
+    name: Mapped[str] = mapped_column(bytewise_string(255))
     start_date: Mapped[datetime] = mapped_column(UTCDateTime)
     end_date: Mapped[datetime] = mapped_column(UTCDateTime)
     type: Mapped[str] = mapped_column(String(32))

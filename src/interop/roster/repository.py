@@ -13,8 +13,9 @@ from interop.roster.models import TOPIC_TABLES, RosterRecord
 
 
 def tenant_records(topic: str, tenant_id: uuid.UUID, changed_since: datetime | None) -> AnySelect:
-    """The current records in sourcedId order; with `changed_since`, every change after it
-    (deletions included, as `tobedeleted`) in the order they happened."""
+    """The current records in sourcedId order (bytewise on both backends: the column's
+    collation); with `changed_since`, every change after it (deletions included, as
+    `tobedeleted`) in the order they happened."""
     table = TOPIC_TABLES[topic]
     statement = select(table).where(table.tenant_id == tenant_id)
     if changed_since is None:
