@@ -99,17 +99,28 @@ def signer(server, api: httpx.Client) -> tuple[Caller, KeyPair]:
     return caller, key
 
 
+def at(seconds: int, as_text: bool = False) -> Callable[[], int | str]:
+    """A time `seconds` from when the test runs, not from when parameters are built: a loaded
+    machine collected them minutes before, and an exp 300 s ahead had passed."""
+
+    def moment() -> int | str:
+        value = int(time.time()) + seconds
+        return str(value) if as_text else value
+
+    return moment
+
+
 @pytest.mark.parametrize(
     ("changes", "words"),
     [
         ({"aud": "https://elsewhere.example/token"}, "aud must be one of"),
-        ({"exp": int(time.time()) - 600, "iat": int(time.time()) - 900}, "expired"),
+        ({"exp": at(-600), "iat": at(-900)}, "expired"),
         ({"sub": "somebody-else"}, "sub must equal iss"),
         ({"jti": None}, "jti"),
-        ({"exp": int(time.time()) + 7200}, "at most 3600 s"),
+        ({"exp": at(7200)}, "at most 3600 s"),
         # PyJWT reads a numeric string as a time; RFC 7519 asks for a JSON number.
-        ({"exp": str(int(time.time()) + 300)}, "exp and iat must be numbers"),
-        ({"iat": str(int(time.time()))}, "exp and iat must be numbers"),
+        ({"exp": at(300, as_text=True)}, "exp and iat must be numbers"),
+        ({"iat": at(0, as_text=True)}, "exp and iat must be numbers"),
         # No database column holds these: refused as a bad jti, not a 400 or a 500.
         ({"jti": "x\x00y"}, "jti must be"),
         ({"jti": "x\ud800y"}, "jti must be"),
@@ -130,6 +141,7 @@ def test_bad_assertions_are_invalid_client(
     api: httpx.Client, signer: tuple[Caller, KeyPair], changes: dict[str, Any], words: str
 ) -> None:
     caller, key = signer
+    changes = {name: value() if callable(value) else value for name, value in changes.items()}
     claims = assertion_claims(caller.client_id, token_url(api), **changes)
     assert_refused(token_with(api, key.sign(claims)), words)
 
