@@ -35,7 +35,7 @@ from interop.config import Settings
 from interop.migrations_runner import upgrade
 from interop.models import Base
 from interop.ratelimit import ATOMIC_ALONE
-from interop.serving import HTTP_PROTOCOL, event_loop
+from interop.serving import event_loop, protocol_options
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -181,8 +181,9 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
         log_config=None,
         access_log=False,
         lifespan="on",
-        http=HTTP_PROTOCOL,  # `interop serve`'s, which answers unparsable requests itself
-        loop=event_loop(settings),  # and its loop: asyncio on SQLite, uvloop on PostgreSQL
+        # `interop serve`'s, which answers unparsable requests and heads over the limit itself
+        **protocol_options(settings),
+        loop=event_loop(settings),  # its loop too: asyncio on SQLite, uvloop on PostgreSQL
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

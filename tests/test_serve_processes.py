@@ -19,6 +19,7 @@ from conftest import _free_port, wait_until_answering
 INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
 BURST = 5
+MAX_HEADER_BYTES = 2048
 
 
 @dataclass
@@ -42,6 +43,7 @@ def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
         "INTEROP_LOG_LEVEL": "INFO",
         "INTEROP_RATE_LIMIT_PER_MINUTE": "6",
         "INTEROP_RATE_LIMIT_BURST": str(BURST),
+        "INTEROP_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
         "TMPDIR": str(root / "tmp"),
     }
     subprocess.run([INTEROP, "migrate"], env=env, check=True, capture_output=True)
@@ -96,9 +98,10 @@ def _access_lines(log: Path, path: str, expected: int) -> list[str]:
 
 
 def test_the_processes_log_count_and_limit_as_one_server(served: Served) -> None:
-    """One server for the three checks: it takes seconds to start."""
+    """One server for the four checks: it takes seconds to start."""
     _check_every_process_writes_the_configured_lines(served)
     _check_any_process_reports_every_process_s_requests(served)
+    _check_the_processes_limit_the_request_head_as_configured(served)
     _check_a_principal_has_one_bucket_across_the_processes(served)
 
 
@@ -174,3 +177,23 @@ def _check_a_principal_has_one_bucket_across_the_processes(served: Served) -> No
         for _ in range(2 * BURST)
     ]
     assert statuses == [200] * (BURST - 1) + [429] * (BURST + 1)
+
+
+def _check_the_processes_limit_the_request_head_as_configured(served: Served) -> None:
+    """INTEROP_MAX_HEADER_BYTES reaches the worker processes uvicorn starts, which serve
+    every request here; a connection each, so both processes answer some."""
+    for _ in range(PROCESSES):
+        assert _healthz_with_head_of(served, MAX_HEADER_BYTES).status_code == 200
+        refused = _healthz_with_head_of(served, MAX_HEADER_BYTES + 1)
+        assert refused.status_code == 431
+        assert refused.json()["error"]["code"] == "request_header_fields_too_large"
+
+
+def _healthz_with_head_of(served: Served, counted: int) -> httpx.Response:
+    """GET /healthz, padded so that its head counts `counted` bytes against the limit: its
+    URL and header lines (name, value and 4 bytes of ": " and CRLF)."""
+    with httpx.Client() as client:
+        request = client.build_request("GET", f"{served.base_url}/healthz", headers={"X-Pad": ""})
+        lines = sum(len(name) + len(value) + 4 for name, value in request.headers.raw)
+        request.headers["X-Pad"] = "p" * (counted - len(request.url.raw_path) - lines)
+        return client.send(request)

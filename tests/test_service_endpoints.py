@@ -4,12 +4,16 @@ the OpenAPI document."""
 import http.client
 import json
 import logging
+import select
 import socket
+from collections.abc import Iterator
+from typing import BinaryIO, cast
 
 import httpx
 import pytest
 
 import interop.app
+from conftest import _start
 from factories import new_account, new_cloud
 from interop.errors import ERROR_CODES, error_body
 
@@ -169,17 +173,126 @@ def test_an_unexpected_error_is_one_500_envelope_on_a_connection_left_open(
 def test_a_request_the_http_parser_rejects_is_400_in_the_envelope(
     server, request_bytes: bytes, reason: str
 ) -> None:
-    url = httpx.URL(server.base_url)
-    with socket.create_connection((url.host, url.port), timeout=30) as sock:
+    with _raw_connection(server.base_url) as sock:
         sock.sendall(request_bytes)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        body = response.read()
+        response, body = _read_response(sock)
         assert sock.recv(1) == b""  # the parser cannot go on: the connection is closed
     assert response.status == 400
     assert response.getheader("content-type") == "application/json"
     message = f"the request is not valid HTTP: {reason}"
     assert json.loads(body) == error_body(400, "invalid_request", message)
+
+
+# What the server counts of a head: its URL and header lines, without the request line's
+# method and version (`GET `, ` HTTP/1.1\r\n`) and the blank line that ends it.
+UNCOUNTED = len(b"GET  HTTP/1.1\r\n\r\n")
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024  # as README.md says
+
+
+def _head(counted: int, *, close: bool = False) -> bytes:
+    """A GET /healthz whose head counts exactly `counted` bytes against the limit."""
+    start = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + (b"Connection: close\r\n" if close else b"")
+    padding = counted + UNCOUNTED - len(start) - len(b"X-Pad: \r\n\r\n")
+    return start + b"X-Pad: " + b"p" * padding + b"\r\n\r\n"
+
+
+def _raw_connection(base_url: str) -> socket.socket:
+    url = httpx.URL(base_url)
+    sock = socket.create_connection((url.host, url.port), timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each sendall a segment
+    return sock
+
+
+class _Unbuffered:
+    """A socket to http.client that reads no further than the response it parses: the next
+    response on the connection stays for the next read."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def makefile(self, mode: str) -> BinaryIO:
+        return self.sock.makefile(mode, buffering=0)  # type: ignore[return-value]
+
+
+def _read_response(sock: socket.socket) -> tuple[http.client.HTTPResponse, bytes]:
+    response = http.client.HTTPResponse(cast(socket.socket, _Unbuffered(sock)))
+    response.begin()
+    return response, response.read()
+
+
+def _send_in_pieces(sock: socket.socket, data: bytes, piece: int) -> None:
+    for start in range(0, len(data), piece):
+        sock.sendall(data[start : start + piece])
+
+
+def _assert_head_refused(response: http.client.HTTPResponse, body: bytes, limit: int) -> None:
+    assert response.status == 431
+    assert response.getheader("connection") == "close"
+    message = f"the request's URL and headers exceed {limit} bytes"
+    assert json.loads(body) == error_body(431, "request_header_fields_too_large", message)
+
+
+@pytest.fixture(scope="module")
+def small_head_server(server) -> Iterator[str]:
+    """A server of the same database whose INTEROP_MAX_HEADER_BYTES is 2048."""
+    uv, thread, base_url = _start(server.settings.model_copy(update={"max_header_bytes": 2048}))
+    try:
+        yield base_url
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("piece", [1 << 20, 100], ids=["whole", "in-100-byte-segments"])
+@pytest.mark.parametrize("configured", [False, True], ids=["default-limit", "configured-limit"])
+def test_a_head_at_the_limit_is_served_and_one_byte_more_is_431(
+    request: pytest.FixtureRequest, server, configured: bool, piece: int
+) -> None:
+    base_url = request.getfixturevalue("small_head_server") if configured else server.base_url
+    limit = 2048 if configured else DEFAULT_MAX_HEADER_BYTES
+    with _raw_connection(base_url) as sock:
+        _send_in_pieces(sock, _head(limit, close=True), piece)
+        response, _ = _read_response(sock)
+        assert response.status == 200
+    with _raw_connection(base_url) as sock:
+        _send_in_pieces(sock, _head(limit + 1), piece)
+        response, body = _read_response(sock)
+        assert sock.recv(1) == b""  # closed, though the request asked to keep it open
+    _assert_head_refused(response, body, limit)
+
+
+def test_a_huge_header_is_refused_before_it_has_all_been_sent(server) -> None:
+    """The server stops reading once the head passes the limit, rather than holding what it
+    is sent (50 MB here; uvicorn held 200 MB of one header whole and answered it)."""
+    total, chunk = 50 * 1024 * 1024, b"p" * 65536
+    sent, answer = 0, b""
+    with _raw_connection(server.base_url) as sock:
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+            while sent < total and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(chunk)
+                sent += len(chunk)
+            answer = sock.recv(65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # closed with some of it unread: the kernel resets the connection
+    # What the server read up to the limit, and the two ends' socket buffers, at most.
+    assert sent < total // 5, f"{sent} bytes were taken"
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
+def test_a_body_and_pipelined_requests_do_not_count_towards_the_next_head(server) -> None:
+    """A POST's 200 KB body and the GET sent behind it in the same segments, whose head is
+    at the limit: each head is counted from its own start, on a connection kept open."""
+    limit = DEFAULT_MAX_HEADER_BYTES
+    body = b"b" * 200_000
+    post = b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    post += b"Content-Length: %d\r\n\r\n" % len(body)
+    with _raw_connection(server.base_url) as sock:
+        sock.sendall(post + body + _head(limit))
+        assert _read_response(sock)[0].status == 405
+        assert _read_response(sock)[0].status == 200
+        sock.sendall(_head(limit + 1))
+        _assert_head_refused(*_read_response(sock), limit)
 
 
 @pytest.fixture(scope="module")

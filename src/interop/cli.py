@@ -96,7 +96,7 @@ def serve(
     import uvicorn
 
     from interop.metrics import counted_across_processes
-    from interop.serving import APP_FACTORY, HTTP_PROTOCOL, event_loop
+    from interop.serving import APP_FACTORY, event_loop, protocol_options
 
     if not worker:
         # The app factory reads its settings from the environment, in every process.
@@ -128,7 +128,7 @@ def serve(
             log_config=None,
             timeout_graceful_shutdown=10,
             loop=event_loop(settings),
-            http=HTTP_PROTOCOL,
+            **protocol_options(settings),
         )
 
 

@@ -10,6 +10,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interop.db import DEFAULT_POOL_SIZE, supported_database_url
 
+# The request head's limit: h11 allows 16 KiB, Node 16 KiB, nginx 8 KiB a line. A bearer JWT
+# with its header is about 1 KiB and an LTI platform's token a few: 64 KiB refuses no client
+# that means well, and keeps what one connection can make the server hold small.
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+
 # The logging module's level names, in any case ("info" too); another name is refused at
 # start, where logging itself would raise once the server had begun to start.
 LogLevel = Annotated[
@@ -88,6 +93,14 @@ class Settings(BaseSettings):
         default=False, description="Let JWKS URLs reach loopback and private addresses."
     )
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        default=DEFAULT_MAX_HEADER_BYTES,
+        ge=1024,
+        description=(
+            "Largest request head (its URL and header lines); a larger one gets 431 "
+            "`request_header_fields_too_large` and the connection closes."
+        ),
+    )
     max_page_size: int = Field(default=1000, ge=1)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(

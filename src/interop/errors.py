@@ -46,6 +46,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "request_too_large": (413, "The request body exceeds the size limit."),
     "unsupported_media_type": (415, "The request's Content-Type is not accepted here."),
     "rate_limited": (429, "Too many requests for these credentials; see Retry-After."),
+    "request_header_fields_too_large": (
+        431,
+        "The request's URL and headers together exceed the size limit.",
+    ),
     "internal_error": (500, "An unexpected error; the server log has the details."),
     "database_unavailable": (503, "The database cannot be reached; retry later."),
 }

@@ -14,6 +14,7 @@ COMMON_CODES = (
     "invalid_token",
     "wrong_principal",
     "request_too_large",
+    "request_header_fields_too_large",
     "unsupported_media_type",
     "rate_limited",
     "internal_error",

@@ -3,20 +3,31 @@
 import asyncio
 import socket
 import sys
+from typing import Any
 
 import orjson
 from fastapi import FastAPI
 from httptools import HttpParserCallbackError, HttpParserError
+from uvicorn import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from interop.app import create_app
-from interop.config import Settings
+from interop.config import DEFAULT_MAX_HEADER_BYTES, Settings
 from interop.errors import error_body
 from interop.logs import configure_logging
 
 # uvicorn's import strings for the app factory and the protocol below.
 APP_FACTORY = "interop.serving:create_served_app"
 HTTP_PROTOCOL = "interop.serving:HttpProtocol"
+
+
+def protocol_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for the protocol below. The head's limit travels in uvicorn's own
+    option for it, which only its h11 protocol read: uvicorn hands its Config to every worker
+    process of `interop serve --workers N`, where a Settings() per connection would cost
+    more and a module-wide value would mix the servers a test process runs."""
+    return {"http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": settings.max_header_bytes}
 
 
 def create_served_app() -> FastAPI:
@@ -41,14 +52,43 @@ def event_loop(settings: Settings) -> str:
     return "asyncio" if settings.is_sqlite else "uvloop"
 
 
+class HeadTooLarge(Exception):
+    """Raised from a parser callback to stop the parser on a head over the limit."""
+
+
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with Nagle's algorithm off on every connection, and the
-    requests its parser rejects answered in the API's error envelope.
+    """uvicorn's httptools protocol with Nagle's algorithm off on every connection, the
+    requests its parser rejects answered in the API's error envelope, and a limit on the
+    request head.
 
     asyncio turns TCP_NODELAY on only for sockets whose `proto` is IPPROTO_TCP, and the
     listening socket uvicorn binds itself for several worker processes has proto 0: their
     connections kept Nagle's algorithm, and each response then waited for the client's delayed
-    acknowledgement (40 ms on Linux)."""
+    acknowledgement (40 ms on Linux).
+
+    Neither uvicorn nor httptools limits the head: a 200 MB header was held whole (httptools
+    joins a header's pieces until it ends) and answered. The head is measured as its URL and
+    header lines (name, value and 4 bytes of ": " and CRLF), added up as the parser hands them
+    over and checked once they are all there; while the head is still arriving, the bytes fed
+    since the parser last handed anything over (a header it is still joining) count too, so
+    the connection is refused, 431 in the envelope, before the parser holds more than two
+    reads (256 KiB each) past the limit. Reads are counted only while the head is open: a
+    body, or the requests before a pipelined one, are not. Two warnings are logged when the
+    parser is stopped (uvicorn's "Invalid HTTP request received." and the limit's)."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.max_head_bytes = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
+        self.head_open = False  # between the parser's message begin and headers complete
+        self.head_bytes = 0
+        self.head_progress = False  # the parser handed part of the head over in this read
+        self.head_unparsed = 0  # bytes read since it last did, while the head is open
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -56,16 +96,64 @@ class HttpProtocol(HttpToolsProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self.head_open or self.transport.is_closing():
+            return
+        if self.head_progress:
+            # Where in this read the parser last handed over is unknown: counting from the
+            # read's end errs towards serving, by less than one read.
+            self.head_progress = False
+            self.head_unparsed = 0
+        else:
+            self.head_unparsed += len(data)
+        if self.head_bytes + self.head_unparsed > self.max_head_bytes:
+            self.refuse_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_open = self.head_progress = True
+        self.head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self.head_bytes += len(url)
+        self.head_progress = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self.head_bytes += len(name) + len(value) + 4
+        self.head_progress = True
+
+    def on_headers_complete(self) -> None:
+        if self.head_bytes > self.max_head_bytes:
+            raise HeadTooLarge  # uvicorn answers through send_400_response, below
+        self.head_open = False
+        super().on_headers_complete()
+
     def send_400_response(self, msg: str) -> None:
         """A request the parser rejects (a malformed request line, header or chunk size) gets
         `400 invalid_request` in the envelope, naming the parser's reason, where uvicorn wrote
         plain text ("Invalid HTTP request received."). The parser's place in the stream is
         lost, so the connection still closes. uvicorn calls this from the `except` clause that
         caught the parser's error, which is where the reason comes from."""
-        reason = _parser_reason(sys.exception())
+        error = _callback_error(sys.exception())
+        if isinstance(error, HeadTooLarge):
+            self.refuse_head()
+            return
+        reason = str(error) if isinstance(error, HttpParserError) else None
         message = "the request is not valid HTTP" + (f": {reason}" if reason else "")
-        body = orjson.dumps(error_body(400, "invalid_request", message))
-        head = [STATUS_LINE[400]]
+        self.answer_and_close(400, "invalid_request", message)
+
+    def refuse_head(self) -> None:
+        self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
+        message = f"the request's URL and headers exceed {self.max_head_bytes} bytes"
+        self.answer_and_close(431, "request_header_fields_too_large", message)
+
+    def answer_and_close(self, status: int, code: str, message: str) -> None:
+        """The error envelope, then the connection closes: the parser cannot go on."""
+        body = orjson.dumps(error_body(status, code, message))
+        head = [STATUS_LINE[status]]
         head.extend(
             name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers
         )
@@ -76,9 +164,10 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def _parser_reason(error: BaseException | None) -> str | None:
-    """What httptools says is wrong with a request. A URL that only uvicorn's own callback
-    fails to parse (`GET http://[::1 HTTP/1.1`) arrives wrapped as "User callback error"."""
+def _callback_error(error: BaseException | None) -> BaseException | None:
+    """What stopped httptools: the parser's own error, or what a callback raised, which
+    arrives wrapped as "User callback error" (a URL only uvicorn's callback fails to parse,
+    `GET http://[::1 HTTP/1.1`; a head over the limit)."""
     if isinstance(error, HttpParserCallbackError):
-        error = error.__context__
-    return str(error) if isinstance(error, HttpParserError) else None
+        return error.__context__
+    return error
