@@ -1,10 +1,10 @@
 """Service endpoints, the framework's and the HTTP server's own errors in the envelope, and
 the OpenAPI document."""
 
+import contextlib
 import http.client
 import json
 import logging
-import select
 import socket
 from collections.abc import Iterator
 from typing import BinaryIO, cast
@@ -261,23 +261,31 @@ def test_a_head_at_the_limit_is_served_and_one_byte_more_is_431(
     _assert_head_refused(response, body, limit)
 
 
-def test_a_huge_header_is_refused_before_it_has_all_been_sent(server) -> None:
-    """The server stops reading once the head passes the limit, rather than holding what it
-    is sent (50 MB here; uvicorn held 200 MB of one header whole and answered it)."""
+TRAILER = (
+    b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\n\r\n1\r\na\r\n0\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "start",
+    [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ", TRAILER + b"X-Pad: "],
+    ids=["header", "trailer-field"],
+)
+def test_a_huge_header_is_cut_off_before_it_has_all_been_sent(server, start: bytes) -> None:
+    """The server stops reading a header, or a chunked body's trailer field, once it passes
+    the limit, rather than holding what it is sent (50 MB here; uvicorn held 200 MB of one
+    header whole and answered it)."""
     total, chunk = 50 * 1024 * 1024, b"p" * 65536
-    sent, answer = 0, b""
+    sent = 0
     with _raw_connection(server.base_url) as sock:
-        try:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
-            while sent < total and not select.select([sock], [], [], 0)[0]:
+        sock.sendall(start)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < total:
                 sock.sendall(chunk)
                 sent += len(chunk)
-            answer = sock.recv(65536)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # closed with some of it unread: the kernel resets the connection
-    # What the server read up to the limit, and the two ends' socket buffers, at most.
+    # The server read the limit and a read or two; the two ends' socket buffers took the rest.
     assert sent < total // 5, f"{sent} bytes were taken"
-    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer[:100]
 
 
 def test_a_body_and_pipelined_requests_do_not_count_towards_the_next_head(server) -> None:

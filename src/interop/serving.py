@@ -69,12 +69,14 @@ class HttpProtocol(HttpToolsProtocol):
     Neither uvicorn nor httptools limits the head: a 200 MB header was held whole (httptools
     joins a header's pieces until it ends) and answered. The head is measured as its URL and
     header lines (name, value and 4 bytes of ": " and CRLF), added up as the parser hands them
-    over and checked once they are all there; while the head is still arriving, the bytes fed
-    since the parser last handed anything over (a header it is still joining) count too, so
-    the connection is refused, 431 in the envelope, before the parser holds more than two
-    reads (256 KiB each) past the limit. Reads are counted only while the head is open: a
-    body, or the requests before a pipelined one, are not. Two warnings are logged when the
-    parser is stopped (uvicorn's "Invalid HTTP request received." and the limit's)."""
+    over and checked once they are all there. While it is still arriving, the reads in which
+    the parser handed nothing over (a header it is still joining) count too, so the connection
+    is refused, 431 in the envelope, before the parser holds more than two reads (256 KiB
+    each) past the limit. Each head is counted from its own start, so a body or the requests
+    before a pipelined one do not count. A chunked body's trailer fields, which httptools
+    joins alike, are held to the same limit; past it the connection is closed unanswered, the
+    request being served by then. Two warnings are logged when the parser is stopped
+    (uvicorn's "Invalid HTTP request received." and the limit's)."""
 
     def __init__(
         self,
@@ -86,9 +88,9 @@ class HttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.max_head_bytes = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
         self.head_open = False  # between the parser's message begin and headers complete
-        self.head_bytes = 0
-        self.head_progress = False  # the parser handed part of the head over in this read
-        self.head_unparsed = 0  # bytes read since it last did, while the head is open
+        self.head_bytes = 0  # of the head handed over so far; then of its trailer fields
+        self.handed_over = False  # the parser handed something over during this read
+        self.unparsed = 0  # bytes of the reads since it last did
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -98,38 +100,54 @@ class HttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if not self.head_open or self.transport.is_closing():
-            return
-        if self.head_progress:
+        if self.handed_over:
             # Where in this read the parser last handed over is unknown: counting from the
             # read's end errs towards serving, by less than one read.
-            self.head_progress = False
-            self.head_unparsed = 0
+            self.handed_over = False
+            self.unparsed = 0
         else:
-            self.head_unparsed += len(data)
-        if self.head_bytes + self.head_unparsed > self.max_head_bytes:
+            self.unparsed += len(data)
+        if self.head_bytes + self.unparsed > self.max_head_bytes:
+            self.too_large()
+
+    def too_large(self) -> None:
+        if self.transport.is_closing():
+            return  # answered already: the parser stopped on an error of its own
+        if self.head_open:
             self.refuse_head()
+            return
+        self.logger.warning("Trailer fields over %d bytes: connection closed.", self.max_head_bytes)
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.head_open = self.head_progress = True
+        self.head_open = self.handed_over = True
         self.head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
         self.head_bytes += len(url)
-        self.head_progress = True
+        self.handed_over = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
         self.head_bytes += len(name) + len(value) + 4
-        self.head_progress = True
+        self.handed_over = True
 
     def on_headers_complete(self) -> None:
         if self.head_bytes > self.max_head_bytes:
             raise HeadTooLarge  # uvicorn answers through send_400_response, below
         self.head_open = False
+        self.head_bytes = 0  # trailer fields, if any, count from here
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self.handed_over = True
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.handed_over = True
+        super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
         """A request the parser rejects (a malformed request line, header or chunk size) gets
