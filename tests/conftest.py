@@ -196,6 +196,17 @@ def _start(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
+@contextlib.contextmanager
+def running(settings: Settings) -> Iterator[str]:
+    """A test server with `settings` (its base URL) until the block ends."""
+    uv, thread, base_url = _start(settings)
+    try:
+        yield base_url
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
 class TcpProxy:
     """A loopback TCP proxy to PostgreSQL that can be 'stopped' like the server itself:
     every open connection is cut and new ones are refused until it starts again."""
@@ -290,14 +301,8 @@ def serving_without_engine(
         engine_enabled=False,
         source_roots=SOURCE_ROOTS,
     )
-    uv, thread, base_url = _start(settings)
-    try:
-        target = SimpleNamespace(settings=settings, database_url=database_url, data_dir=data_dir)
-        with httpx.Client(base_url=base_url, timeout=30) as api:
-            yield target, api
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
+    with running(settings) as base_url, httpx.Client(base_url=base_url, timeout=30) as api:
+        yield SimpleNamespace(settings=settings, database_url=database_url, data_dir=data_dir), api
 
 
 TEST_POOL_SIZE = 8
@@ -332,12 +337,8 @@ def serving(backend: str, database_url: str, data_dir: Path) -> Iterator[Server]
         database_pool_size=TEST_POOL_SIZE,
         source_roots=SOURCE_ROOTS,
     )
-    uv, thread, base_url = _start(settings)
-    try:
+    with running(settings) as base_url:
         yield Server(backend, base_url, settings, database_url)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

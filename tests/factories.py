@@ -43,6 +43,12 @@ def _database(url: str) -> Database:
     return Database(url)
 
 
+def stored(server: Any, model: type, row_id: str, column: str) -> Any:
+    """One column of a row as the database holds it, read past the API."""
+    with _database(server.database_url).transaction(write=False) as session:
+        return getattr(session.get_one(model, uuid.UUID(row_id)), column)
+
+
 def new_account(
     server: Any,
     api: httpx.Client,

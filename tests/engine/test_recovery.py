@@ -34,6 +34,7 @@ from factories import (
     queue_collection,
     run_worker,
     source_that,
+    stored,
 )
 from interop.db import Database, utcnow
 from interop.engine.collection import Collection
@@ -410,11 +411,7 @@ def cut_for_a_moment(proxy: TcpProxy) -> None:
 
 
 def attempt(server, ingestion_id: str) -> int:
-    database = Database(server.database_url)
-    with database.transaction(write=False) as session:
-        number = session.get_one(Ingestion, uuid.UUID(ingestion_id)).attempt
-    database.dispose()
-    return number
+    return int(stored(server, Ingestion, ingestion_id, "attempt"))
 
 
 def outages(caplog: pytest.LogCaptureFixture) -> list[str]:

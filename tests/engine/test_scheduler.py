@@ -21,6 +21,7 @@ from factories import (
     new_tenant,
     queue_collection,
     run_worker,
+    stored,
 )
 from interop.db import Database
 from interop.engine.metrics import LATEST_SUCCESS
@@ -244,11 +245,7 @@ def active_rollover_id(api, actor: Caller) -> str | None:
 
 
 def rollover_status(server, rollover_id: str) -> str:
-    database = Database(server.database_url)
-    with database.transaction(write=False) as session:
-        status = session.get(Rollover, uuid.UUID(rollover_id)).status
-    database.dispose()
-    return status
+    return str(stored(server, Rollover, rollover_id, "status"))
 
 
 def test_the_engine_moves_rollover_statuses_at_their_dates(server, api):
