@@ -6,6 +6,7 @@ import http.client
 import json
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from typing import BinaryIO, cast
 
@@ -232,15 +233,22 @@ def _assert_head_refused(response: http.client.HTTPResponse, body: bytes, limit:
     assert json.loads(body) == error_body(431, "request_header_fields_too_large", message)
 
 
-@pytest.fixture(scope="module")
-def small_head_server(server) -> Iterator[str]:
-    """A server of the same database whose INTEROP_MAX_HEADER_BYTES is 2048."""
-    uv, thread, base_url = _start(server.settings.model_copy(update={"max_header_bytes": 2048}))
+@contextlib.contextmanager
+def _serving_with(server, **settings: object) -> Iterator[str]:
+    """Another server of the same database with these settings changed, for a module."""
+    uv, thread, base_url = _start(server.settings.model_copy(update=settings))
     try:
         yield base_url
     finally:
         uv.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def small_head_server(server) -> Iterator[str]:
+    """A server of the same database whose INTEROP_MAX_HEADER_BYTES is 2048."""
+    with _serving_with(server, max_header_bytes=2048) as base_url:
+        yield base_url
 
 
 @pytest.mark.parametrize("piece", [1 << 20, 100], ids=["whole", "in-100-byte-segments"])
@@ -301,6 +309,45 @@ def test_a_body_and_pipelined_requests_do_not_count_towards_the_next_head(server
         assert _read_response(sock)[0].status == 200
         sock.sendall(_head(limit + 1))
         _assert_head_refused(*_read_response(sock), limit)
+
+
+@pytest.mark.parametrize(
+    ("refused", "code"),
+    [
+        (_head(DEFAULT_MAX_HEADER_BYTES + 512 * 1024), "request_header_fields_too_large"),
+        (b"GET / HTTP/1.1\r\nBad Name: v\r\nX-Pad: " + b"p" * 512 * 1024, "invalid_request"),
+    ],
+    ids=["head-over-the-limit", "unparsable"],
+)
+def test_a_client_still_sending_when_refused_reads_the_answer(
+    server, refused: bytes, code: str
+) -> None:
+    """The server refuses the request while the client is still sending the 512 KiB that
+    follow; it reads on and discards them, so the client's sending ends and it reads the
+    answer, where the kernel had reset the connection under it and the answer was lost."""
+    for _ in range(5):
+        with _raw_connection(server.base_url) as sock:
+            _send_in_pieces(sock, refused, 16 * 1024)
+            response, body = _read_response(sock)
+            assert sock.recv(1) == b""  # the server has said all it will
+        assert json.loads(body)["error"]["code"] == code
+        assert response.status == ERROR_CODES[code][0]
+
+
+def test_a_refused_connection_is_closed_within_the_lingering_bound(server) -> None:
+    """After its 431 the server only reads to discard (requests sent then go unanswered),
+    for at most 2 s though the client neither closes nor stops sending."""
+    with _raw_connection(server.base_url) as sock:
+        sock.sendall(_head(DEFAULT_MAX_HEADER_BYTES + 1))
+        _assert_head_refused(*_read_response(sock), DEFAULT_MAX_HEADER_BYTES)
+        answered = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while time.monotonic() - answered < 5:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                time.sleep(0.1)
+                assert sock.recv(1) == b""  # the server's write side stays shut
+        closed = time.monotonic() - answered
+    assert 1.5 < closed < 3
 
 
 @pytest.fixture(scope="module")

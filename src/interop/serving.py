@@ -21,6 +21,12 @@ from interop.logs import configure_logging
 APP_FACTORY = "interop.serving:create_served_app"
 HTTP_PROTOCOL = "interop.serving:HttpProtocol"
 
+# A lingering close (after an answer the client may still be sending into) reads on for at
+# most this long and this much, discarding it, so that the client's sending ends and it reads
+# the answer; nginx lingers up to 30 s, but one read of a slow client's last segments is enough.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+
 
 def protocol_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options for the protocol below. The head's limit travels in uvicorn's own
@@ -58,8 +64,8 @@ class HeadTooLarge(Exception):
 
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with Nagle's algorithm off on every connection, the
-    requests its parser rejects answered in the API's error envelope, and a limit on the
-    request head.
+    requests its parser rejects answered in the API's error envelope, a limit on the request
+    head, and refusals the client can read.
 
     asyncio turns TCP_NODELAY on only for sockets whose `proto` is IPPROTO_TCP, and the
     listening socket uvicorn binds itself for several worker processes has proto 0: their
@@ -76,7 +82,13 @@ class HttpProtocol(HttpToolsProtocol):
     before a pipelined one do not count. A chunked body's trailer fields, which httptools
     joins alike, are held to the same limit; past it the connection is closed unanswered, the
     request being served by then. Two warnings are logged when the parser is stopped
-    (uvicorn's "Invalid HTTP request received." and the limit's)."""
+    (uvicorn's "Invalid HTTP request received." and the limit's).
+
+    A refusal (400, 431) often comes while the client is still sending: closing a socket
+    with data unread makes the kernel reset the connection, and the client, still writing,
+    lost the answer. The write side is shut down after the answer instead, and what arrives
+    is discarded, never parsed nor held, until the client closes, LINGER_BYTES have come or
+    LINGER_SECONDS have passed."""
 
     def __init__(
         self,
@@ -87,6 +99,8 @@ class HttpProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.max_head_bytes = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
+        self.deadline: asyncio.TimerHandle | None = None  # the lingering's
+        self.discarded: int | None = None  # bytes read since a refusal, once there was one
         self.head_open = False  # between the parser's message begin and headers complete
         self.head_bytes = 0  # of the head handed over so far; then of its trailer fields
         self.handed_over = False  # the parser handed something over during this read
@@ -98,8 +112,19 @@ class HttpProtocol(HttpToolsProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.cancel_deadline()
+        super().connection_lost(exc)
+
     def data_received(self, data: bytes) -> None:
+        if self.discarded is not None:  # lingering; the client's closing ends it sooner
+            self.discarded += len(data)
+            if self.discarded > LINGER_BYTES:
+                self.transport.abort()
+            return
         super().data_received(data)
+        if self.discarded is not None:
+            return  # answered: the parser stopped on an error of its own
         if self.handed_over:
             # Where in this read the parser last handed over is unknown: counting from the
             # read's end errs towards serving, by less than one read.
@@ -111,8 +136,6 @@ class HttpProtocol(HttpToolsProtocol):
             self.too_large()
 
     def too_large(self) -> None:
-        if self.transport.is_closing():
-            return  # answered already: the parser stopped on an error of its own
         if self.head_open:
             self.refuse_head()
             return
@@ -149,6 +172,11 @@ class HttpProtocol(HttpToolsProtocol):
         self.handed_over = True
         super().on_message_complete()
 
+    def cancel_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
     def send_400_response(self, msg: str) -> None:
         """A request the parser rejects (a malformed request line, header or chunk size) gets
         `400 invalid_request` in the envelope, naming the parser's reason, where uvicorn wrote
@@ -169,7 +197,8 @@ class HttpProtocol(HttpToolsProtocol):
         self.answer_and_close(431, "request_header_fields_too_large", message)
 
     def answer_and_close(self, status: int, code: str, message: str) -> None:
-        """The error envelope, then the connection closes: the parser cannot go on."""
+        """The error envelope, then the connection closes, lingering: the parser cannot go
+        on."""
         body = orjson.dumps(error_body(status, code, message))
         head = [STATUS_LINE[status]]
         head.extend(
@@ -179,7 +208,26 @@ class HttpProtocol(HttpToolsProtocol):
         head.append(b"content-length: %d\r\n" % len(body))
         head.append(b"connection: close\r\n\r\n")
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self.linger()
+
+    def linger(self) -> None:
+        """Shut the write side, once the answer is out, and discard what still arrives
+        for a bounded time (nginx's lingering close). A request still being served is
+        treated as disconnected, as on a closed connection: its answer could no longer be
+        written, and the refusal has said the connection's last word."""
+        self.cancel_deadline()
+        self._unset_keepalive_if_required()
+        self.pipeline.clear()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.discarded = 0
+        if not self.transport.can_write_eof():  # TLS: it cannot half-close
+            self.transport.close()
+            return
+        self.transport.write_eof()
+        self.flow.resume_reading()  # paused for a pipelined request, it would drain nothing
+        self.deadline = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
 
 
 def _callback_error(error: BaseException | None) -> BaseException | None:
