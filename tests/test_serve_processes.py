@@ -4,6 +4,7 @@ a principal's rate as one server, not each on its own."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
 BURST = 5
 MAX_HEADER_BYTES = 2048
+HEADER_TIMEOUT = 2
 
 
 @dataclass
@@ -44,6 +46,7 @@ def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
         "INTEROP_RATE_LIMIT_PER_MINUTE": "6",
         "INTEROP_RATE_LIMIT_BURST": str(BURST),
         "INTEROP_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
+        "INTEROP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
         "TMPDIR": str(root / "tmp"),
     }
     subprocess.run([INTEROP, "migrate"], env=env, check=True, capture_output=True)
@@ -98,10 +101,11 @@ def _access_lines(log: Path, path: str, expected: int) -> list[str]:
 
 
 def test_the_processes_log_count_and_limit_as_one_server(served: Served) -> None:
-    """One server for the four checks: it takes seconds to start."""
+    """One server for the five checks: it takes seconds to start."""
     _check_every_process_writes_the_configured_lines(served)
     _check_any_process_reports_every_process_s_requests(served)
     _check_the_processes_limit_the_request_head_as_configured(served)
+    _check_the_processes_time_the_request_head_as_configured(served)
     _check_a_principal_has_one_bucket_across_the_processes(served)
 
 
@@ -187,6 +191,21 @@ def _check_the_processes_limit_the_request_head_as_configured(served: Served) ->
         refused = _healthz_with_head_of(served, MAX_HEADER_BYTES + 1)
         assert refused.status_code == 431
         assert refused.json()["error"]["code"] == "request_header_fields_too_large"
+
+
+def _check_the_processes_time_the_request_head_as_configured(served: Served) -> None:
+    """INTEROP_HEADER_TIMEOUT_SECONDS reaches the worker processes: heads begun on a
+    connection each, at once, are answered 408 once it has passed (not after 30 s)."""
+    url = httpx.URL(served.base_url)
+    started = time.monotonic()
+    connections = [socket.create_connection((url.host, url.port)) for _ in range(2 * PROCESSES)]
+    for sock in connections:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+    for sock in connections:
+        with sock:
+            sock.settimeout(HEADER_TIMEOUT + 5)
+            assert sock.recv(64).startswith(b"HTTP/1.1 408 ")
+    assert HEADER_TIMEOUT - 0.5 < time.monotonic() - started < HEADER_TIMEOUT + 3
 
 
 def _healthz_with_head_of(served: Served, counted: int) -> httpx.Response:

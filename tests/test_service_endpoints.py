@@ -5,6 +5,7 @@ import contextlib
 import http.client
 import json
 import logging
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -332,6 +333,74 @@ def test_a_client_still_sending_when_refused_reads_the_answer(
             assert sock.recv(1) == b""  # the server has said all it will
         assert json.loads(body)["error"]["code"] == code
         assert response.status == ERROR_CODES[code][0]
+
+
+HEAD_TIMEOUT = 1.0  # the timed server's INTEROP_HEADER_TIMEOUT_SECONDS
+
+
+@pytest.fixture(scope="module")
+def timed_server(server) -> Iterator[str]:
+    with _serving_with(server, header_timeout_seconds=HEAD_TIMEOUT) as base_url:
+        yield base_url
+
+
+def _trickle_until_answered(sock: socket.socket, line: bytes) -> float:
+    """Send `line` every 0.2 s until the server answers (at most 5 s); the time it took."""
+    started = time.monotonic()
+    while not select.select([sock], [], [], 0.2)[0]:
+        assert time.monotonic() - started < 5, "the server waited on"
+        sock.sendall(line)
+    return time.monotonic() - started
+
+
+def _assert_timed_out(response: http.client.HTTPResponse, body: bytes) -> None:
+    assert response.status == 408
+    assert response.getheader("connection") == "close"
+    message = f"the request's head did not arrive within {HEAD_TIMEOUT:g} seconds"
+    assert json.loads(body) == error_body(408, "request_timeout", message)
+
+
+def test_a_head_sent_a_line_at_a_time_past_the_timeout_is_408(timed_server: str) -> None:
+    """A slowloris: each line arrives well within any idle timeout, the head never ends."""
+    with _raw_connection(timed_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        waited = _trickle_until_answered(sock, b"X-Slow: 1\r\n")
+        _assert_timed_out(*_read_response(sock))
+        assert sock.recv(1) == b""
+    assert HEAD_TIMEOUT - 0.2 <= waited < HEAD_TIMEOUT + 1
+
+
+def test_a_kept_alive_connection_s_next_head_is_timed_from_the_previous_response(
+    timed_server: str,
+) -> None:
+    """The first head is timed from the connection's start and arrives in time; the second
+    from the first response's end, whose start arrived later than the timeout after the
+    connection's."""
+    with _raw_connection(timed_server) as sock:
+        time.sleep(HEAD_TIMEOUT * 0.6)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(sock)[0].status == 200
+        time.sleep(HEAD_TIMEOUT * 0.6)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        waited = _trickle_until_answered(sock, b"X-Slow: 1\r\n")
+        _assert_timed_out(*_read_response(sock))
+    assert HEAD_TIMEOUT * 0.4 - 0.2 <= waited < HEAD_TIMEOUT * 0.4 + 1
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["fresh", "after-a-response"])
+def test_a_connection_without_a_request_is_closed_silently_after_the_timeout(
+    timed_server: str, kept_alive: bool
+) -> None:
+    """No 408 where no request was begun (a browser's preconnected socket, or one kept alive),
+    as uvicorn closes an idle kept-alive connection; a fresh one it had left open for ever."""
+    with _raw_connection(timed_server) as sock:
+        if kept_alive:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(sock)[0].status == 200
+        started = time.monotonic()
+        sock.settimeout(HEAD_TIMEOUT + 2)
+        assert sock.recv(1) == b""
+    assert time.monotonic() - started >= HEAD_TIMEOUT - 0.2
 
 
 def test_a_refused_connection_is_closed_within_the_lingering_bound(server) -> None:

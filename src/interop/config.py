@@ -15,6 +15,10 @@ from interop.db import DEFAULT_POOL_SIZE, supported_database_url
 # that means well, and keeps what one connection can make the server hold small.
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 
+# How long a request head may take to arrive: nginx allows 60 s (client_header_timeout),
+# Apache 20-40 s (RequestReadTimeout). A client that means well sends its head at once.
+DEFAULT_HEADER_TIMEOUT_SECONDS = 30.0
+
 # The logging module's level names, in any case ("info" too); another name is refused at
 # start, where logging itself would raise once the server had begun to start.
 LogLevel = Annotated[
@@ -99,6 +103,14 @@ class Settings(BaseSettings):
         description=(
             "Largest request head (its URL and header lines); a larger one gets 431 "
             "`request_header_fields_too_large` and the connection closes."
+        ),
+    )
+    header_timeout_seconds: float = Field(
+        default=DEFAULT_HEADER_TIMEOUT_SECONDS,
+        gt=0,
+        description=(
+            "Seconds a request head may take to arrive, from the connection's start or the "
+            "previous response's end; past it 408 `request_timeout` and the connection closes."
         ),
     )
     max_page_size: int = Field(default=1000, ge=1)

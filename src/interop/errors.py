@@ -43,6 +43,10 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
         409,
         "The client already has this key: the same kid, key material or JWKS URL.",
     ),
+    "request_timeout": (
+        408,
+        "The request's head did not arrive within the time limit; the connection is closed.",
+    ),
     "request_too_large": (413, "The request body exceeds the size limit."),
     "unsupported_media_type": (415, "The request's Content-Type is not accepted here."),
     "rate_limited": (429, "Too many requests for these credentials; see Retry-After."),

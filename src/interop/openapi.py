@@ -13,6 +13,7 @@ COMMON_CODES = (
     "invalid_request",
     "invalid_token",
     "wrong_principal",
+    "request_timeout",
     "request_too_large",
     "request_header_fields_too_large",
     "unsupported_media_type",

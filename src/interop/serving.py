@@ -1,6 +1,7 @@
 """How a server process runs: the event loop and HTTP protocol `interop serve` gives uvicorn."""
 
 import asyncio
+import functools
 import socket
 import sys
 from typing import Any
@@ -13,7 +14,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from interop.app import create_app
-from interop.config import DEFAULT_MAX_HEADER_BYTES, Settings
+from interop.config import DEFAULT_HEADER_TIMEOUT_SECONDS, DEFAULT_MAX_HEADER_BYTES, Settings
 from interop.errors import error_body
 from interop.logs import configure_logging
 
@@ -29,11 +30,16 @@ LINGER_BYTES = 1024 * 1024
 
 
 def protocol_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options for the protocol below. The head's limit travels in uvicorn's own
-    option for it, which only its h11 protocol read: uvicorn hands its Config to every worker
-    process of `interop serve --workers N`, where a Settings() per connection would cost
-    more and a module-wide value would mix the servers a test process runs."""
-    return {"http": HTTP_PROTOCOL, "h11_max_incomplete_event_size": settings.max_header_bytes}
+    """uvicorn's options for the protocol below: the class with the head's limits bound to it.
+    uvicorn pickles its Config, this included, for every worker process of `interop serve
+    --workers N`, where a Settings() per connection would cost more and a module-wide value
+    would mix the servers a test process runs; uvicorn has no option of its own for either."""
+    protocol = functools.partial(
+        HttpProtocol,
+        max_head_bytes=settings.max_header_bytes,
+        header_timeout=settings.header_timeout_seconds,
+    )
+    return {"http": protocol}
 
 
 def create_served_app() -> FastAPI:
@@ -64,8 +70,8 @@ class HeadTooLarge(Exception):
 
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with Nagle's algorithm off on every connection, the
-    requests its parser rejects answered in the API's error envelope, a limit on the request
-    head, and refusals the client can read.
+    requests its parser rejects answered in the API's error envelope, limits on the request
+    head's size and time, and refusals the client can read.
 
     asyncio turns TCP_NODELAY on only for sockets whose `proto` is IPPROTO_TCP, and the
     listening socket uvicorn binds itself for several worker processes has proto 0: their
@@ -84,7 +90,15 @@ class HttpProtocol(HttpToolsProtocol):
     request being served by then. Two warnings are logged when the parser is stopped
     (uvicorn's "Invalid HTTP request received." and the limit's).
 
-    A refusal (400, 431) often comes while the client is still sending: closing a socket
+    Nor did uvicorn time the head: its keep-alive timeout runs only between requests and
+    stops at the first byte, and a fresh connection had none, so a connection sending
+    nothing, or a head a line every few seconds, was held for ever. Each head must now
+    arrive within `header_timeout` of the connection's start or the previous response's end
+    (one timer, cancelled when the head is complete); past it, a begun head is answered 408
+    and a connection without one is closed silently, as uvicorn closes an idle kept-alive
+    one.
+
+    A refusal (400, 408, 431) often comes while the client is still sending: closing a socket
     with data unread makes the kernel reset the connection, and the client, still writing,
     lost the answer. The write side is shut down after the answer instead, and what arrives
     is discarded, never parsed nor held, until the client closes, LINGER_BYTES have come or
@@ -96,10 +110,14 @@ class HttpProtocol(HttpToolsProtocol):
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        max_head_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.max_head_bytes = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES
-        self.deadline: asyncio.TimerHandle | None = None  # the lingering's
+        self.max_head_bytes = max_head_bytes
+        self.header_timeout = header_timeout
+        self.deadline: asyncio.TimerHandle | None = None  # the head's, then the lingering's
         self.discarded: int | None = None  # bytes read since a refusal, once there was one
         self.head_open = False  # between the parser's message begin and headers complete
         self.head_bytes = 0  # of the head handed over so far; then of its trailer fields
@@ -111,6 +129,7 @@ class HttpProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+        self.await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.cancel_deadline()
@@ -162,6 +181,7 @@ class HttpProtocol(HttpToolsProtocol):
             raise HeadTooLarge  # uvicorn answers through send_400_response, below
         self.head_open = False
         self.head_bytes = 0  # trailer fields, if any, count from here
+        self.cancel_deadline()
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -172,10 +192,31 @@ class HttpProtocol(HttpToolsProtocol):
         self.handed_over = True
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:
+            # uvicorn waits for the next request: no pipelined one is complete, none refused.
+            self.await_head()
+
+    def await_head(self) -> None:
+        self.cancel_deadline()
+        self.deadline = self.loop.call_later(self.header_timeout, self.head_timed_out)
+
     def cancel_deadline(self) -> None:
         if self.deadline is not None:
             self.deadline.cancel()
             self.deadline = None
+
+    def head_timed_out(self) -> None:
+        self.deadline = None
+        if not self.head_open:
+            # No request begun: answering one could cross a request the client is sending
+            # on a connection it holds ready, which it would then read as that one's answer.
+            self.transport.close()
+            return
+        self.logger.warning("Request head not complete within %g s: 408.", self.header_timeout)
+        message = f"the request's head did not arrive within {self.header_timeout:g} seconds"
+        self.answer_and_close(408, "request_timeout", message)
 
     def send_400_response(self, msg: str) -> None:
         """A request the parser rejects (a malformed request line, header or chunk size) gets
