@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import interop.app
-from conftest import _start
+from conftest import running
 from factories import new_account, new_cloud
 from interop.errors import ERROR_CODES, error_body
 
@@ -237,12 +237,8 @@ def _assert_head_refused(response: http.client.HTTPResponse, body: bytes, limit:
 @contextlib.contextmanager
 def _serving_with(server, **settings: object) -> Iterator[str]:
     """Another server of the same database with these settings changed, for a module."""
-    uv, thread, base_url = _start(server.settings.model_copy(update=settings))
-    try:
+    with running(server.settings.model_copy(update=settings)) as base_url:
         yield base_url
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -492,3 +488,19 @@ def test_openapi_lists_error_codes_per_operation(openapi: dict) -> None:
             if path.startswith("/v2/interop"):
                 assert "401" in operation["responses"], (method, path)
                 assert operation.get("security"), (method, path)
+
+
+def test_an_unsupported_upgrade_is_answered_and_the_connection_closed(server) -> None:
+    # What `curl --http2` sends over plain HTTP. Once the parser has seen an upgrade it reads
+    # nothing more on the connection: kept open, the client's next request waited for ever.
+    request = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+    )
+    with _raw_connection(server.base_url) as sock:
+        sock.sendall(request)
+        response, body = _read_response(sock)
+        assert (response.status, json.loads(body)) == (200, {"status": "ok"})
+        assert response.getheader("connection") == "close"
+        sock.settimeout(5)
+        assert sock.recv(1) == b""

@@ -183,6 +183,12 @@ class HttpProtocol(HttpToolsProtocol):
         self.head_bytes = 0  # trailer fields, if any, count from here
         self.cancel_deadline()
         super().on_headers_complete()
+        if self.parser.should_upgrade() and not self._should_upgrade():
+            # An upgrade we do not make (`Upgrade: h2c`, which `curl --http2` sends over
+            # plain HTTP) is answered as HTTP/1.1; the parser reads nothing more once it has
+            # seen one, so the connection closes after the answer, where the client's next
+            # request on it waited for ever.
+            self.cycle.keep_alive = False
 
     def on_body(self, body: bytes) -> None:
         self.handed_over = True
