@@ -98,10 +98,12 @@ async def token(request: Request) -> JSONResponse:
         authorization = request.headers.get("authorization")
         if "client_assertion_type" in form or "client_assertion" in form:
             authenticate = _assertion_authentication(request, authorization, form)
-            named_client = form.get("client_id") or assertion_issuer(form["client_assertion"])
+            assertion = form["client_assertion"]
+            named_client = lambda: form.get("client_id") or assertion_issuer(assertion)  # noqa: E731
         else:
-            named_client, secret = _client_credentials(authorization, form)
-            authenticate = _secret_authentication(request, named_client, secret)
+            client_id, secret = _client_credentials(authorization, form)
+            authenticate = _secret_authentication(request, client_id, secret)
+            named_client = lambda: client_id  # noqa: E731
         if not form.get("grant_type"):
             raise OAuthError("invalid_request", "grant_type is required")
         if form["grant_type"] != "client_credentials":
@@ -128,7 +130,7 @@ Authenticate = Callable[[], ClientCredential]
 
 
 async def _issue(
-    request: Request, named_client: str | None, authenticate: Authenticate
+    request: Request, named_client: Callable[[], str | None], authenticate: Authenticate
 ) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         # Before the secret or assertion is checked: a refused request costs no hash, and
@@ -142,9 +144,14 @@ async def _issue(
     return await in_thread(work)
 
 
-def _count_sign_in(request: Request, client_id: str | None) -> None:
+def _count_sign_in(request: Request, named_client: Callable[[], str | None]) -> None:
+    """Draw on the bucket of the client the request names, read only while limiting is on
+    (an assertion's is in its unverified claims)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    if limiter.enabled and client_id:
+    if not limiter.enabled:
+        return
+    client_id = named_client()
+    if client_id:
         with get_database(request).transaction(write=False) as session:
             count_sign_in(limiter, session, client_id)
 
