@@ -324,3 +324,16 @@ def ingestion(api: httpx.Client, caller: Caller, ingestion_id: str) -> dict[str,
 def json_time(value: datetime) -> str:
     """A stored time as the API writes it in JSON (UTC, with a `Z`)."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def listed(api: httpx.Client, actor: Caller, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a list, following its `next` links."""
+    items: list[dict[str, Any]] = []
+    response = api.get(path, params=params, headers=actor.headers)
+    while True:
+        assert response.status_code == 200, response.text
+        items += response.json()["data"]
+        following = response.json()["paging"]["next"]
+        if following is None:
+            return items
+        response = api.get(following, headers=actor.headers)  # it repeats the filters

@@ -5,6 +5,7 @@ columns are declared collation "C", so a page stays an index scan."""
 
 import os
 import random
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
@@ -25,7 +26,7 @@ from conftest import (
     serving,
     wipe,
 )
-from factories import Caller, new_tenant, store_records
+from factories import Caller, listed, new_tenant, store_records
 from interop.migrations_runner import upgrade
 from interop.roster.repository import tenant_records
 
@@ -83,19 +84,6 @@ def served(ordering_server: Server) -> Iterator[tuple[Server, httpx.Client]]:
     wipe(ordering_server)
     with httpx.Client(base_url=ordering_server.base_url, timeout=30) as client:
         yield ordering_server, client
-
-
-def listed(api: httpx.Client, actor: Caller, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Every item of a list, following its `next` links."""
-    items: list[dict[str, Any]] = []
-    response = api.get(path, params=params, headers=actor.headers)
-    while True:
-        assert response.status_code == 200, response.text
-        items += response.json()["data"]
-        following = response.json()["paging"]["next"]
-        if following is None:
-            return items
-        response = api.get(following, headers=actor.headers)  # it repeats the filters
 
 
 def test_roster_records_are_paged_in_code_point_order_of_sourced_id(served):
@@ -169,20 +157,32 @@ def insert_users(connection: Connection, tenant: uuid.UUID, sourced_ids: list[st
     )
 
 
+def many_users(server: Server, tenant: uuid.UUID) -> list[str]:
+    """200,000 users of the tenant, written in no order; their ids in code point order."""
+    ids = [f"{IDS[i % 7]}{i:x}" for i in range(200_000)]
+    engine = create_engine(server.database_url)
+    try:
+        with engine.begin() as connection:
+            insert_users(connection, tenant, random.sample(ids, len(ids)))
+            connection.execute(text("ANALYZE roster_users"))
+    finally:
+        engine.dispose()
+    return sorted(ids)
+
+
+def users_page(api: httpx.Client, actor: Caller, **params: Any) -> list[str]:
+    """The sourcedIds of one page of the actor's users."""
+    response = api.get("/v2/interop/data/users", params=params, headers=actor.headers)
+    assert response.status_code == 200, response.text
+    return [item["sourced_id"] for item in response.json()["data"]]
+
+
 @pytest.mark.parametrize("ordering_server", [EN_US_BACKEND], indirect=True)
 def test_a_page_of_200000_records_is_an_index_scan_in_code_point_order(served):
     server, api = served
     _, actor = new_tenant(server, api)
     tenant = uuid.UUID(actor.extra["tenant_id"])
-    ids = [f"{IDS[i % 7]}{i:x}" for i in range(200_000)]
-    engine = create_engine(server.database_url)
-    try:
-        with engine.begin() as connection:
-            insert_users(connection, tenant, random.sample(ids, len(ids)))  # in no order
-            connection.execute(text("ANALYZE roster_users"))
-    finally:
-        engine.dispose()
-    ids.sort()
+    ids = many_users(server, tenant)
     page_size = 1000
 
     for page in (0, 199):  # the first page and the last, as the API reads them
@@ -190,14 +190,28 @@ def test_a_page_of_200000_records_is_an_index_scan_in_code_point_order(served):
         found = plan(server, statement.limit(page_size + 1).offset(page * page_size))
         assert "Index Scan using pk_roster_users" in found, found
         assert "Sort" not in found, found
-        response = api.get(
-            "/v2/interop/data/users",
-            params={"page": page, "page_size": page_size},
-            headers=actor.headers,
-        )
-        assert response.status_code == 200, response.text
-        served_ids = [item["sourced_id"] for item in response.json()["data"]]
+        served_ids = users_page(api, actor, page=page, page_size=page_size)
         assert served_ids == ids[page * page_size : (page + 1) * page_size]
+
+
+@pytest.mark.parametrize("ordering_server", ["postgresql"], indirect=True)
+def test_a_far_keyset_page_of_200000_records_reads_only_its_rows_from_the_index(served):
+    server, api = served
+    _, actor = new_tenant(server, api)
+    tenant = uuid.UUID(actor.extra["tenant_id"])
+    ids = many_users(server, tenant)
+    page_size, start = 1000, 190_000
+    after = ids[start - 1]
+
+    statement = tenant_records("users", tenant, None, after).limit(page_size + 1)
+    found = plan(server, statement)
+    assert "Index Scan using pk_roster_users" in found, found
+    assert "Sort" not in found and "Seq Scan" not in found, found
+    # The index range starts at `after`: no row before it is read and thrown away.
+    scanned = re.search(r"Index Scan using pk_roster_users .*actual rows=(\d+)", found)
+    assert scanned is not None and int(scanned[1]) == page_size + 1, found
+    served_ids = users_page(api, actor, after=after, page_size=page_size)
+    assert served_ids == ids[start : start + page_size]
 
 
 def test_the_upgrade_orders_the_records_a_database_holds_in_code_point_order(

@@ -14,12 +14,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, UTCDateTime, bytewise_string
 
+# A sourcedId's longest (the column's length).
+MAX_SOURCED_ID_LENGTH = 255
+
 
 class RosterRecord:
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
-    sourced_id: Mapped[str] = mapped_column(bytewise_string(255), primary_key=True)
+    sourced_id: Mapped[str] = mapped_column(
+        bytewise_string(MAX_SOURCED_ID_LENGTH), primary_key=True
+    )
     status: Mapped[str] = mapped_column(String(16))
     date_last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
-from interop.paging import PageDep, paginate
+from interop.paging import PageDep, paginate, paginate_after
+from interop.roster.models import MAX_SOURCED_ID_LENGTH
 from interop.roster.repository import get_record, record_out, tenant_records
 from interop.roster.schemas import TOPIC_MODELS, RosterItem
 from interop.routing import ScanningRoute
@@ -22,6 +23,17 @@ ChangedSince = Annotated[
             "RFC 3339 time: only records changed after it, deletions included "
             "(`status: tobedeleted`), oldest change first"
         )
+    ),
+]
+After = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_SOURCED_ID_LENGTH,
+        description=(
+            "Keyset paging: the current records whose sourcedId sorts after this one "
+            "(bytewise), which need not exist; empty for the first page. `next` then carries "
+            "`after`, `prev` is null. Not with `page` other than 0 nor with `changed_since`"
+        ),
     ),
 ]
 
@@ -42,10 +54,14 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
         principal: ActorPrincipal,
         page: PageDep,
         changed_since: ChangedSince = None,
+        after: After = None,
     ) -> Any:
         since: datetime | None = changed_since
-        statement = tenant_records(topic, own_tenant_id(principal), since)
-        envelope = paginate(session, statement, page, lambda row: record_out(row[0]))
+        statement = tenant_records(topic, own_tenant_id(principal), since, after)
+        if after is None:
+            envelope = paginate(session, statement, page, _item)
+        else:
+            envelope = paginate_after(session, statement, page, _item, _sourced_id)
         envelope["data"] = model.served(envelope["data"])
         return envelope
 
@@ -59,6 +75,14 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
     def get_one(sourced_id: str, session: SessionDep, principal: ActorPrincipal) -> Any:
         record = get_record(session, topic, own_tenant_id(principal), sourced_id)
         return {"data": model.served([record_out(record)])[0]}
+
+
+def _item(row: Any) -> dict[str, Any]:
+    return record_out(row[0])
+
+
+def _sourced_id(row: Any) -> str:
+    return str(row[0].sourced_id)
 
 
 for _topic, _model in TOPIC_MODELS.items():
