@@ -9,6 +9,9 @@ p99 latency per scenario and writes them into BENCHMARKS.md.
 Scenarios (each `wrk -t2 -c<connections> -d<duration>s --latency -s <script>`, after a 1 s
 warm-up with the same script):
   a. bare Starlette, uvicorn with the server's worker count, the bytes of b's response
+  q. the same bare app making b's two database reads first (the server's own statements, run
+     by the database's driver, sqlite3 or psycopg, on one connection per process): the
+     ceiling of any server that reads what b reads for every request, on this machine
   b. GET /v2/interop/tenant/schedules with an actor's token
   c. GET /v2/interop/tenants?page_size=100, page 0 and page 99, by a developer with --tenants
   d. POST /v2/interop/tenant/scoping/schools replacing 1,000 schools (1 connection: writes
@@ -46,6 +49,8 @@ from benchkit import (
     speed_note,
     write_section,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 sys.path[:0] = [str(ROOT / "tests")]
 from factories import (  # noqa: E402
@@ -57,7 +62,9 @@ from factories import (  # noqa: E402
     new_integration,
     new_tenant,
 )
+from interop.auth.service import _ACTOR_BY_CLIENT  # noqa: E402
 from interop.config import Settings  # noqa: E402
+from interop.schedules.service import TENANT_SCHEDULES_PAGE  # noqa: E402
 
 BIN = Path(sys.executable).parent
 API = "/v2/interop"
@@ -67,22 +74,70 @@ WRITE_CONNECTIONS = 1
 OVERLOAD_FACTOR = 8
 SCHOOLS = 1_000
 SETUP_THREADS = 8
-BARE_APP = '''"""Bare Starlette: the same bytes as the measured endpoint, nothing else."""
+BARE_APP = '''"""Bare Starlette: the same bytes as the measured endpoint, nothing else (a); and
+the same again after making b's two database reads, by the database's own driver (q)."""
 
+import asyncio
+import json
+import sqlite3
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
 
-BODY = Path(__file__).with_suffix(".json").read_bytes()
+HERE = Path(__file__)
+BODY = HERE.with_suffix(".json").read_bytes()
+READS = json.loads(HERE.with_suffix(".reads").read_text())
+# Opened at a process's first q request: one sqlite3 connection, used on the event loop as
+# the server's SQLite reads are; psycopg's asynchronous connections, taken in turn, so that a
+# process serves other requests while PostgreSQL answers one.
+opening = None
+POSTGRES_CONNECTIONS = 8
+
+
+async def connect():
+    if READS["driver"] == "sqlite":
+        return sqlite3.connect(READS["target"], isolation_level=None, check_same_thread=False)
+    import psycopg
+
+    idle = asyncio.Queue()
+    for _ in range(POSTGRES_CONNECTIONS):
+        idle.put_nowait(await psycopg.AsyncConnection.connect(READS["target"], autocommit=True))
+    return idle
 
 
 async def endpoint(request):
     return Response(BODY, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/{path:path}", endpoint)])
+async def with_reads(request):
+    global opening
+    if opening is None:  # the first request opens them; those arriving meanwhile wait for it
+        opening = asyncio.ensure_future(connect())
+    connections = await opening
+    (caller_sql, caller_params), (page_sql, page_params) = READS["statements"]
+    values = {"client_id": READS["client_id"], "page_limit": 1001, "page_offset": 0}
+    if isinstance(connections, sqlite3.Connection):
+        caller = connections.execute(caller_sql, _bound(caller_params, values)).fetchone()
+        values["tenant_id"] = caller[-1]
+        connections.execute(page_sql, _bound(page_params, values)).fetchall()
+    else:
+        connection = await connections.get()
+        try:
+            caller = await (await connection.execute(caller_sql, values)).fetchone()
+            values["tenant_id"] = caller[-1]
+            await (await connection.execute(page_sql, values)).fetchall()
+        finally:
+            connections.put_nowait(connection)
+    return Response(BODY, media_type="application/json")
+
+
+def _bound(names, values):
+    return [values[name] for name in names] if isinstance(names, list) else values
+
+
+app = Starlette(routes=[Route("/q/{path:path}", with_reads), Route("/{path:path}", endpoint)])
 '''
 # wrk's Lua: the request, and in done() one JSON line for Python (latencies in microseconds).
 LUA = """wrk.method = "{method}"
@@ -160,7 +215,8 @@ def measure(backend: str, args: argparse.Namespace) -> dict:
                     body = api.get(f"{API}/tenant/schedules", headers=actor.headers)
                     check(body, "GET schedules")
                     bare_port = free_port()
-                    bare = start_bare(data_dir, body.content, bare_port, workers)
+                    reads = reads_of_b(settings.resolved_database_url, actor.client_id)
+                    bare = start_bare(data_dir, body.content, bare_port, workers, reads)
                     wait_ready(f"http://127.0.0.1:{bare_port}/", bare, data_dir / "bare.log")
                     scenarios = run_scenarios(
                         api, base_url, f"http://127.0.0.1:{bare_port}", actor, bulk, data_dir, args
@@ -249,6 +305,15 @@ def run_scenarios(
     plans = [
         ("a", "a. bare Starlette (b's bytes)", bare_url, schedules, actor, None, args.connections),
         (
+            "q",
+            "q. bare Starlette + b's two reads",
+            bare_url,
+            f"/q{schedules}",
+            actor,
+            None,
+            args.connections,
+        ),
+        (
             "h",
             "h. GET /healthz (no auth, no database)",
             base_url,
@@ -331,13 +396,35 @@ def start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
         return subprocess.Popen([str(c) for c in command], env=env, stdout=out, stderr=out)
 
 
-def start_bare(data_dir: Path, body: bytes, port: int, workers: int) -> subprocess.Popen:
+def start_bare(
+    data_dir: Path, body: bytes, port: int, workers: int, reads: dict
+) -> subprocess.Popen:
     module = f"interop_bench_bare_{port}"
     (data_dir / f"{module}.py").write_text(BARE_APP)
     (data_dir / f"{module}.json").write_bytes(body)
+    (data_dir / f"{module}.reads").write_text(json.dumps(reads))
     command = [BIN / "uvicorn", f"{module}:app", "--app-dir", data_dir, "--port", str(port)]
     command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     return start(command, dict(os.environ), data_dir / "bare.log")
+
+
+def reads_of_b(database_url: str, client_id: str) -> dict:
+    """What the bare app's q route needs to make b's two reads as b makes them: the server's
+    own statements (the caller's lookup, then the page of schedules), compiled for the
+    database's DBAPI driver, and where that database is."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        driver, target, dialect = "sqlite", url.database, sqlite.dialect()
+    else:
+        driver, dialect = "psycopg", postgresql.dialect()
+        target = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    statements = []
+    for statement in (_ACTOR_BY_CLIENT, TENANT_SCHEDULES_PAGE):
+        compiled = statement.compile(dialect=dialect)
+        # SQLite's driver binds by position (qmark), psycopg by name (pyformat).
+        names = list(compiled.positiontup) if compiled.positional else None
+        statements.append((str(compiled), names))
+    return {"driver": driver, "target": target, "statements": statements, "client_id": client_id}
 
 
 def check(response: httpx.Response, what: str) -> None:
@@ -351,11 +438,14 @@ def summary(result: dict) -> dict:
     page0, page99 = by_key["page0"], by_key["page99"]
     share = b["rps"] / a["rps"]
     floor = by_key["h"]["rps"] / a["rps"]
+    ceiling = by_key["q"]["rps"] / a["rps"]
     p50_ratio = page99["p50_ms"] / page0["p50_ms"]
     rps_ratio = page0["rps"] / page99["rps"]
     return {
         "share": share,
         "floor": floor,
+        "ceiling": ceiling,
+        "of_ceiling": b["rps"] / by_key["q"]["rps"],
         "b_ok": share >= 0.5 and b["p99_ms"] < 20,
         "b_p99": b["p99_ms"],
         "p50_ratio": p50_ratio,
@@ -393,6 +483,8 @@ def markdown_table(result: dict) -> str:
         f"- b / a: {sums['share']:.0%} of the bare app's requests/s, b p99 {sums['b_p99']:.1f} ms "
         f"(target ≥ 50 % and p99 < 20 ms: {verdict(sums['b_ok'])}); /healthz alone reaches "
         f"{sums['floor']:.0%} of a",
+        f"- q / a: {sums['ceiling']:.0%}: the bare app making b's two reads, nothing else; b "
+        f"reaches {sums['of_ceiling']:.0%} of q",
         f"- far page / page 0: {sums['p50_ratio']:.2f}× the p50 latency, "
         f"{sums['rps_ratio']:.2f}× the cost in requests/s "
         f"(target ≤ 1.5×: {verdict(sums['page_ok'])})",
