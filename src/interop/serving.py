@@ -102,7 +102,13 @@ class HttpProtocol(HttpToolsProtocol):
     with data unread makes the kernel reset the connection, and the client, still writing,
     lost the answer. The write side is shut down after the answer instead, and what arrives
     is discarded, never parsed nor held, until the client closes, LINGER_BYTES have come or
-    LINGER_SECONDS have passed."""
+    LINGER_SECONDS have passed.
+
+    Responses must go out in their requests' order (RFC 9112 §9.3.2), and a client that
+    pipelines a valid request and one refused read the refusal, written at once, as the first
+    one's answer, whose own was then dropped. A refusal now waits until every request before
+    it on the connection is answered; meanwhile nothing more is parsed, and what arrives is
+    discarded as in the lingering close (counting towards LINGER_BYTES)."""
 
     def __init__(
         self,
@@ -123,6 +129,7 @@ class HttpProtocol(HttpToolsProtocol):
         self.head_bytes = 0  # of the head handed over so far; then of its trailer fields
         self.handed_over = False  # the parser handed something over during this read
         self.unparsed = 0  # bytes of the reads since it last did
+        self.refusal: bytes | None = None  # written once the requests before it are answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         sock = transport.get_extra_info("socket")
@@ -200,8 +207,12 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.timeout_keep_alive_task is not None:
-            # uvicorn waits for the next request: no pipelined one is complete, none refused.
+        if self.timeout_keep_alive_task is None:
+            return  # a queued request is being served next, or the connection is closing
+        # uvicorn waits for the next request: no request before it is left unanswered.
+        if self.refusal is not None:
+            self.send_refusal()
+        else:
             self.await_head()
 
     def await_head(self) -> None:
@@ -245,7 +256,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def answer_and_close(self, status: int, code: str, message: str) -> None:
         """The error envelope, then the connection closes, lingering: the parser cannot go
-        on."""
+        on. The answer waits while a request before the refused one is unanswered."""
         body = orjson.dumps(error_body(status, code, message))
         head = [STATUS_LINE[status]]
         head.extend(
@@ -254,21 +265,47 @@ class HttpProtocol(HttpToolsProtocol):
         head.append(b"content-type: application/json\r\n")
         head.append(b"content-length: %d\r\n" % len(body))
         head.append(b"connection: close\r\n\r\n")
-        self.transport.write(b"".join(head) + body)
+        self.refusal = b"".join(head) + body
+        self.cancel_deadline()
+        self.discarded = 0  # what arrives from now on is discarded, never parsed
+        if not self.waits_for_earlier_answers():
+            self.send_refusal()
+
+    def waits_for_earlier_answers(self) -> bool:
+        """Whether the refusal waits for a request before the refused one, still unanswered;
+        on_response_complete then sends it after the last of them. uvicorn serves a
+        connection's requests one at a time, queueing those pipelined behind (self.pipeline,
+        newest first), and self.cycle is the last whose head was complete: the requests
+        before it are answered once it is. When the refused request is self.cycle itself
+        (its body failed), still queued, it is taken out of the queue, never to be served;
+        being served, it is the one answered (linger)."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return False
+        if self.head_open or not cycle.more_body:
+            return True  # the refused request came after self.cycle, whose body is all in
+        # The refused request is self.cycle, its body still arriving (uvicorn's more_body).
+        if self.pipeline and self.pipeline[0][0] is cycle:
+            self.pipeline.popleft()
+            return True
+        return False
+
+    def send_refusal(self) -> None:
+        assert self.refusal is not None
+        self.transport.write(self.refusal)
+        self.refusal = None
         self.linger()
 
     def linger(self) -> None:
         """Shut the write side, once the answer is out, and discard what still arrives
-        for a bounded time (nginx's lingering close). A request still being served is
+        for a bounded time (nginx's lingering close). The requests before the refused one
+        are answered by now; the refused one, if its body failed while it was served, is
         treated as disconnected, as on a closed connection: its answer could no longer be
         written, and the refusal has said the connection's last word."""
-        self.cancel_deadline()
         self._unset_keepalive_if_required()
-        self.pipeline.clear()
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.disconnected = True
             self.cycle.message_event.set()
-        self.discarded = 0
         if not self.transport.can_write_eof():  # TLS: it cannot half-close
             self.transport.close()
             return
