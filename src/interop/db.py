@@ -63,6 +63,9 @@ POOL_TIMEOUT_SECONDS = 10
 RUNS_ON_LOOP = "interop.runs_on_loop"
 # How long a SQLite statement waits for another connection's lock (the write lock, mostly).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option of a SQLite transaction that waits less than that (its busy timeout, ms):
+# Database.transaction's lock_wait.
+SQLITE_BUSY_TIMEOUT_OPTION = "interop_sqlite_busy_timeout_ms"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -257,9 +260,20 @@ class Database:
         return session
 
     @contextmanager
-    def transaction(self, write: bool = True) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
-        session = self.session(write)
+    def transaction(self, write: bool = True, lock_wait: float | None = None) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error.
+
+        `lock_wait` (seconds): on SQLite, how long at most its statements wait for another
+        connection's lock, where they wait SQLITE_BUSY_TIMEOUT_MS: for a write retried on a
+        schedule of its own, which a 30 s wait per try would overrun. PostgreSQL ignores it."""
+        if lock_wait is None or not self.is_sqlite:
+            session = self.session(write)
+        else:
+            busy_timeout = min(SQLITE_BUSY_TIMEOUT_MS, int(lock_wait * 1000))
+            engine = (self.write_engine if write else self.read_engine).execution_options(
+                **{SQLITE_BUSY_TIMEOUT_OPTION: busy_timeout}
+            )
+            session = (self._write if write else self._read)(bind=engine)
         try:
             with session.begin():
                 yield session
@@ -450,8 +464,24 @@ def _sqlite_engine(
         # SQLAlchemy wraps no error raised in this hook: wrapped here, a BEGIN IMMEDIATE that
         # times out on the write lock stays an OperationalError the app answers with a 503.
         try:
+            _keep_busy_timeout(connection)
             connection.connection.driver_connection.execute(begin)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
+
+
+def _keep_busy_timeout(connection: Any) -> None:
+    """Give the SQLite connection the busy timeout its transaction asks for (by
+    SQLITE_BUSY_TIMEOUT_OPTION, else SQLITE_BUSY_TIMEOUT_MS) when it has another. The PRAGMA
+    stays with the sqlite3 connection, so the next transaction on it that asks for none
+    sets the usual one back; the pool record's info, which is cleared when the connection is
+    replaced, says which it has."""
+    wanted = connection.get_execution_options().get(
+        SQLITE_BUSY_TIMEOUT_OPTION, SQLITE_BUSY_TIMEOUT_MS
+    )
+    pooled = connection.connection
+    if pooled.info.get(SQLITE_BUSY_TIMEOUT_OPTION, SQLITE_BUSY_TIMEOUT_MS) != wanted:
+        pooled.driver_connection.execute(f"PRAGMA busy_timeout={int(wanted)}")
+        pooled.info[SQLITE_BUSY_TIMEOUT_OPTION] = wanted
