@@ -207,6 +207,10 @@ def running(settings: Settings) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+# A COMMIT as psycopg sends it: a simple-query message ('Q', its length, the text).
+COMMIT_MESSAGE = b"Q\x00\x00\x00\x0bCOMMIT\x00"
+
+
 class TcpProxy:
     """A loopback TCP proxy to PostgreSQL that can be 'stopped' like the server itself:
     every open connection is cut and new ones are refused until it starts again."""
@@ -217,6 +221,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._losing_a_commit_reply = False
 
     def start(self) -> None:
         listener = socket.socket()
@@ -240,6 +245,13 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def lose_the_reply_to_the_next_commit(self) -> None:
+        """The next COMMIT a connection sends reaches PostgreSQL, which commits; then that
+        connection is cut before the reply comes back, the worst moment a network can drop
+        it: the client cannot tell whether its transaction committed."""
+        with self._lock:
+            self._losing_a_commit_reply = True
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -255,9 +267,8 @@ class TcpProxy:
                 self._sockets += [client, upstream]
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
-    @staticmethod
-    def _pipe(left: socket.socket, right: socket.socket) -> None:
-        peers = {left: right, right: left}
+    def _pipe(self, client: socket.socket, upstream: socket.socket) -> None:
+        peers = {client: upstream, upstream: client}
         try:
             while True:
                 readable, _, _ = select.select(list(peers), [], [], 1)
@@ -266,11 +277,24 @@ class TcpProxy:
                     if not data:
                         return
                     peers[sock].sendall(data)
+                    if sock is client and self._commit_reply_lost(data, upstream):
+                        return
         except (OSError, ValueError):
             return
         finally:
             for sock in peers:
                 sock.close()
+
+    def _commit_reply_lost(self, sent: bytes, upstream: socket.socket) -> bool:
+        """Whether `sent`, just forwarded, was the COMMIT whose reply is to be lost: then the
+        server's reply (it committed) is read here and dropped, and the connection is to be
+        cut."""
+        with self._lock:
+            if COMMIT_MESSAGE not in sent or not self._losing_a_commit_reply:
+                return False
+            self._losing_a_commit_reply = False
+        upstream.recv(65536)
+        return True
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import TcpProxy, serving_without_engine
+from conftest import TcpProxy, serving, serving_without_engine
 from factories import (
     DATA,
     ONEROSTER_MINIMAL,
@@ -36,6 +37,7 @@ from factories import (
     source_that,
     stored,
 )
+from interop.config import Settings
 from interop.db import Database, utcnow
 from interop.engine.collection import Collection
 from interop.engine.worker import Worker
@@ -43,6 +45,8 @@ from interop.ingestions.models import Ingestion
 from interop.roster.models import TOPIC_TABLES
 
 BENCH = Path(__file__).parents[2] / "bench"
+# The end of a worker's log line when it leaves a running ingestion to a stale takeover.
+TAKEN_OVER = "it is taken over once its heartbeat is stale"
 
 
 def generated_bundle(tmp_path: Path, students: int) -> Path:
@@ -194,14 +198,17 @@ def test_workers_that_shut_down_gracefully_do_not_count_as_dead(server, api):
 
 class StopAfter(threading.Event):
     """A shutdown that comes after `checks` looks: the worker hands the ingestion back after
-    that many batches."""
+    that many batches. `then` runs as it comes."""
 
-    def __init__(self, checks: int) -> None:
+    def __init__(self, checks: int, then: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self.checks = checks
+        self.then = then
 
     def is_set(self) -> bool:
         self.checks -= 1
+        if self.checks == -1:
+            self.then()
         return self.checks < 0
 
 
@@ -418,6 +425,13 @@ def outages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [message for message in engine_log(caplog) if "cannot be reached" in message]
 
 
+def end_not_recorded(worker: str, ingestion_id: str, fate: str) -> str:
+    """The line of a worker that ran the ingestion but could not record how it ended."""
+    return (
+        f"worker {worker}: ingestion {ingestion_id} ran, but recording how it ended failed; {fate}"
+    )
+
+
 @pytest.mark.parametrize("end", ["failed", "success"])
 def test_a_run_whose_end_meets_a_brief_outage_ends_once_the_database_is_back(
     own_postgres_database, proxied_postgres, tmp_path, monkeypatch, caplog, end
@@ -454,13 +468,42 @@ def test_a_run_whose_end_meets_a_brief_outage_ends_once_the_database_is_back(
 
 
 @dataclass
-class Waiting:
-    """A worker that ran a collection and waits, in a thread, to record how it ended."""
+class Queued:
+    """A collection queued on a test server of its own, and what a worker reaching its
+    database through the proxy works with (the engine's log captured meanwhile)."""
 
     target: Any
     api: httpx.Client
     actor: Caller
     ingestion_id: str
+    settings: Settings
+    database: Database
+
+
+@contextlib.contextmanager
+def queued_through_proxy(
+    database_url: str, through_proxy: str, tmp_path: Path, caplog, location: str, **overrides
+) -> Iterator[Queued]:
+    """A collection from `location` queued, and a worker's settings (`overrides`) and
+    database through the proxy."""
+    with (
+        serving_without_engine(database_url, tmp_path) as (target, api),
+        caplog.at_level(logging.INFO),
+    ):
+        _, actor = new_collecting_tenant(target, api, location)
+        ingestion_id = queue_collection(api, actor)
+        settings = engine_settings(target, database_url=through_proxy, **overrides)
+        database = Database(settings.resolved_database_url)
+        try:
+            yield Queued(target, api, actor, ingestion_id, settings, database)
+        finally:
+            database.dispose()
+
+
+@dataclass
+class Waiting(Queued):
+    """A worker that ran a collection and waits, in a thread, to record how it ended."""
+
     stop: threading.Event
     runner: threading.Thread
 
@@ -474,40 +517,145 @@ def waiting_out_an_outage(
     yields once the worker waits to record that."""
     stop = threading.Event()
     with (
-        serving_without_engine(database_url, tmp_path) as (target, api),
         source_that(proxy.stop) as location,
-        caplog.at_level(logging.INFO),
+        queued_through_proxy(
+            database_url, through_proxy, tmp_path, caplog, location, **overrides
+        ) as queued,
     ):
-        _, actor = new_collecting_tenant(target, api, location)
-        ingestion_id = queue_collection(api, actor)
-        settings = engine_settings(target, database_url=through_proxy, **overrides)
-        database = Database(settings.resolved_database_url)
-        worker = Worker(database, settings, name="waiting", stop=stop)
+        worker = Worker(queued.database, queued.settings, name="waiting", stop=stop)
         runner = threading.Thread(target=worker.run_once, daemon=True)
         try:
             runner.start()
             wait_for(lambda: bool(outages(caplog)), timeout=20)
-            yield Waiting(target, api, actor, ingestion_id, stop, runner)
+            yield Waiting(**vars(queued), stop=stop, runner=runner)
         finally:
             stop.set()
             runner.join(timeout=30)
-            database.dispose()
 
 
-def test_a_worker_stopping_while_the_database_is_away_stops_at_once(
+def test_a_worker_stopping_while_the_database_stays_away_gives_up_within_its_bound(
     own_postgres_database, proxied_postgres, tmp_path, caplog
 ):
-    # (It retries recording the run's end for INTEROP_WORKER_STALE_SECONDS, 60 s here.)
-    with waiting_out_an_outage(own_postgres_database, *proxied_postgres, tmp_path, caplog) as w:
-        stopped_at = time.monotonic()
+    # The stop cuts the wait to record the run's end (INTEROP_WORKER_STALE_SECONDS) short;
+    # handing the ingestion back is retried for up to 20 s, or the stale time if shorter.
+    with waiting_out_an_outage(
+        own_postgres_database, *proxied_postgres, tmp_path, caplog, worker_stale_seconds=3
+    ) as w:
         w.stop.set()
         w.runner.join(timeout=30)
-        assert time.monotonic() - stopped_at < 3
+        assert not w.runner.is_alive()
         assert ingestion(w.api, w.actor, w.ingestion_id)["state"] == "preparing"  # for a takeover
-    assert engine_log(caplog)[-1] == (
-        f"worker waiting: ingestion {w.ingestion_id} ran, but recording how it ended failed; "
-        "it is taken over once its heartbeat is stale"
+    assert engine_log(caplog)[-1] == end_not_recorded("waiting", w.ingestion_id, TAKEN_OVER)
+
+
+def test_a_worker_stopping_while_it_waits_to_record_the_end_hands_the_ingestion_back(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # Stopped while the database was away, the worker tried once to hand the ingestion back,
+    # then left it running until another worker took it over once its heartbeat was stale.
+    proxy, _ = proxied_postgres
+    with waiting_out_an_outage(own_postgres_database, *proxied_postgres, tmp_path, caplog) as w:
+        w.stop.set()
+        wait_for(lambda: any("to hand it back" in message for message in outages(caplog)), 20)
+        proxy.start()
+        w.runner.join(timeout=30)
+        assert ingestion(w.api, w.actor, w.ingestion_id)["state"] == "scheduled"
+    assert attempt(w.target, w.ingestion_id) == 1  # as after a mid-run outage, an attempt
+    assert engine_log(caplog)[-1] == end_not_recorded(
+        "waiting", w.ingestion_id, "it is handed back"
     )
+
+
+def test_a_worker_stopping_mid_run_as_the_database_goes_away_hands_the_ingestion_back(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # The database went away for a moment as the worker stopped between batches: handing the
+    # ingestion back failed, logged with a traceback as a failure to record the run's end,
+    # and the ingestion stayed running until a stale takeover, which used an attempt.
+    proxy, through_proxy = proxied_postgres
+    with queued_through_proxy(
+        own_postgres_database,
+        through_proxy,
+        tmp_path,
+        caplog,
+        str(ONEROSTER_MINIMAL),
+        ingestion_batch_rows=1,
+    ) as q:
+        stop = StopAfter(3, then=lambda: cut_for_a_moment(proxy))
+        worker = Worker(q.database, q.settings, name="stopping", stop=stop)
+        claim = worker.claim()
+        assert claim is not None
+        worker.run(claim.lease)
+        assert ingestion(q.api, q.actor, q.ingestion_id)["state"] == "scheduled"
+    assert attempt(q.target, q.ingestion_id) == 0  # a shutdown gives its attempt back
+    assert len(outages(caplog)) == 1
+    assert engine_log(caplog)[-1] == f"worker stopping released ingestion {q.ingestion_id}"
+
+
+def test_an_end_committed_as_the_connection_drops_is_logged_as_recorded(
+    own_postgres_database, proxied_postgres, tmp_path, caplog
+):
+    # PostgreSQL committed the run's end, and the connection dropped before its reply came
+    # back: the retry was refused by the fence, rightly (the end is recorded once), and the
+    # log said "worker first lost ingestion ... to another worker", of an ingestion no other
+    # worker had touched.
+    proxy, through_proxy = proxied_postgres
+    with (
+        source_that(proxy.lose_the_reply_to_the_next_commit) as location,
+        # No heartbeat meanwhile: the worker's next commit after the download is the end's.
+        queued_through_proxy(
+            own_postgres_database,
+            through_proxy,
+            tmp_path,
+            caplog,
+            location,
+            worker_heartbeat_seconds=3600,
+        ) as q,
+    ):
+        assert Worker(q.database, q.settings, name="first").run_once()
+        result = ingestion(q.api, q.actor, q.ingestion_id)
+    assert (result["state"], result["error"]["code"]) == ("failed", "source_unavailable")
+    assert attempt(q.target, q.ingestion_id) == 1
+    assert [message for message in engine_log(caplog) if "another worker" in message] == []
+    assert engine_log(caplog)[-1] == (
+        f"ingestion {q.ingestion_id} ended failed (source_unavailable), recorded as the "
+        "connection dropped: the retry found it"
+    )
+
+
+def test_a_locked_sqlite_database_holds_a_run_s_end_no_longer_than_the_stale_time(tmp_path, caplog):
+    # Another connection held SQLite's write lock (a backup, a sqlite3 shell) as the run
+    # ended: each try to record the end waited out the 30 s busy timeout, and the worker,
+    # with INTEROP_WORKER_STALE_SECONDS at 2, went on trying and then handing the ingestion
+    # back for some 90 s (120 s at the default 60), long after its lease had gone stale.
+    database_file = tmp_path / "interop.db"
+    holder = sqlite3.connect(database_file, isolation_level=None, check_same_thread=False)
+    stop = threading.Event()
+    with (
+        serving("sqlite", f"sqlite:///{database_file}", tmp_path) as target,
+        httpx.Client(base_url=target.base_url, timeout=30) as api,
+        source_that(lambda: holder.execute("BEGIN IMMEDIATE")) as location,
+        caplog.at_level(logging.INFO),
+    ):
+        _, actor = new_collecting_tenant(target, api, location)
+        ingestion_id = queue_collection(api, actor)
+        settings = engine_settings(target, worker_stale_seconds=2, worker_heartbeat_seconds=3600)
+        database = Database(settings.resolved_database_url)
+        runner = threading.Thread(
+            target=Worker(database, settings, name="locked-out", stop=stop).run_once,
+            daemon=True,
+        )
+        try:
+            runner.start()
+            runner.join(timeout=25)  # the lock is held this long, or until the worker gives up
+            holder.execute("ROLLBACK")
+            runner.join(timeout=60)
+        finally:
+            stop.set()
+            database.dispose()
+            holder.close()
+        assert ingestion(api, actor, ingestion_id)["state"] == "preparing"  # given up, locked
+    assert engine_log(caplog)[-1] == end_not_recorded("locked-out", ingestion_id, TAKEN_OVER)
 
 
 def test_an_end_recorded_late_does_not_overwrite_a_takeover_meanwhile(

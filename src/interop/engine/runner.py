@@ -7,7 +7,7 @@ import threading
 from interop.config import Settings
 from interop.db import Database
 from interop.engine import scheduler
-from interop.engine.worker import Worker
+from interop.engine.worker import STOP_GRACE_SECONDS, Worker
 
 log = logging.getLogger("interop.engine")
 
@@ -27,9 +27,10 @@ class Engine:
             self._spawn(worker.run_forever, f"interop-worker-{number}")
         log.info("engine started: scheduler=%s, workers=%d", run_scheduler, workers)
 
-    def stop(self, timeout: float = 30) -> None:
+    def stop(self, timeout: float = STOP_GRACE_SECONDS) -> None:
         """Ask every thread to stop after its current batch (a running ingestion goes back to
-        the queue for the next worker), and wait for them."""
+        the queue for the next worker, through a database outage of up to HAND_BACK_SECONDS),
+        and wait for them."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=timeout)

@@ -44,10 +44,22 @@ from interop.rollovers.repository import rollover_in_effect
 from interop.tenants.models import Tenant
 
 log = logging.getLogger("interop.engine")
-# Recording a run's end while the database is away: the first retry waits this long, each
-# next one twice as long as the one before, up to END_RETRY_MAX_SECONDS.
-END_RETRY_FIRST_SECONDS = 0.1
-END_RETRY_MAX_SECONDS = 5.0
+# Writing the ingestion's row while the database is away (recording a run's end, handing the
+# ingestion back): the first retry waits this long, each next one twice as long as the one
+# before, up to OUTAGE_RETRY_MAX_SECONDS.
+OUTAGE_RETRY_FIRST_SECONDS = 0.1
+OUTAGE_RETRY_MAX_SECONDS = 5.0
+# How long a stopping engine waits for each of its threads (Engine.stop).
+STOP_GRACE_SECONDS = 30.0
+# How long handing an ingestion back is retried through an outage, or for
+# INTEROP_WORKER_STALE_SECONDS if shorter (then another worker takes it over anyway). On
+# shutdown that ends within STOP_GRACE_SECONDS, with time to spare for the batch in flight
+# when the stop came and the heartbeat's last beat.
+HAND_BACK_SECONDS = 20.0
+TAKEN_OVER = "it is taken over once its heartbeat is stale"
+# What the log adds when a retry finds its write done: committed as the connection dropped,
+# before the reply came back.
+FOUND_DONE = "recorded as the connection dropped: the retry found it"
 
 
 @dataclass(frozen=True)
@@ -176,10 +188,10 @@ class Worker:
                 )
         except Exception:
             log.exception(
-                "worker %s: ingestion %s ran, but recording how it ended failed; it is taken "
-                "over once its heartbeat is stale",
+                "worker %s: ingestion %s ran, but recording how it ended failed; %s",
                 self.name,
                 lease.ingestion_id,
+                TAKEN_OVER,
             )
         finally:
             heartbeat.stop()
@@ -190,7 +202,7 @@ class Worker:
             self._run(lease)
         except WorkerStopping:
             heartbeat.stop()  # before the attempt is given back: its beats are fenced by it
-            self._release(lease, give_back_attempt=True)
+            self._hand_back_or_say_so(lease, give_back_attempt=True)
         except OperationalError as exc:
             # The database dropped the connection mid-run (a restart, a failover, a network
             # blip). A run is safe to repeat from the start (a takeover compares by digest),
@@ -201,7 +213,7 @@ class Worker:
                 lease.ingestion_id,
                 type(exc.orig).__name__,
             )
-            self._hand_back_after_outage(lease)
+            self._hand_back_or_say_so(lease, give_back_attempt=False)
         except LostLease:
             raise
         except IngestionTimedOut as exc:
@@ -222,9 +234,14 @@ class Worker:
     def _deleted(self, lease: Lease) -> bool:
         """Whether the ingestion's row is gone (its tenant deleted); False when that cannot
         be told."""
+        return self._row_is(lease, lambda ingestion: ingestion is None)
+
+    def _row_is(self, lease: Lease, test: Callable[[Ingestion | None], bool]) -> bool:
+        """Whether the ingestion's row as it is now (None when gone) passes `test`; False
+        when it cannot be read."""
         try:
             with self.database.transaction(write=False) as session:
-                return session.get(Ingestion, lease.ingestion_id) is None
+                return test(session.get(Ingestion, lease.ingestion_id))
         except SQLAlchemyError:
             return False
 
@@ -271,31 +288,61 @@ class Worker:
             tally.fingerprint = fingerprint
         self._finish(lease, "success", tally=tally)
 
-    def _release(self, lease: Lease, give_back_attempt: bool) -> None:
-        """Put the ingestion back in the queue.
+    def _hand_back_or_say_so(self, lease: Lease, give_back_attempt: bool) -> None:
+        if not self._hand_back(lease, give_back_attempt, self._hand_back_seconds()):
+            log.error(
+                "worker %s: ingestion %s could not be handed back, the database stayed away; %s",
+                self.name,
+                lease.ingestion_id,
+                TAKEN_OVER,
+            )
+
+    def _hand_back_seconds(self) -> float:
+        return min(HAND_BACK_SECONDS, self.settings.worker_stale_seconds)
+
+    def _hand_back(self, lease: Lease, give_back_attempt: bool, seconds: float) -> bool:
+        """Put the ingestion back in the queue, through a database outage of up to `seconds`
+        (`_hand_back_seconds`, above all when the worker is stopping: one failed try on
+        shutdown left the ingestion running until a stale takeover, which used an attempt).
+        False when the database stayed away: then the takeover carries it on. Raises
+        LostLease when another worker holds it now.
 
         On shutdown the attempt is given back: `attempt` counts workers that died holding it
         (after INTEROP_INGESTION_MAX_ATTEMPTS it fails `worker_lost`), and a rolling restart
         is not a death. This worker writes nothing more, so the next claim may reuse the
-        number."""
-        with self.database.transaction() as session:
+        number. After an outage it is not: the run is handed back as an attempt."""
+        attempt = lease.attempt - 1 if give_back_attempt else lease.attempt
+        return self._through_outage(
+            lease,
+            functools.partial(self._release, lease, attempt),
+            functools.partial(self._found_released, lease, attempt),
+            "hand it back",
+            seconds,
+        )
+
+    def _release(self, lease: Lease, attempt: int, lock_wait: float) -> None:
+        with self.database.transaction(lock_wait=lock_wait) as session:
             ingestion = _leased(session, lease)
             ingestion.state = "scheduled"
             ingestion.worker_id = None
             ingestion.heartbeat_at = None
-            if give_back_attempt:
-                ingestion.attempt -= 1
+            ingestion.attempt = attempt
             ingestion.version += 1
         log.info("worker %s released ingestion %s", self.name, lease.ingestion_id)
 
-    def _hand_back_after_outage(self, lease: Lease) -> bool:
-        """Put the ingestion back in the queue, as an attempt; False when the database is
-        still away, or another worker took the ingestion over meanwhile: then the stale
-        takeover, or that worker, carries it on."""
-        try:
-            self._release(lease, give_back_attempt=False)
-        except (OperationalError, LostLease):
+    def _found_released(self, lease: Lease, attempt: int) -> bool:
+        """Whether the row is back in the queue as this worker's hand-back leaves it (and the
+        log says so): the retry of a hand-back whose commit landed as the connection
+        dropped."""
+        if not self._row_is(
+            lease,
+            lambda row: (
+                row is not None
+                and (row.state, row.attempt, row.worker_id) == ("scheduled", attempt, None)
+            ),
+        ):
             return False
+        log.info("worker %s released ingestion %s, %s", self.name, lease.ingestion_id, FOUND_DONE)
         return True
 
     def _set_state(self, lease: Lease, state: str) -> None:
@@ -316,17 +363,24 @@ class Worker:
         restart, a failover): the recording is retried until the database returns, for as
         long as the lease would hold without heartbeats (INTEROP_WORKER_STALE_SECONDS), where
         a moment's outage left the ingestion running until another worker took it over (an
-        attempt used, the run done again). Past that, or if the worker stops meanwhile, the
-        ingestion is handed back as after a mid-run outage. The fence (`_leased`) records the
-        end once: not over a takeover or a give-up meanwhile, nor again after a commit that
-        landed as the connection dropped."""
-        record = functools.partial(self._record_end, lease, state, error, tally)
-        if self._through_outage(lease, record):
+        attempt used, the run done again). If the worker stops meanwhile, the ingestion is
+        handed back as after a mid-run outage; past that time, the hand-back is tried once
+        more, waiting for nothing, so that the whole stays within the stale time (another
+        worker's takeover is as good then). The fence (`_leased`) records the end once: not
+        over a takeover or a give-up meanwhile, nor again after a commit that landed as the
+        connection dropped (which the retry tells from the row)."""
+        if self._through_outage(
+            lease,
+            functools.partial(self._record_end, lease, state, error, tally),
+            functools.partial(self._found_ended, lease, state, error),
+            "record how it ended",
+            self.settings.worker_stale_seconds,
+            stoppable=True,
+        ):
             return
-        if self._hand_back_after_outage(lease):
-            fate = "it is handed back"
-        else:
-            fate = "it is taken over once its heartbeat is stale"
+        seconds = self._hand_back_seconds() if self.stop.is_set() else 0.0
+        handed_back = self._hand_back(lease, give_back_attempt=False, seconds=seconds)
+        fate = "it is handed back" if handed_back else TAKEN_OVER
         log.error(
             "worker %s: ingestion %s ran, but recording how it ended failed; %s",
             self.name,
@@ -334,35 +388,85 @@ class Worker:
             fate,
         )
 
-    def _through_outage(self, lease: Lease, write: Callable[[], None]) -> bool:
+    def _through_outage(
+        self,
+        lease: Lease,
+        write: Callable[[float], None],
+        found_done: Callable[[], bool],
+        purpose: str,
+        seconds: float,
+        stoppable: bool = False,
+    ) -> bool:
         """Do `write`, again and again while the database cannot be reached (pausing longer
-        each time), until INTEROP_WORKER_STALE_SECONDS pass or the worker stops: whether it
-        was done. The outage is logged once, when it begins."""
-        pause = END_RETRY_FIRST_SECONDS
-        deadline: float | None = None
+        each time), until `seconds` have passed since the first try or, if `stoppable`, the
+        worker stops: whether it was done. The outage is logged once, when it begins (with
+        `seconds` 0, one try, nothing to log).
+
+        `write` is given how long it may wait for SQLite's write lock: another connection
+        holding it (a backup, a `sqlite3` shell) is an outage too, where each try waited out
+        the 30 s busy timeout, deaf to a stop, and the tries went on long past `seconds`. The
+        first try waits at most `seconds`, each retry no longer than the pause before it.
+
+        A retry the fence refuses (LostLease) may have met this very write, committed as the
+        connection dropped before its reply came back: `found_done` tells that from the row
+        (and logs it), and then the write was done."""
+        deadline = time.monotonic() + seconds
+        lock_wait = seconds
+        pause = OUTAGE_RETRY_FIRST_SECONDS
+        failing = False
         while True:
             try:
-                write()
+                write(max(0.0, min(lock_wait, deadline - time.monotonic())))
                 return True
             except OperationalError as exc:
-                if deadline is None:
-                    deadline = time.monotonic() + self.settings.worker_stale_seconds
+                if not failing and seconds > 0:
                     log.warning(
-                        "ingestion %s: the database cannot be reached (%s) to record how it "
-                        "ended; retrying for up to %g s",
+                        "ingestion %s: the database cannot be reached (%s) to %s; retrying "
+                        "for up to %g s",
                         lease.ingestion_id,
                         type(exc.orig).__name__,
-                        self.settings.worker_stale_seconds,
+                        purpose,
+                        seconds,
                     )
+                failing = True
+            except LostLease:
+                if failing and found_done():
+                    return True
+                raise
             wait = min(pause, deadline - time.monotonic())
-            if wait <= 0 or self.stop.wait(wait):
+            if wait <= 0 or (stoppable and self.stop.wait(wait)):
                 return False
-            pause = min(pause * 2, END_RETRY_MAX_SECONDS)
+            if not stoppable:
+                time.sleep(wait)
+            lock_wait = pause
+            pause = min(pause * 2, OUTAGE_RETRY_MAX_SECONDS)
+
+    def _found_ended(self, lease: Lease, state: str, error: tuple[str, str] | None) -> bool:
+        """Whether the row holds the end this attempt was recording (and the log says so):
+        its own commit, landed as the connection dropped. No other worker ends a row so: a
+        give-up under the same attempt ends it with an error of its own."""
+        code, message = error or (None, None)
+        if not self._row_is(
+            lease,
+            lambda row: (
+                row is not None
+                and (row.attempt, row.state, row.error_code, row.error_message)
+                == (lease.attempt, state, code, message)
+            ),
+        ):
+            return False
+        _log_end(lease, state, code, f", {FOUND_DONE}")
+        return True
 
     def _record_end(
-        self, lease: Lease, state: str, error: tuple[str, str] | None, tally: Tally | None
+        self,
+        lease: Lease,
+        state: str,
+        error: tuple[str, str] | None,
+        tally: Tally | None,
+        lock_wait: float,
     ) -> None:
-        with self.database.transaction() as session:
+        with self.database.transaction(lock_wait=lock_wait) as session:
             ingestion = _leased(session, lease)
             code, message = error or (None, None)
             _end(ingestion, state, code, message)
@@ -376,7 +480,13 @@ class Worker:
                 tenant.op_state = {"success": "idle", "cancelled": "idle"}.get(state, "error")
                 if state == "success":
                     tenant.last_sync_at = ingestion.completed_at
-        log.info("ingestion %s ended %s%s", lease.ingestion_id, state, f" ({code})" if code else "")
+        _log_end(lease, state, code)
+
+
+def _log_end(lease: Lease, state: str, code: str | None, how: str = "") -> None:
+    log.info(
+        "ingestion %s ended %s%s%s", lease.ingestion_id, state, f" ({code})" if code else "", how
+    )
 
 
 def _unchanged_since(lease: Lease, fingerprint: str, database: Database) -> Tally | None:
