@@ -627,7 +627,9 @@ def test_a_locked_sqlite_database_holds_a_run_s_end_no_longer_than_the_stale_tim
     # Another connection held SQLite's write lock (a backup, a sqlite3 shell) as the run
     # ended: each try to record the end waited out the 30 s busy timeout, and the worker,
     # with INTEROP_WORKER_STALE_SECONDS at 2, went on trying and then handing the ingestion
-    # back for some 90 s (120 s at the default 60), long after its lease had gone stale.
+    # back for some 90 s (120 s at the default 60), long after its lease had gone stale. Its
+    # heartbeat, blocked on the lock as well, held it 10 s more once it gave up.
+    heartbeats_before = set(threading.enumerate())
     database_file = tmp_path / "interop.db"
     holder = sqlite3.connect(database_file, isolation_level=None, check_same_thread=False)
     stop = threading.Event()
@@ -639,7 +641,7 @@ def test_a_locked_sqlite_database_holds_a_run_s_end_no_longer_than_the_stale_tim
     ):
         _, actor = new_collecting_tenant(target, api, location)
         ingestion_id = queue_collection(api, actor)
-        settings = engine_settings(target, worker_stale_seconds=2, worker_heartbeat_seconds=3600)
+        settings = engine_settings(target, worker_stale_seconds=2, worker_heartbeat_seconds=1)
         database = Database(settings.resolved_database_url)
         runner = threading.Thread(
             target=Worker(database, settings, name="locked-out", stop=stop).run_once,
@@ -648,6 +650,11 @@ def test_a_locked_sqlite_database_holds_a_run_s_end_no_longer_than_the_stale_tim
         try:
             runner.start()
             runner.join(timeout=25)  # the lock is held this long, or until the worker gives up
+            beating = [
+                thread
+                for thread in threading.enumerate()
+                if thread.name == "interop-heartbeat" and thread not in heartbeats_before
+            ]
             holder.execute("ROLLBACK")
             runner.join(timeout=60)
         finally:
@@ -655,7 +662,8 @@ def test_a_locked_sqlite_database_holds_a_run_s_end_no_longer_than_the_stale_tim
             database.dispose()
             holder.close()
         assert ingestion(api, actor, ingestion_id)["state"] == "preparing"  # given up, locked
-    assert engine_log(caplog)[-1] == end_not_recorded("locked-out", ingestion_id, TAKEN_OVER)
+    assert beating == []  # the heartbeat had stopped too
+    assert end_not_recorded("locked-out", ingestion_id, TAKEN_OVER) in engine_log(caplog)
 
 
 def test_an_end_recorded_late_does_not_overwrite_a_takeover_meanwhile(

@@ -565,7 +565,10 @@ class _Heartbeat:
         failing = False  # since the last beat that went through: an outage is logged once
         while not self._stop.wait(self._every):
             try:
-                with self._database.transaction() as session:
+                # A beat waits for SQLite's write lock no longer than until the next one: one
+                # waiting out the 30 s busy timeout held the worker that much longer (up to
+                # the 10 s `stop` waits) past giving a run's end, or its shutdown, up.
+                with self._database.transaction(lock_wait=self._every) as session:
                     session.execute(
                         update(Ingestion).where(self._lease.held()).values(heartbeat_at=utcnow())
                     )
