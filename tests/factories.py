@@ -20,6 +20,7 @@ from interop.auth.secrets import SecretBox, load_master_secret
 from interop.config import Settings
 from interop.db import Database
 from interop.engine.worker import Worker
+from interop.engine.writes import tombstone
 from interop.roster.models import topic_table
 
 
@@ -228,6 +229,14 @@ def store_records(
         )
 
 
+def delete_records(server: Any, actor: Caller, topic: str, sourced_ids: list[str]) -> None:
+    """Delete records of the actor's tenant as a collection does (the engine's tombstone:
+    `tobedeleted`), all changed at one time."""
+    with _database(server.database_url).transaction() as session:
+        tenant_id = uuid.UUID(actor.extra["tenant_id"])
+        tombstone(session, topic_table(topic), tenant_id, sourced_ids, datetime.now(UTC))
+
+
 def new_collecting_tenant(
     server: Any, api: httpx.Client, location: Path | str
 ) -> tuple[Caller, Caller]:
@@ -328,12 +337,18 @@ def json_time(value: datetime) -> str:
 
 def listed(api: httpx.Client, actor: Caller, path: str, **params: Any) -> list[dict[str, Any]]:
     """Every item of a list, following its `next` links."""
-    items: list[dict[str, Any]] = []
-    response = api.get(path, params=params, headers=actor.headers)
+    return [item for body in pages(api, actor, path, **params) for item in body["data"]]
+
+
+def pages(api: httpx.Client, actor: Caller, path: str, **params: Any) -> list[dict[str, Any]]:
+    """The body of each page of a list, following its `next` links; `path` may be one of them
+    (httpx replaces a URL's query with `params`, even empty ones)."""
+    bodies: list[dict[str, Any]] = []
+    response = api.get(path, params=params or None, headers=actor.headers)
     while True:
         assert response.status_code == 200, response.text
-        items += response.json()["data"]
-        following = response.json()["paging"]["next"]
+        bodies.append(response.json())
+        following = bodies[-1]["paging"]["next"]
         if following is None:
-            return items
+            return bodies
         response = api.get(following, headers=actor.headers)  # it repeats the filters

@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from conftest import (
     serving,
     wipe,
 )
-from factories import Caller, listed, new_tenant, store_records
+from factories import Caller, json_time, listed, new_tenant, store_records
 from interop.migrations_runner import upgrade
 from interop.roster.repository import tenant_records
 
@@ -134,40 +135,80 @@ def test_rollovers_sorted_by_name_are_in_code_point_order(served):
 
 
 def plan(server: Server, statement: Any) -> str:
-    """PostgreSQL's plan of a statement, as it ran (EXPLAIN ANALYZE)."""
+    """PostgreSQL's plan of a statement, as it ran (EXPLAIN ANALYZE, with the buffers read)."""
     sql = statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     engine = create_engine(server.database_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}"))
+            options = "ANALYZE, BUFFERS, COSTS OFF, TIMING OFF"
+            rows = connection.execute(text(f"EXPLAIN ({options}) {sql}"))
             return "\n".join(rows.scalars())
     finally:
         engine.dispose()
 
 
-def insert_users(connection: Connection, tenant: uuid.UUID, sourced_ids: list[str]) -> None:
-    """Users of the tenant with these ids, written straight into the table."""
+def insert_users(
+    connection: Connection,
+    tenant: uuid.UUID,
+    sourced_ids: list[str],
+    changed: list[datetime] | None = None,
+    statuses: list[str] | None = None,
+) -> None:
+    """Users of the tenant with these ids, written straight into the table, changed at
+    `changed` (each now) with `statuses` (each active)."""
     connection.execute(
         text(
             "INSERT INTO roster_users (tenant_id, sourced_id, status, fields, digest, created_at,"
-            " updated_at) SELECT :tenant, unnest(CAST(:ids AS text[])), 'active', '{}', '',"
-            " now(), now()"
+            " updated_at) SELECT :tenant, id, status, '{}', '', changed, changed FROM"
+            " unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]),"
+            " CAST(:changed AS timestamptz[])) AS user_row(id, status, changed)"
         ),
-        {"tenant": tenant, "ids": sourced_ids},
+        {
+            "tenant": tenant,
+            "ids": sourced_ids,
+            "statuses": statuses or ["active"] * len(sourced_ids),
+            "changed": changed or [datetime.now(UTC)] * len(sourced_ids),
+        },
     )
 
 
 def many_users(server: Server, tenant: uuid.UUID) -> list[str]:
     """200,000 users of the tenant, written in no order; their ids in code point order."""
     ids = [f"{IDS[i % 7]}{i:x}" for i in range(200_000)]
+    write_users(server, tenant, random.sample(ids, len(ids)))
+    return sorted(ids)
+
+
+def write_users(server: Server, tenant: uuid.UUID, sourced_ids: list[str], **columns: Any) -> None:
+    """`insert_users`, then the statistics the planner reads."""
     engine = create_engine(server.database_url)
     try:
         with engine.begin() as connection:
-            insert_users(connection, tenant, random.sample(ids, len(ids)))
+            insert_users(connection, tenant, sourced_ids, **columns)
             connection.execute(text("ANALYZE roster_users"))
     finally:
         engine.dispose()
-    return sorted(ids)
+
+
+def many_changes(server: Server, tenant: uuid.UUID) -> list[tuple[datetime, str]]:
+    """200,000 users of the tenant changed at 50,000 times, four at each, one in ten deleted,
+    written in no order; (updated_at, sourcedId) of each in the order changed_since lists
+    them."""
+    start = datetime(2026, 1, 31, 8, tzinfo=UTC)
+    listing = sorted(
+        (start + timedelta(milliseconds=i // 4), f"{IDS[i % 7]}{i:x}") for i in range(200_000)
+    )
+    shuffled = random.sample(listing, len(listing))
+    statuses = ["tobedeleted" if i % 10 == 0 else "active" for i in range(len(shuffled))]
+    changed = [updated_at for updated_at, _ in shuffled]
+    write_users(server, tenant, [i for _, i in shuffled], changed=changed, statuses=statuses)
+    return listing
+
+
+def new_actor(server: Server, api: httpx.Client) -> tuple[Caller, uuid.UUID]:
+    """A new tenant's actor, and the tenant's id."""
+    _, actor = new_tenant(server, api)
+    return actor, uuid.UUID(actor.extra["tenant_id"])
 
 
 def users_page(api: httpx.Client, actor: Caller, **params: Any) -> list[str]:
@@ -180,8 +221,7 @@ def users_page(api: httpx.Client, actor: Caller, **params: Any) -> list[str]:
 @pytest.mark.parametrize("ordering_server", [EN_US_BACKEND], indirect=True)
 def test_a_page_of_200000_records_is_an_index_scan_in_code_point_order(served):
     server, api = served
-    _, actor = new_tenant(server, api)
-    tenant = uuid.UUID(actor.extra["tenant_id"])
+    actor, tenant = new_actor(server, api)
     ids = many_users(server, tenant)
     page_size = 1000
 
@@ -194,24 +234,53 @@ def test_a_page_of_200000_records_is_an_index_scan_in_code_point_order(served):
         assert served_ids == ids[page * page_size : (page + 1) * page_size]
 
 
+# The far pages read by key: 1,000 rows from the 190,001st of 200,000.
+PAGE_SIZE, FAR = 1000, 190_000
+
+
+def assert_only_a_range_of(index: str, found: str, rows: int) -> None:
+    """The plan `found` reads `rows` rows from an index scan of `index`, and nothing else."""
+    assert f"Index Scan using {index}" in found, found
+    assert "Sort" not in found and "Seq Scan" not in found, found
+    scanned = re.search(rf"Index Scan using {index} .*actual rows=(\d+)", found)
+    assert scanned is not None and int(scanned[1]) == rows, found
+
+
 @pytest.mark.parametrize("ordering_server", ["postgresql"], indirect=True)
 def test_a_far_keyset_page_of_200000_records_reads_only_its_rows_from_the_index(served):
     server, api = served
-    _, actor = new_tenant(server, api)
-    tenant = uuid.UUID(actor.extra["tenant_id"])
+    actor, tenant = new_actor(server, api)
     ids = many_users(server, tenant)
-    page_size, start = 1000, 190_000
-    after = ids[start - 1]
+    after = ids[FAR - 1]
 
-    statement = tenant_records("users", tenant, None, after).limit(page_size + 1)
-    found = plan(server, statement)
-    assert "Index Scan using pk_roster_users" in found, found
-    assert "Sort" not in found and "Seq Scan" not in found, found
+    found = plan(server, tenant_records("users", tenant, None, after).limit(PAGE_SIZE + 1))
     # The index range starts at `after`: no row before it is read and thrown away.
-    scanned = re.search(r"Index Scan using pk_roster_users .*actual rows=(\d+)", found)
-    assert scanned is not None and int(scanned[1]) == page_size + 1, found
-    served_ids = users_page(api, actor, after=after, page_size=page_size)
-    assert served_ids == ids[start : start + page_size]
+    assert_only_a_range_of("pk_roster_users", found, PAGE_SIZE + 1)
+    served_ids = users_page(api, actor, after=after, page_size=PAGE_SIZE)
+    assert served_ids == ids[FAR : FAR + PAGE_SIZE]
+
+
+@pytest.mark.parametrize("ordering_server", ["postgresql"], indirect=True)
+def test_a_far_changed_since_page_of_200000_changes_reads_only_its_rows_from_the_index(served):
+    server, api = served
+    actor, tenant = new_actor(server, api)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    listing = many_changes(server, tenant)
+    updated_at, sourced_id = listing[FAR - 1]
+    after = f"{updated_at:%Y-%m-%dT%H:%M:%S.%f}Z,{sourced_id}"
+
+    found = plan(server, tenant_records("users", tenant, since, after).limit(PAGE_SIZE + 1))
+    assert_only_a_range_of("ix_roster_users_tenant_changes", found, PAGE_SIZE + 1)
+    # The range starts at the cursor: at most a heap page a row and the index's few, where
+    # the numbered page 190 (OFFSET 190,000) read 192,410 buffers.
+    buffers = re.search(r"Buffers: shared (.*)", found)  # the first: the whole statement's
+    assert buffers is not None, found
+    read = sum(int(count) for count in re.findall(r"(?:hit|read)=(\d+)", buffers[1]))
+    assert read < 1.1 * PAGE_SIZE, found
+    served_ids = users_page(
+        api, actor, changed_since=json_time(since), after=after, page_size=PAGE_SIZE
+    )
+    assert served_ids == [sourced_id for _, sourced_id in listing[FAR : FAR + PAGE_SIZE]]
 
 
 def test_the_upgrade_orders_the_records_a_database_holds_in_code_point_order(

@@ -8,8 +8,13 @@ from fastapi import APIRouter, Query
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate, paginate_after
-from interop.roster.models import MAX_SOURCED_ID_LENGTH
-from interop.roster.repository import get_record, record_out, tenant_records
+from interop.roster.repository import (
+    CHANGE_CURSOR_LENGTH,
+    change_cursor,
+    get_record,
+    record_out,
+    tenant_records,
+)
 from interop.roster.schemas import TOPIC_MODELS, RosterItem
 from interop.routing import ScanningRoute
 from interop.schemas import DataEnvelope, JsonDateTime, ListEnvelope
@@ -21,18 +26,21 @@ ChangedSince = Annotated[
     Query(
         description=(
             "RFC 3339 time: only records changed after it, deletions included "
-            "(`status: tobedeleted`), oldest change first"
+            "(`status: tobedeleted`), oldest change first; `next` continues by key "
+            "(`after`, a cursor)"
         )
     ),
 ]
 After = Annotated[
     str | None,
     Query(
-        max_length=MAX_SOURCED_ID_LENGTH,
+        max_length=CHANGE_CURSOR_LENGTH,
         description=(
-            "Keyset paging: the current records whose sourcedId sorts after this one "
-            "(bytewise), which need not exist; empty for the first page. `next` then carries "
-            "`after`, `prev` is null. Not with `page` other than 0 nor with `changed_since`"
+            "Keyset paging: the current records whose sourcedId (at most 255 characters) "
+            "sorts after this one (bytewise), which need not exist; empty for the first page. "
+            "With `changed_since`, the changes listed after the one a cursor names "
+            "(`<updated_at>Z,<sourcedId>`, as `next` carries it). `next` then carries "
+            "`after`, `prev` is null. Not with `page` other than 0"
         ),
     ),
 ]
@@ -58,7 +66,12 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
     ) -> Any:
         since: datetime | None = changed_since
         statement = tenant_records(topic, own_tenant_id(principal), since, after)
-        if after is None:
+        if since is not None:
+            # Numbered next links skipped a record whenever one listed before it changed
+            # during a sync (moving to the end); by key, none is skipped.
+            numbered = after is None
+            envelope = paginate_after(session, statement, page, _item, _change_cursor, numbered)
+        elif after is None:
             envelope = paginate(session, statement, page, _item)
         else:
             envelope = paginate_after(session, statement, page, _item, _sourced_id)
@@ -83,6 +96,10 @@ def _item(row: Any) -> dict[str, Any]:
 
 def _sourced_id(row: Any) -> str:
     return str(row[0].sourced_id)
+
+
+def _change_cursor(row: Any) -> str:
+    return change_cursor(row[0])
 
 
 for _topic, _model in TOPIC_MODELS.items():
