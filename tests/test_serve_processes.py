@@ -2,8 +2,10 @@
 process afresh, and the processes must still log as configured, and report metrics and limit
 a principal's rate as one server, not each on its own."""
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,8 @@ PROCESSES = 2
 BURST = 5
 MAX_HEADER_BYTES = 2048
 HEADER_TIMEOUT = 2
+# How long uvicorn's supervisor waits, by default, for a process to answer a health check.
+UVICORN_HEALTHCHECK_SECONDS = 5
 
 
 @dataclass
@@ -30,6 +34,7 @@ class Served:
     log: Path
     tmp: Path  # the server's TMPDIR
     env: dict[str, str]
+    supervisor: int = 0  # the pid of `interop serve`, whose children serve
 
 
 @pytest.fixture
@@ -59,6 +64,7 @@ def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
             stdout=subprocess.DEVNULL,
             stderr=log_file,
         )
+        served.supervisor = process.pid
         try:
             wait_until_answering(f"{served.base_url}/healthz", process)
             _wait_for_every_process(served.log)
@@ -79,6 +85,40 @@ def _wait_for_every_process(log: Path) -> None:
             return
         assert time.monotonic() < deadline, f"{len(started)} of {PROCESSES} processes started"
         time.sleep(0.1)
+
+
+def test_a_process_answering_no_health_check_for_a_while_is_kept(served: Served) -> None:
+    """A server process that cannot answer the supervisor's health check for longer than
+    uvicorn's default allows (5 s), as a busy process on a loaded host could not, is not
+    killed and replaced, its requests in flight cut off: here it is stopped for 8 s."""
+    before = _server_processes(served)
+    assert len(before) == PROCESSES
+    os.kill(before[0], signal.SIGSTOP)
+    try:
+        time.sleep(UVICORN_HEALTHCHECK_SECONDS + 3)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # killed by the supervisor
+            os.kill(before[0], signal.SIGCONT)
+    assert httpx.get(f"{served.base_url}/healthz").status_code == 200
+    assert _server_processes(served) == before
+    assert "died" not in served.log.read_text()
+
+
+def _server_processes(served: Served) -> list[int]:
+    """The pids of the supervisor's server processes (multiprocessing's spawned children,
+    not its resource tracker), in order."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == served.supervisor and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return sorted(found)
 
 
 def _records(log: Path) -> list[dict]:

@@ -127,6 +127,9 @@ def serve(
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=10,
+            # uvicorn's 5 s killed processes that were only busy on a loaded host (a machine
+            # running the test suite four times over), cutting off their requests in flight.
+            timeout_worker_healthcheck=settings.process_healthcheck_seconds,
             loop=event_loop(settings),
             **protocol_options(settings),
         )

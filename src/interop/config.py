@@ -113,6 +113,14 @@ class Settings(BaseSettings):
             "previous response's end; past it 408 `request_timeout` and the connection closes."
         ),
     )
+    process_healthcheck_seconds: int = Field(
+        default=30,
+        ge=1,
+        description=(
+            "Seconds `interop serve --workers N` waits for a server process to answer its "
+            "health check before killing and replacing it."
+        ),
+    )
     max_page_size: int = Field(default=1000, ge=1)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(
