@@ -30,6 +30,7 @@ from benchkit import (  # noqa: E402
     free_port,
     python_speed,
     speed_note,
+    wait_ready,
     write_section,
 )
 from generate_oneroster import generate  # noqa: E402
@@ -195,18 +196,6 @@ def write_report(students: int, results: list[dict], speed: float) -> None:
         "Targets: ≥ 25,000 rows/s into PostgreSQL, peak RSS < 300 MB, rerun ≥ 5× faster.",
     ]
     write_section(__file__, lines)
-
-
-def wait_ready(base_url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
 
 
 if __name__ == "__main__":
