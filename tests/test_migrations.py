@@ -2,6 +2,7 @@
 themselves: a model change without its migration (or the reverse) fails here rather than in
 an operator's `interop migrate`."""
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -9,12 +10,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy import Connection, create_engine, insert, inspect, text
 from sqlalchemy.schema import SchemaItem
 
 from conftest import BACKENDS, _sqlalchemy_url
+from interop.db import utcnow
 from interop.migrations_runner import alembic_config, upgrade
-from interop.models import Base
+from interop.models import Base, Ingestion
 
 
 @pytest.fixture(params=BACKENDS)
@@ -78,3 +80,40 @@ def test_migrations_downgrade_to_nothing_and_back(empty_database: str) -> None:
     assert left == set()
     command.upgrade(config, "head")
     assert _drift(empty_database) == []
+
+
+def test_the_ingestion_totals_start_from_the_history_already_stored(empty_database: str) -> None:
+    """Migration 0010 counts the ended ingestions a server already holds: its triggers only
+    move the totals from there."""
+    upgrade(empty_database, "0009")
+    states = ["success", "success", "success", "failed", "timeout", "scheduled"]
+    now = utcnow()
+    engine = create_engine(empty_database)
+    try:
+        with engine.begin() as connection:
+            # No tenant for them to refer to: PostgreSQL's foreign keys are not checked in
+            # this transaction (SQLite checks none without its pragma).
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            connection.execute(
+                insert(Ingestion),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "tenant_id": uuid.uuid4(),
+                        "state": state,
+                        "trigger": "schedule",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for state in states
+                ],
+            )
+        upgrade(empty_database)
+        with engine.connect() as connection:
+            totals = dict(
+                connection.execute(text("SELECT state, total FROM ingestion_state_totals")).all()
+            )
+    finally:
+        engine.dispose()
+    assert totals == {"success": 3, "failed": 1, "timeout": 1}

