@@ -5,9 +5,12 @@ import os
 import platform
 import re
 import socket
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -38,6 +41,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextmanager
+def interop_server(
+    database_url: str, data_dir: Path, **environment: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `interop serve --no-worker` on the database, migrated first, until the block
+    ends: (its base URL, the environment its processes run with, `environment` added)."""
+    env = {
+        **os.environ,
+        "INTEROP_DATABASE_URL": database_url,
+        "INTEROP_DATA_DIR": str(data_dir),
+        "INTEROP_LOG_LEVEL": "WARNING",
+        **environment,
+    }
+    interop = str(Path(sys.executable).parent / "interop")
+    subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [interop, "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(base_url)
+        yield base_url, env
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 def wait_ready(base_url: str) -> None:

@@ -27,10 +27,9 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 from benchkit import (  # noqa: E402
     cpu_model,
     database,
-    free_port,
+    interop_server,
     python_speed,
     speed_note,
-    wait_ready,
     write_section,
 )
 from generate_oneroster import generate  # noqa: E402
@@ -69,43 +68,27 @@ def measure(backend: str, bundle: Path) -> dict:
 
 
 def collect_twice(settings: Settings, bundle: Path) -> list[dict]:
-    env = {
-        **os.environ,
-        "INTEROP_DATABASE_URL": settings.resolved_database_url,
-        "INTEROP_DATA_DIR": str(settings.data_dir),
-        "INTEROP_SOURCE_ROOTS": json.dumps([str(bundle.parent)]),
-        "INTEROP_LOG_LEVEL": "WARNING",
-    }
-    interop = str(Path(sys.executable).parent / "interop")
-    subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [interop, "serve", "--no-worker", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_ready(base_url)
-        with httpx.Client(base_url=base_url, timeout=60) as api:
-            target = SimpleNamespace(settings=settings, database_url=settings.resolved_database_url)
-            _, actor = new_collecting_tenant(target, api, bundle)
-            runs = [run_collection(api, actor, env, "first run")]
-            runs.append(run_collection(api, actor, env, "unchanged rerun"))
-            # The nightly case: the SIS exports the same rows again, so the bundle's bytes
-            # differ (here, one manifest property) and every row is compared with the store.
-            manifest = bundle / "manifest.csv"
-            original = manifest.read_text()
-            try:
-                manifest.write_text(original + f"source.exportedAt,{time.time()}\n")
-                runs.append(run_collection(api, actor, env, "same rows, new export"))
-            finally:
-                manifest.write_text(original)
-            return runs
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    roots = json.dumps([str(bundle.parent)])
+    with (
+        interop_server(
+            settings.resolved_database_url, settings.data_dir, INTEROP_SOURCE_ROOTS=roots
+        ) as (base_url, env),
+        httpx.Client(base_url=base_url, timeout=60) as api,
+    ):
+        target = SimpleNamespace(settings=settings, database_url=settings.resolved_database_url)
+        _, actor = new_collecting_tenant(target, api, bundle)
+        runs = [run_collection(api, actor, env, "first run")]
+        runs.append(run_collection(api, actor, env, "unchanged rerun"))
+        # The nightly case: the SIS exports the same rows again, so the bundle's bytes
+        # differ (here, one manifest property) and every row is compared with the store.
+        manifest = bundle / "manifest.csv"
+        original = manifest.read_text()
+        try:
+            manifest.write_text(original + f"source.exportedAt,{time.time()}\n")
+            runs.append(run_collection(api, actor, env, "same rows, new export"))
+        finally:
+            manifest.write_text(original)
+        return runs
 
 
 def run_collection(api: httpx.Client, actor: object, env: dict[str, str], label: str) -> dict:

@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,10 +32,9 @@ from benchkit import (
     ROOT,
     cpu_model,
     database,
-    free_port,
+    interop_server,
     python_speed,
     speed_note,
-    wait_ready,
     write_section,
 )
 
@@ -78,27 +76,14 @@ def measure(backend: str, ingestions: int, scrapes: int) -> dict[str, Any]:
 
 
 def measure_on(settings: Settings, ingestions: int, scrapes: int) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "INTEROP_DATABASE_URL": settings.resolved_database_url,
-        "INTEROP_DATA_DIR": str(settings.data_dir),
-        "INTEROP_LOG_LEVEL": "WARNING",
-    }
-    interop = str(Path(sys.executable).parent / "interop")
-    subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
-    port = free_port()
-    server = subprocess.Popen(
-        [interop, "serve", "--no-worker", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    db = Database(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    db = Database(url)
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_ready(base_url)
-        with httpx.Client(base_url=base_url, timeout=60) as api:
-            target = SimpleNamespace(settings=settings, database_url=settings.resolved_database_url)
+        with (
+            interop_server(url, settings.data_dir) as (base_url, _),
+            httpx.Client(base_url=base_url, timeout=60) as api,
+        ):
+            target = SimpleNamespace(settings=settings, database_url=url)
             owner, kept = new_tenant(target, api)
             _, deleted = new_tenant(target, api, owner=owner)
             started = time.perf_counter()
@@ -122,8 +107,6 @@ def measure_on(settings: Settings, ingestions: int, scrapes: int) -> dict[str, A
             return result
     finally:
         db.dispose()
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def store_history(db: Database, tenants: list[Caller], ingestions: int) -> None:
