@@ -59,32 +59,44 @@ def interop_server(
     interop = str(Path(sys.executable).parent / "interop")
     subprocess.run([interop, "migrate"], env=env, check=True, capture_output=True)
     port = free_port()
-    server = subprocess.Popen(
-        [interop, "serve", "--no-worker", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = data_dir / "server.log"
+    with log.open("ab") as out:
+        server = subprocess.Popen(
+            [interop, "serve", "--no-worker", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
     try:
         base_url = f"http://127.0.0.1:{port}"
-        wait_ready(base_url)
+        wait_ready(f"{base_url}/readyz", server, log)
         yield base_url, env
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
-def wait_ready(base_url: str) -> None:
-    """Until the server at `base_url` answers /readyz with 200 (at most a minute)."""
+def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Until `url` answers 200 (at most a minute); an error with the tail of the process's
+    log when it exits first or never answers."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{tail(log)}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
+    raise RuntimeError(f"{url} did not become ready:\n{tail(log)}")
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def cpu_model() -> str:

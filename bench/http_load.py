@@ -47,6 +47,8 @@ from benchkit import (
     free_port,
     python_speed,
     speed_note,
+    tail,
+    wait_ready,
     write_section,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -528,27 +530,6 @@ def write_report(args: argparse.Namespace, results: list[dict], speed: float) ->
         "d p50 < 150 ms.",
     ]
     write_section(__file__, lines)
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}:\n{tail(log)}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not become ready:\n{tail(log)}")
 
 
 if __name__ == "__main__":
