@@ -89,8 +89,7 @@ def _split_page(rows: list[Any], params: PageParams) -> tuple[list[Any], bool]:
 
 def page_envelope(items: Sequence[T], params: PageParams, has_next: bool) -> dict[str, Any]:
     following = _link(params, params.page + 1) if has_next else None
-    previous = _link(params, params.page - 1) if params.page > 0 else None
-    return _envelope(items, params, following, previous)
+    return _envelope(items, params, following, _previous(params))
 
 
 def _envelope(
@@ -139,8 +138,7 @@ def paginate_after(
         )
     rows, has_next = fetch_page(session, statement, params)
     following = _link(params, 0, after=key(rows[-1])) if has_next else None
-    previous = _link(params, params.page - 1) if params.page > 0 else None
-    return _envelope([to_item(row) for row in rows], params, following, previous)
+    return _envelope([to_item(row) for row in rows], params, following, _previous(params))
 
 
 def paginate_by_key(
@@ -207,6 +205,11 @@ def paginate_prebuilt(
 def count(session: Session, statement: AnySelect) -> int:
     total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     return int(total or 0)
+
+
+def _previous(params: PageParams) -> str | None:
+    """The numbered page before this one; none before page 0, nor for a page by key."""
+    return _link(params, params.page - 1) if params.page > 0 else None
 
 
 def _link(params: PageParams, page: int, after: str | None = None) -> str:

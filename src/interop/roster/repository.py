@@ -70,16 +70,16 @@ CHANGE_CURSOR_LENGTH = len("2026-01-31T08:00:00.000000Z,") + MAX_SOURCED_ID_LENG
 def _read_change_cursor(cursor: str) -> tuple[datetime, str]:
     """(updated_at, sourcedId) of a `change_cursor`."""
     found = _CHANGE_CURSOR.fullmatch(cursor)
-    try:
-        if found is None:
-            raise ValueError
-        return datetime.fromisoformat(found[1]).replace(tzinfo=UTC), found[2]
-    except ValueError:
-        raise _bad_after(
-            "with changed_since, after is the cursor its next links carry, "
-            f"<updated_at in UTC to the microsecond>Z,<sourcedId>, got {cursor!r}",
-            "not a changed_since cursor",
-        ) from None
+    if found is not None:
+        try:
+            return datetime.fromisoformat(found[1]).replace(tzinfo=UTC), found[2]
+        except ValueError:
+            pass  # digits in place, but no such time (month 13, hour 25)
+    raise _bad_after(
+        "with changed_since, after is the cursor its next links carry, "
+        f"<updated_at in UTC to the microsecond>Z,<sourcedId>, got {cursor!r}",
+        "not a changed_since cursor",
+    )
 
 
 def _bad_after(message: str, problem: str) -> InvalidRequest:
