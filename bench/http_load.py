@@ -9,6 +9,9 @@ p99 latency per scenario and writes them into BENCHMARKS.md.
 Scenarios (each `wrk -t2 -c<connections> -d<duration>s --latency -s <script>`, after a 1 s
 warm-up with the same script):
   a. bare Starlette, uvicorn with the server's worker count, the bytes of b's response
+  f. the same bytes from a bare FastAPI app (one `async def` route, no dependency, no
+     middleware) under the same uvicorn: the ceiling of anything built on FastAPI, as the
+     server is, on this machine
   q. the same bare app making b's two database reads first (the server's own statements, run
      by the database's driver, sqlite3 or psycopg, on one connection per process): the
      ceiling of any server that reads what b reads for every request, on this machine
@@ -64,7 +67,7 @@ from factories import (  # noqa: E402
     new_integration,
     new_tenant,
 )
-from interop.auth.service import _ACTOR_BY_CLIENT  # noqa: E402
+from interop.auth.service import ACTOR_BY_CLIENT  # noqa: E402
 from interop.config import Settings  # noqa: E402
 from interop.schedules.service import TENANT_SCHEDULES_PAGE  # noqa: E402
 
@@ -77,13 +80,16 @@ OVERLOAD_FACTOR = 8
 SCHOOLS = 1_000
 SETUP_THREADS = 8
 BARE_APP = '''"""Bare Starlette: the same bytes as the measured endpoint, nothing else (a); and
-the same again after making b's two database reads, by the database's own driver (q)."""
+the same again after making b's two database reads, by the database's own driver (q). Bare
+FastAPI (`fastapi_app`): the same bytes from one route of the framework the server is built
+on (f)."""
 
 import asyncio
 import json
 import sqlite3
 from pathlib import Path
 
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -140,6 +146,12 @@ def _bound(names, values):
 
 
 app = Starlette(routes=[Route("/q/{path:path}", with_reads), Route("/{path:path}", endpoint)])
+fastapi_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@fastapi_app.get("/{path:path}")
+async def fastapi_endpoint() -> Response:
+    return Response(BODY, media_type="application/json")
 '''
 # wrk's Lua: the request, and in done() one JSON line for Python (latencies in microseconds).
 LUA = """wrk.method = "{method}"
@@ -207,7 +219,7 @@ def measure(backend: str, args: argparse.Namespace) -> dict:
                 env,
                 log,
             )
-            bare = None
+            bares: list[subprocess.Popen] = []
             try:
                 base_url = f"http://127.0.0.1:{port}"
                 wait_ready(f"{base_url}/readyz", server, log)
@@ -216,18 +228,20 @@ def measure(backend: str, args: argparse.Namespace) -> dict:
                     actor, bulk, setup_s = set_up(target, api, args.tenants, backend)
                     body = api.get(f"{API}/tenant/schedules", headers=actor.headers)
                     check(body, "GET schedules")
-                    bare_port = free_port()
                     reads = reads_of_b(settings.resolved_database_url, actor.client_id)
-                    bare = start_bare(data_dir, body.content, bare_port, workers, reads)
-                    wait_ready(f"http://127.0.0.1:{bare_port}/", bare, data_dir / "bare.log")
-                    scenarios = run_scenarios(
-                        api, base_url, f"http://127.0.0.1:{bare_port}", actor, bulk, data_dir, args
-                    )
+                    bare_urls = {}
+                    for app in ("app", "fastapi_app"):
+                        bare_port = free_port()
+                        bares.append(
+                            start_bare(data_dir, body.content, bare_port, workers, reads, app)
+                        )
+                        bare_urls[app] = f"http://127.0.0.1:{bare_port}"
+                        wait_ready(f"{bare_urls[app]}/", bares[-1], data_dir / "bare.log")
+                    scenarios = run_scenarios(api, base_url, bare_urls, actor, bulk, data_dir, args)
             finally:
-                for process in (bare, server):
-                    if process is not None:
-                        process.terminate()
-                        process.wait(timeout=30)
+                for process in (*bares, server):
+                    process.terminate()
+                    process.wait(timeout=30)
             problems = [
                 f"{s['name']}: {s['non_2xx']:,} non-2xx, {s['socket_errors']:,} socket errors"
                 for s in scenarios
@@ -282,7 +296,7 @@ def set_up(target: object, api: httpx.Client, tenants: int, backend: str) -> tup
 def run_scenarios(
     api: httpx.Client,
     base_url: str,
-    bare_url: str,
+    bare_urls: dict[str, str],
     actor: Caller,
     bulk: Caller,
     data_dir: Path,
@@ -304,8 +318,18 @@ def run_scenarios(
     many = args.connections * OVERLOAD_FACTOR
     writers = min(WRITE_CONNECTIONS, args.connections)
     # (key, name, server, path, caller, request body file, connections)
+    bare_url = bare_urls["app"]
     plans = [
         ("a", "a. bare Starlette (b's bytes)", bare_url, schedules, actor, None, args.connections),
+        (
+            "f",
+            "f. bare FastAPI (b's bytes)",
+            bare_urls["fastapi_app"],
+            schedules,
+            actor,
+            None,
+            args.connections,
+        ),
         (
             "q",
             "q. bare Starlette + b's two reads",
@@ -399,13 +423,14 @@ def start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def start_bare(
-    data_dir: Path, body: bytes, port: int, workers: int, reads: dict
+    data_dir: Path, body: bytes, port: int, workers: int, reads: dict, app: str
 ) -> subprocess.Popen:
+    """uvicorn serving `app` (BARE_APP's Starlette `app` or its `fastapi_app`) on `port`."""
     module = f"interop_bench_bare_{port}"
     (data_dir / f"{module}.py").write_text(BARE_APP)
     (data_dir / f"{module}.json").write_bytes(body)
     (data_dir / f"{module}.reads").write_text(json.dumps(reads))
-    command = [BIN / "uvicorn", f"{module}:app", "--app-dir", data_dir, "--port", str(port)]
+    command = [BIN / "uvicorn", f"{module}:{app}", "--app-dir", data_dir, "--port", str(port)]
     command += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     return start(command, dict(os.environ), data_dir / "bare.log")
 
@@ -421,7 +446,7 @@ def reads_of_b(database_url: str, client_id: str) -> dict:
         driver, dialect = "psycopg", postgresql.dialect()
         target = url.set(drivername="postgresql").render_as_string(hide_password=False)
     statements = []
-    for statement in (_ACTOR_BY_CLIENT, TENANT_SCHEDULES_PAGE):
+    for statement in (ACTOR_BY_CLIENT, TENANT_SCHEDULES_PAGE):
         compiled = statement.compile(dialect=dialect)
         # SQLite's driver binds by position (qmark), psycopg by name (pyformat).
         names = list(compiled.positiontup) if compiled.positional else None
@@ -440,12 +465,15 @@ def summary(result: dict) -> dict:
     page0, page99 = by_key["page0"], by_key["page99"]
     share = b["rps"] / a["rps"]
     floor = by_key["h"]["rps"] / a["rps"]
+    framework = by_key["f"]["rps"] / a["rps"]
     ceiling = by_key["q"]["rps"] / a["rps"]
     p50_ratio = page99["p50_ms"] / page0["p50_ms"]
     rps_ratio = page0["rps"] / page99["rps"]
     return {
         "share": share,
         "floor": floor,
+        "framework": framework,
+        "of_framework": b["rps"] / by_key["f"]["rps"],
         "ceiling": ceiling,
         "of_ceiling": b["rps"] / by_key["q"]["rps"],
         "b_ok": share >= 0.5 and b["p99_ms"] < 20,
@@ -485,6 +513,8 @@ def markdown_table(result: dict) -> str:
         f"- b / a: {sums['share']:.0%} of the bare app's requests/s, b p99 {sums['b_p99']:.1f} ms "
         f"(target ≥ 50 % and p99 < 20 ms: {verdict(sums['b_ok'])}); /healthz alone reaches "
         f"{sums['floor']:.0%} of a",
+        f"- f / a: {sums['framework']:.0%}: a bare FastAPI route returning the same bytes, "
+        f"nothing else; b reaches {sums['of_framework']:.0%} of f",
         f"- q / a: {sums['ceiling']:.0%}: the bare app making b's two reads, nothing else; b "
         f"reaches {sums['of_ceiling']:.0%} of q",
         f"- far page / page 0: {sums['p50_ratio']:.2f}× the p50 latency, "
@@ -518,9 +548,9 @@ def write_report(args: argparse.Namespace, results: list[dict], speed: float) ->
         f"(d: -c{min(WRITE_CONNECTIONS, args.connections)}), after a 1 s warm-up; "
         f"`interop serve --no-worker` with `INTEROP_LOG_LEVEL={args.log_level}`{log_note}. "
         "PostgreSQL is served by os.cpu_count() processes, "
-        "SQLite by one (the CLI ignores --workers on SQLite); the bare Starlette app (a) runs "
-        "under uvicorn with the same number of processes and returns b's response bytes. "
-        + speed_note(speed),
+        "SQLite by one (the CLI ignores --workers on SQLite); the bare Starlette app (a) and "
+        "the bare FastAPI app (f) run under uvicorn with the same number of processes and "
+        "return b's response bytes. " + speed_note(speed),
         "",
     ]
     for result in results:
