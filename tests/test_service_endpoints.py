@@ -318,8 +318,12 @@ def test_a_body_and_pipelined_requests_do_not_count_towards_the_next_head(server
     [
         (_head(DEFAULT_MAX_HEADER_BYTES + 512 * 1024), "request_header_fields_too_large"),
         (b"GET / HTTP/1.1\r\nBad Name: v\r\nX-Pad: " + b"p" * 512 * 1024, "invalid_request"),
+        (
+            TRAILER + b"X-Pad: " + b"p" * (DEFAULT_MAX_HEADER_BYTES + 512 * 1024),
+            "request_header_fields_too_large",
+        ),
     ],
-    ids=["head-over-the-limit", "unparsable"],
+    ids=["head-over-the-limit", "unparsable", "trailer-fields-over-the-limit"],
 )
 def test_a_client_still_sending_when_refused_reads_the_answer(
     server, refused: bytes, code: str
@@ -393,6 +397,21 @@ def test_a_refused_request_pipelined_behind_others_is_answered_after_them(
     assert [status for status, _ in answers] == [200] * served + [ERROR_CODES[code][0]]
     assert all(json.loads(body) == {"status": "ok"} for _, body in answers[:-1])
     assert json.loads(answers[-1][1])["error"]["code"] == code
+
+
+def test_trailer_fields_over_the_limit_are_431_after_the_answers_before_them(
+    small_head_server: str,
+) -> None:
+    """A chunked POST's trailer fields, whole, pass the limit behind a /healthz in the same
+    segment: the server closed the connection unanswered, dropping /healthz's answer too.
+    (Trailer fields still arriving: test_a_client_still_sending_when_refused_reads_the_answer.)"""
+    with _raw_connection(small_head_server) as sock:
+        sock.sendall(HEALTHZ + TRAILER + b"X-Pad: " + b"p" * 2048 + b"\r\n\r\n")
+        answers = _answers_until_closed(sock)
+    assert [status for status, _ in answers] == [200, 431]
+    assert json.loads(answers[0][1]) == {"status": "ok"}
+    message = "the request's trailer fields exceed 2048 bytes"
+    assert json.loads(answers[1][1]) == error_body(431, "request_header_fields_too_large", message)
 
 
 class _HeldResponse:

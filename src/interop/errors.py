@@ -52,7 +52,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "rate_limited": (429, "Too many requests for these credentials; see Retry-After."),
     "request_header_fields_too_large": (
         431,
-        "The request's URL and headers together exceed the size limit.",
+        "The request's URL and headers together, or its trailer fields, exceed the size limit.",
     ),
     "internal_error": (500, "An unexpected error; the server log has the details."),
     "database_unavailable": (503, "The database cannot be reached; retry later."),

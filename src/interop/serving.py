@@ -65,7 +65,8 @@ def event_loop(settings: Settings) -> str:
 
 
 class HeadTooLarge(Exception):
-    """Raised from a parser callback to stop the parser on a head over the limit."""
+    """Raised from a parser callback to stop the parser on a head, or trailer fields, over
+    the limit."""
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -86,9 +87,9 @@ class HttpProtocol(HttpToolsProtocol):
     is refused, 431 in the envelope, before the parser holds more than two reads (256 KiB
     each) past the limit. Each head is counted from its own start, so a body or the requests
     before a pipelined one do not count. A chunked body's trailer fields, which httptools
-    joins alike, are held to the same limit; past it the connection is closed unanswered, the
-    request being served by then. Two warnings are logged when the parser is stopped
-    (uvicorn's "Invalid HTTP request received." and the limit's).
+    joins alike, are held to the same limit and refused alike, 431 in the envelope. Two
+    warnings are logged when the parser is stopped (uvicorn's "Invalid HTTP request
+    received." and the limit's).
 
     Nor did uvicorn time the head: its keep-alive timeout runs only between requests and
     stops at the first byte, and a fresh connection had none, so a connection sending
@@ -164,9 +165,8 @@ class HttpProtocol(HttpToolsProtocol):
     def too_large(self) -> None:
         if self.head_open:
             self.refuse_head()
-            return
-        self.logger.warning("Trailer fields over %d bytes: connection closed.", self.max_head_bytes)
-        self.transport.close()
+        else:
+            self.refuse_trailer()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -202,6 +202,10 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self.head_bytes > self.max_head_bytes:
+            # Trailer fields over the limit that ended before the reads' count passed it:
+            # refused before the app is told the body is complete.
+            raise HeadTooLarge  # answered through send_400_response, below
         self.handed_over = True
         super().on_message_complete()
 
@@ -243,7 +247,7 @@ class HttpProtocol(HttpToolsProtocol):
         caught the parser's error, which is where the reason comes from."""
         error = _callback_error(sys.exception())
         if isinstance(error, HeadTooLarge):
-            self.refuse_head()
+            self.too_large()
             return
         reason = str(error) if isinstance(error, HttpParserError) else None
         message = "the request is not valid HTTP" + (f": {reason}" if reason else "")
@@ -252,6 +256,11 @@ class HttpProtocol(HttpToolsProtocol):
     def refuse_head(self) -> None:
         self.logger.warning("Request head over %d bytes refused.", self.max_head_bytes)
         message = f"the request's URL and headers exceed {self.max_head_bytes} bytes"
+        self.answer_and_close(431, "request_header_fields_too_large", message)
+
+    def refuse_trailer(self) -> None:
+        self.logger.warning("Trailer fields over %d bytes refused.", self.max_head_bytes)
+        message = f"the request's trailer fields exceed {self.max_head_bytes} bytes"
         self.answer_and_close(431, "request_header_fields_too_large", message)
 
     def answer_and_close(self, status: int, code: str, message: str) -> None:
