@@ -350,11 +350,19 @@ class _Received(io.BytesIO):
         pass  # http.client closes its file after each response
 
 
-def _answers_until_closed(sock: socket.socket) -> list[tuple[int, bytes]]:
-    """Every response the server writes on the connection, in order, until it closes it."""
+def _received_until_closed(sock: socket.socket) -> bytes:
     received = b""
     while chunk := sock.recv(65536):
         received += chunk
+    return received
+
+
+def _answers_until_closed(sock: socket.socket) -> list[tuple[int, bytes]]:
+    """Every response the server writes on the connection, in order, until it closes it."""
+    return _answers(_received_until_closed(sock))
+
+
+def _answers(received: bytes) -> list[tuple[int, bytes]]:
     stream = _Received(received)
     answers = []
     while stream.tell() < len(received):
@@ -432,8 +440,8 @@ class _HeldResponse:
 
 
 @contextlib.contextmanager
-def _serving_app(app: Any, loop: str) -> Iterator[socket.socket]:
-    """`app` served by our protocol (its default limits) on `loop`; a connection to it."""
+def _serving_app(app: Any, loop: str) -> Iterator[str]:
+    """`app` served by our protocol (its default limits) on `loop`; its base URL."""
     config = uvicorn.Config(
         app, port=0, loop=loop, http=HTTP_PROTOCOL, lifespan="off", log_config=None
     )
@@ -446,8 +454,7 @@ def _serving_app(app: Any, loop: str) -> Iterator[socket.socket]:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
-        with _raw_connection(f"http://127.0.0.1:{port}") as sock:
-            yield sock
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -458,7 +465,7 @@ def test_a_refusal_arriving_during_a_response_is_written_after_it(loop: str) -> 
     """The refused request arrives while the response before it is half written: the
     server wrote the refusal into that response, and never finished it."""
     app = _HeldResponse()
-    with _serving_app(app, loop) as sock:
+    with _serving_app(app, loop) as base_url, _raw_connection(base_url) as sock:
         try:
             sock.sendall(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
             assert app.started.wait(30)
@@ -472,6 +479,110 @@ def test_a_refusal_arriving_during_a_response_is_written_after_it(loop: str) -> 
     assert [status for status, _ in answers] == [200, 400]
     assert answers[0][1] == b"first-last"
     assert json.loads(answers[1][1])["error"]["code"] == "invalid_request"
+
+
+HEALTHZ_CLOSE = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+CHUNKED_POST = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [b"zz\r\n", b"0\r\nX-Pad: " + b"p" * DEFAULT_MAX_HEADER_BYTES + b"\r\n\r\n"],
+    ids=["unparsable-chunk-size", "trailer-fields-over-the-limit"],
+)
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_body_failing_during_its_own_response_lets_that_response_finish(
+    loop: str, failure: bytes
+) -> None:
+    """The app answers a chunked POST without reading its body, which fails while the answer
+    is half written: the server wrote its 400 into that answer, or closed the connection on
+    it for trailer fields over the limit. The answer is now finished whole, and nothing
+    follows it before the connection closes."""
+    app = _HeldResponse()
+    with _serving_app(app, loop) as base_url:
+        with _raw_connection(base_url) as sock:
+            try:
+                sock.sendall(CHUNKED_POST)
+                assert app.started.wait(30)
+                sock.sendall(failure)
+                time.sleep(0.2)  # for the server to read it while the response is held
+            finally:
+                app.release.set()
+            received = _received_until_closed(sock)
+        with _raw_connection(base_url) as sock:  # the server serves on
+            sock.sendall(HEALTHZ_CLOSE)
+            assert _answers_until_closed(sock) == [(200, b"first-last")]
+    assert _answers(received) == [(200, b"first-last")]
+
+
+class _BodyReader:
+    """A bare ASGI app that starts its response, then reads the request's body to its end
+    and finishes the response."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.finished = threading.Event()
+        self.received: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            self.started.set()
+            while True:
+                self.received.append(await receive())
+                if self.received[-1]["type"] == "http.disconnect":
+                    break
+                if not self.received[-1]["more_body"]:
+                    break
+            await send({"type": "http.response.body", "body": b"-last"})
+        finally:
+            self.finished.set()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_an_app_waiting_for_a_failed_body_is_disconnected_and_its_response_cut(
+    loop: str,
+) -> None:
+    """The body fails while the app, its response begun, waits for the rest of it: the
+    server wrote its 400 into the response. The app now gets the body that came, then
+    `http.disconnect`, rather than waiting for ever; the response stops where it was (no
+    last chunk, which tells the client it is cut) and the connection closes."""
+    app = _BodyReader()
+    with _serving_app(app, loop) as base_url:
+        with _raw_connection(base_url) as sock:
+            sock.sendall(CHUNKED_POST + b"1\r\na\r\n")
+            assert app.started.wait(30)
+            sock.sendall(b"zz\r\n")
+            assert app.finished.wait(30)
+            received = _received_until_closed(sock)
+        body = b"".join(message.get("body", b"") for message in app.received)
+        last = app.received[-1]
+        app.received.clear()
+        with _raw_connection(base_url) as sock:  # the server serves on
+            sock.sendall(HEALTHZ_CLOSE)
+            assert _answers_until_closed(sock) == [(200, b"first-last")]
+    assert (body, last) == (b"a", {"type": "http.disconnect"})
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert received.endswith(b"\r\n\r\n5\r\nfirst\r\n")
+    assert received.count(b"HTTP/1.1") == 1
+
+
+def test_a_body_failing_after_its_request_was_answered_gets_no_second_answer(server) -> None:
+    """The 415 comes before the chunked body is read, and the body then fails: the server
+    wrote a 400 after the 415, which the client read as the answer to the request it sent
+    next, never parsed. The connection now closes without it, leaving that request
+    unanswered for the client to retry (RFC 9112 §9.3.2)."""
+    post = (
+        b"POST /v2/interop/clouds HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with _raw_connection(server.base_url) as sock:
+        sock.sendall(post)
+        assert _read_response(sock)[0].status == 415
+        sock.sendall(b"1\r\na\r\nzz\r\n" + HEALTHZ)
+        assert _received_until_closed(sock) == b""
+    assert httpx.get(f"{server.base_url}/healthz").status_code == 200  # the server serves on
 
 
 HEAD_TIMEOUT = 1.0  # the timed server's INTEROP_HEADER_TIMEOUT_SECONDS

@@ -4,7 +4,8 @@ import asyncio
 import functools
 import socket
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI
@@ -87,9 +88,9 @@ class HttpProtocol(HttpToolsProtocol):
     is refused, 431 in the envelope, before the parser holds more than two reads (256 KiB
     each) past the limit. Each head is counted from its own start, so a body or the requests
     before a pipelined one do not count. A chunked body's trailer fields, which httptools
-    joins alike, are held to the same limit and refused alike, 431 in the envelope. Two
-    warnings are logged when the parser is stopped (uvicorn's "Invalid HTTP request
-    received." and the limit's).
+    joins alike, are held to the same limit and refused alike, 431 in the envelope, unless
+    their request's own response has begun (below). Two warnings are logged when the parser
+    is stopped (uvicorn's "Invalid HTTP request received." and the limit's).
 
     Nor did uvicorn time the head: its keep-alive timeout runs only between requests and
     stops at the first byte, and a fresh connection had none, so a connection sending
@@ -109,7 +110,10 @@ class HttpProtocol(HttpToolsProtocol):
     pipelines a valid request and one refused read the refusal, written at once, as the first
     one's answer, whose own was then dropped. A refusal now waits until every request before
     it on the connection is answered; meanwhile nothing more is parsed, and what arrives is
-    discarded as in the lingering close (counting towards LINGER_BYTES)."""
+    discarded as in the lingering close (counting towards LINGER_BYTES). A request refused for
+    its chunked body (a chunk size, trailer fields) after its own response began gets no
+    refusal at all: that response goes on and the connection closes after it
+    (close_after_own_response)."""
 
     def __init__(
         self,
@@ -266,6 +270,16 @@ class HttpProtocol(HttpToolsProtocol):
     def answer_and_close(self, status: int, code: str, message: str) -> None:
         """The error envelope, then the connection closes, lingering: the parser cannot go
         on. The answer waits while a request before the refused one is unanswered."""
+        self.cancel_deadline()
+        self.discarded = 0  # what arrives from now on is discarded, never parsed
+        if self.body_failed() and self.cycle.response_started:
+            self.close_after_own_response()
+        else:
+            self.refusal = self.envelope(status, code, message)
+        if not self.waits_for_earlier_answers():
+            self.send_refusal()
+
+    def envelope(self, status: int, code: str, message: str) -> bytes:
         body = orjson.dumps(error_body(status, code, message))
         head = [STATUS_LINE[status]]
         head.extend(
@@ -274,11 +288,41 @@ class HttpProtocol(HttpToolsProtocol):
         head.append(b"content-type: application/json\r\n")
         head.append(b"content-length: %d\r\n" % len(body))
         head.append(b"connection: close\r\n\r\n")
-        self.refusal = b"".join(head) + body
-        self.cancel_deadline()
-        self.discarded = 0  # what arrives from now on is discarded, never parsed
-        if not self.waits_for_earlier_answers():
-            self.send_refusal()
+        return b"".join(head) + body
+
+    def body_failed(self) -> bool:
+        """Whether the refused request is self.cycle, the last whose head was complete, its
+        chunked body having failed: no later head has begun, and the body never ended
+        (uvicorn's more_body, which also stays set once the response ended first)."""
+        return not self.head_open and self.cycle is not None and self.cycle.more_body
+
+    def close_after_own_response(self) -> None:
+        """The refused request's body failed after its own response began: the app answered
+        without reading all of it, or streams a long answer. A refusal would be written into
+        that response, corrupting it, or after it, where the client reads it as the answer to
+        its next request, which the server never parsed; closed without one, the connection
+        leaves that request unanswered, for the client to retry (RFC 9112 §9.3.2). So nothing
+        is written (the refusal is empty): the response goes on, the client receiving it
+        whole, and the connection closes after it, lingering. An app that asks for more of
+        the body, which will never come, could never finish: it is told the client is gone
+        (`http.disconnect`, its further sends dropped) and the connection closes then,
+        cutting the response short, which the client sees from the response's own framing.
+        Starlette's streaming and file responses, which listen for `http.disconnect` while
+        they send, are cut so too."""
+        self.refusal = b""
+        cycle = self.cycle
+        if cycle.response_complete:
+            return
+        waited = cycle.message_event
+        cycle.message_event = _BodyCutOff(self.cut_off)
+        if waited.is_set():  # body handed over that the app has yet to receive
+            cycle.message_event.set()
+        waited.set()  # an app waiting for body receives what there is; asking again, is cut off
+
+    def cut_off(self) -> None:
+        """The app waits for body its request will never send: disconnected (linger)."""
+        self.refusal = None
+        self.linger()
 
     def waits_for_earlier_answers(self) -> bool:
         """Whether the refusal waits for a request before the refused one, still unanswered;
@@ -287,13 +331,15 @@ class HttpProtocol(HttpToolsProtocol):
         newest first), and self.cycle is the last whose head was complete: the requests
         before it are answered once it is. When the refused request is self.cycle itself
         (its body failed), still queued, it is taken out of the queue, never to be served;
-        being served, it is the one answered (linger)."""
+        being served, it is the one answered (linger), unless its own response has begun,
+        which goes on to its end first (close_after_own_response)."""
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             return False
-        if self.head_open or not cycle.more_body:
+        if not self.body_failed():
             return True  # the refused request came after self.cycle, whose body is all in
-        # The refused request is self.cycle, its body still arriving (uvicorn's more_body).
+        if cycle.response_started:
+            return True  # the refused request's own response, which goes on to its end
         if self.pipeline and self.pipeline[0][0] is cycle:
             self.pipeline.popleft()
             return True
@@ -301,7 +347,8 @@ class HttpProtocol(HttpToolsProtocol):
 
     def send_refusal(self) -> None:
         assert self.refusal is not None
-        self.transport.write(self.refusal)
+        if self.refusal:  # empty after the refused request's own response
+            self.transport.write(self.refusal)
         self.refusal = None
         self.linger()
 
@@ -321,6 +368,22 @@ class HttpProtocol(HttpToolsProtocol):
         self.transport.write_eof()
         self.flow.resume_reading()  # paused for a pipelined request, it would drain nothing
         self.deadline = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+
+
+class _BodyCutOff(asyncio.Event):
+    """The message event of a request whose body failed while its response was under way
+    (HttpProtocol.close_after_own_response). uvicorn's receive() waits on it for more body:
+    set, it hands over what had arrived; unset, that body will never come, and `cut_off`
+    disconnects the request, so receive() answers `http.disconnect`."""
+
+    def __init__(self, cut_off: Callable[[], None]) -> None:
+        super().__init__()
+        self.cut_off = cut_off
+
+    async def wait(self) -> Literal[True]:
+        if not self.is_set():
+            self.cut_off()
+        return True
 
 
 def _callback_error(error: BaseException | None) -> BaseException | None:
