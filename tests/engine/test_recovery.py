@@ -690,9 +690,15 @@ def test_heartbeats_failing_through_an_outage_are_logged_once(
     own_postgres_database, proxied_postgres, tmp_path, caplog
 ):
     # Every failed beat logged a warning: one every INTEROP_WORKER_HEARTBEAT_SECONDS for as
-    # long as the database was away, while the worker waited to record the run's end.
+    # long as the database was away, while the worker waited to record the run's end. A stale
+    # time of 3 s bounds the hand-back tried when the block stops the worker (else 20 s).
     with waiting_out_an_outage(
-        own_postgres_database, *proxied_postgres, tmp_path, caplog, worker_heartbeat_seconds=0.05
+        own_postgres_database,
+        *proxied_postgres,
+        tmp_path,
+        caplog,
+        worker_heartbeat_seconds=0.05,
+        worker_stale_seconds=3,
     ):
         time.sleep(1)  # some 20 beats
     beats = [message for message in engine_log(caplog) if message.startswith("heartbeat")]
