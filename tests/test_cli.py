@@ -1,19 +1,22 @@
-"""The operator CLI, run as users run it: the installed `interop` executable."""
+"""The operator CLI: in this process (`invoke`), and as users run it, the installed `interop`
+executable (`run`) where a process is what is tested: the console script's exit codes and
+stderr for a command of each group, `interop serve` and `interop worker`, and arguments that
+are not UTF-8."""
 
 import base64
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
-from conftest import _free_port
+from cli_runner import INTEROP, environment, invoke, run, run_or_invoke
+from conftest import _free_port, _libpq_url, postgres_admin_url
 from interop.config import Settings
 
-INTEROP = str(Path(sys.executable).parent / "interop")
 COMMANDS = [
     [],
     ["serve"],
@@ -43,17 +46,10 @@ COMMANDS = [
 ]
 
 
-def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
-    environment = {**inherited, "INTEROP_DATA_DIR": str(data_dir), **env}
-    return subprocess.run(
-        [INTEROP, *args], capture_output=True, text=True, env=environment, timeout=120
-    )
-
-
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "interop")
 def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
-    result = run([*command, "--help"], tmp_path)
+    # `interop --help` as the installed executable prints it; the commands', in this process.
+    result = (invoke if command else run)([*command, "--help"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
 
@@ -61,14 +57,14 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
 def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path) -> None:
     # Rich read "[/bold]" as a closing tag: the create raised after storing the account and
     # its key, losing the secret that is shown only once.
-    created = run(["accounts", "create", "--name", "[/bold] [red]x"], tmp_path)
+    created = invoke(["accounts", "create", "--name", "[/bold] [red]x"], tmp_path)
     assert created.returncode == 0, created.stderr
     assert "Created account [/bold] [red]x (developer)" in created.stdout
     assert "client_secret: " in created.stdout
-    listed = run(["accounts", "list"], tmp_path)
+    listed = invoke(["accounts", "list"], tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert "[/bold] [red]x" in listed.stdout
-    refused = run(["accounts", "keys", "create", "[/x]"], tmp_path)
+    refused = invoke(["accounts", "keys", "create", "[/x]"], tmp_path)
     assert refused.returncode == 1
     assert "error: ACCOUNT_ID must be a UUID, got '[/x]'" in refused.stderr.replace("\n", "")
     assert "Traceback" not in refused.stderr
@@ -76,6 +72,7 @@ def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path) -> None
 
 def test_an_argument_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
     # Undecodable bytes reach Python as lone surrogates: a UnicodeEncodeError at the insert.
+    # A process of its own: the bytes go through its decoding of argv (os.fsdecode's).
     result = run(["accounts", "create", "--name", "a\udcffb"], tmp_path)
     assert result.returncode == 1
     assert "error: argument 4 is not UTF-8 text" in result.stderr
@@ -84,13 +81,14 @@ def test_an_argument_that_is_not_utf8_is_one_error_line(tmp_path: Path) -> None:
 
 def test_a_negative_wait_timeout_is_a_usage_error(tmp_path: Path) -> None:
     # It gave up at once and left the ingestion queued, as if it had waited.
-    result = run(["ingestions", "run", str(uuid.uuid4()), "--wait", "--timeout", "-1"], tmp_path)
+    args = ["ingestions", "run", str(uuid.uuid4()), "--wait", "--timeout", "-1"]
+    result = invoke(args, tmp_path)
     assert result.returncode == 2
     assert "greater than or equal to 0" in result.stderr
 
 
 def test_an_infinite_duration_setting_is_refused(tmp_path: Path) -> None:
-    result = run(["accounts", "list"], tmp_path, INTEROP_WORKER_POLL_SECONDS="1e999")
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_WORKER_POLL_SECONDS="1e999")
     assert result.returncode == 1
     assert "INTEROP_WORKER_POLL_SECONDS: Input should be a finite number" in result.stderr
 
@@ -98,23 +96,25 @@ def test_an_infinite_duration_setting_is_refused(tmp_path: Path) -> None:
 def test_a_sqlite_file_that_cannot_be_opened_is_one_error_line(tmp_path: Path) -> None:
     # Every command migrates the embedded database first; that step was unguarded.
     url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'interop.db'}"
-    result = run(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=url)
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=url)
     assert result.returncode == 1
     assert "error: cannot reach the database: unable to open database file" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_a_key_file_larger_than_any_key_is_refused_unread(tmp_path: Path) -> None:
-    created = run(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
+    created = invoke(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
     client_id = json.loads(created.stdout)["client_id"]
     huge = tmp_path / "huge.pem"
     huge.write_bytes(b"A" * (65 * 1024))
+    # The installed executable: its exit code and stderr for a `clients` command.
     result = run(["clients", "keys", "add", client_id, "--pem-file", str(huge)], tmp_path)
     assert result.returncode == 1
     assert "is larger than 64 KiB" in result.stderr.replace("\n", "")
 
 
 def test_accounts_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
+    # The installed executable: what a script reading its stdout gets.
     result = run(["accounts", "create", "--name", "Acme", "--json"], tmp_path)
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
@@ -127,13 +127,13 @@ def test_accounts_create_json_prints_exactly_one_object(tmp_path: Path) -> None:
 
 def test_accounts_create_under_a_parent_and_list(tmp_path: Path) -> None:
     parent = json.loads(
-        run(
+        invoke(
             ["accounts", "create", "--name", "State", "--type", "state_education_agency", "--json"],
             tmp_path,
         ).stdout
     )
     child = json.loads(
-        run(
+        invoke(
             [
                 "accounts",
                 "create",
@@ -149,7 +149,7 @@ def test_accounts_create_under_a_parent_and_list(tmp_path: Path) -> None:
         ).stdout
     )
     assert child["parent_id"] == parent["id"]
-    listed = json.loads(run(["accounts", "list", "--json"], tmp_path).stdout)
+    listed = json.loads(invoke(["accounts", "list", "--json"], tmp_path).stdout)
     assert [(a["name"], a["parent_id"], a["active_keys"]) for a in listed] == [
         ("State", None, 1),
         ("District", parent["id"], 1),
@@ -157,10 +157,10 @@ def test_accounts_create_under_a_parent_and_list(tmp_path: Path) -> None:
 
 
 def test_bad_type_and_unknown_parent_fail_clearly(tmp_path: Path) -> None:
-    bad_type = run(["accounts", "create", "--name", "X", "--type", "wizard"], tmp_path)
+    bad_type = invoke(["accounts", "create", "--name", "X", "--type", "wizard"], tmp_path)
     assert bad_type.returncode == 1
     assert "account type must be one of" in bad_type.stderr
-    orphan = run(
+    orphan = invoke(
         ["accounts", "create", "--name", "X", "--parent", "00000000-0000-4000-8000-000000000000"],
         tmp_path,
     )
@@ -170,30 +170,46 @@ def test_bad_type_and_unknown_parent_fail_clearly(tmp_path: Path) -> None:
 
 
 def test_keys_create_and_revoke(tmp_path: Path) -> None:
-    account = json.loads(run(["accounts", "create", "--name", "A", "--json"], tmp_path).stdout)
-    key = json.loads(run(["accounts", "keys", "create", account["id"], "--json"], tmp_path).stdout)
+    account = json.loads(invoke(["accounts", "create", "--name", "A", "--json"], tmp_path).stdout)
+    key = json.loads(
+        invoke(["accounts", "keys", "create", account["id"], "--json"], tmp_path).stdout
+    )
     assert key["client_id"] != account["client_id"]
-    assert run(["accounts", "keys", "revoke", key["client_id"]], tmp_path).returncode == 0
-    again = run(["accounts", "keys", "revoke", key["client_id"]], tmp_path)
+    assert invoke(["accounts", "keys", "revoke", key["client_id"]], tmp_path).returncode == 0
+    again = invoke(["accounts", "keys", "revoke", key["client_id"]], tmp_path)
     assert again.returncode == 1
-    listed = json.loads(run(["accounts", "list", "--json"], tmp_path).stdout)
+    listed = json.loads(invoke(["accounts", "list", "--json"], tmp_path).stdout)
     assert listed[0]["active_keys"] == 1
 
 
 def test_migrate_applies_to_postgresql(postgres_database: str, tmp_path: Path) -> None:
-    result = run(["migrate"], tmp_path, INTEROP_DATABASE_URL=postgres_database)
+    result = invoke(["migrate"], tmp_path, INTEROP_DATABASE_URL=postgres_database)
     assert result.returncode == 0, result.stderr
     assert "***" in result.stdout or "postgres" in result.stdout
+
+
+def test_commands_run_in_this_process_leave_no_database_connection_open(
+    own_postgres_database: str, tmp_path: Path
+) -> None:
+    # A process's exit closes its connections; this one's commands would each keep theirs
+    # (PostgreSQL connection slots) until garbage collection, had `invoke` not closed them.
+    url = {"INTEROP_DATABASE_URL": own_postgres_database}
+    assert invoke(["migrate"], tmp_path, **url).returncode == 0
+    for name in ("A", "B", "C"):
+        assert invoke(["accounts", "create", "--name", name], tmp_path, **url).returncode == 0
+        assert invoke(["accounts", "list"], tmp_path, **url).returncode == 0
+    database = make_url(own_postgres_database).database
+    with psycopg.connect(_libpq_url(postgres_admin_url())) as admin:
+        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        assert admin.execute(count, (database,)).fetchone() == (0,)
 
 
 def _serve_until_starting(data_dir: Path, **env: str) -> str:
     """Start `interop serve`, stop it once it says where it will listen; return what it printed
     on stderr before that."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
-    environment = {**inherited, "INTEROP_DATA_DIR": str(data_dir), **env}
     process = subprocess.Popen(
         [INTEROP, "serve", "--port", "0", "--no-worker"],
-        env=environment,
+        env=environment(data_dir, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -211,7 +227,7 @@ def _serve_until_starting(data_dir: Path, **env: str) -> str:
 def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
     own_postgres_database: str, tmp_path: Path, pool_size: int, warned: bool
 ) -> None:
-    assert run(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
+    assert invoke(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
     # The test PostgreSQL allows 100 connections; a pool of 100 may open 125.
     stderr = _serve_until_starting(
         tmp_path,
@@ -232,7 +248,7 @@ def test_an_unknown_log_level_is_refused_with_the_setting_named(tmp_path: Path) 
 def test_a_list_setting_that_is_not_json_is_refused_with_the_setting_named(
     tmp_path: Path,
 ) -> None:
-    result = run(["accounts", "list"], tmp_path, INTEROP_SOURCE_ROOTS="/srv/exports")
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_SOURCE_ROOTS="/srv/exports")
     assert result.returncode == 1
     assert "INTEROP_SOURCE_ROOTS: not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
@@ -308,7 +324,7 @@ def test_a_plain_postgresql_url_means_the_driver_we_ship(given: str, used: str) 
 def test_a_malformed_secret_key_is_refused_without_repeating_it(
     key: str, message: str, tmp_path: Path
 ) -> None:
-    result = run(["accounts", "list"], tmp_path, INTEROP_SECRET_KEY=key)
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_SECRET_KEY=key)
     assert result.returncode == 1
     assert message in result.stderr
     assert key not in result.stderr and "hunter2" not in result.stderr
@@ -326,13 +342,13 @@ def test_a_malformed_secret_key_is_refused_without_repeating_it(
 def test_an_unusable_master_secret_file_ends_the_command_saying_so(
     command: list[str], content: str | None, message: str, tmp_path: Path
 ) -> None:
-    assert run(["migrate"], tmp_path).returncode == 0
+    assert invoke(["migrate"], tmp_path).returncode == 0
     secret_file = tmp_path / "secret.key"
     if content is None:
         secret_file.mkdir()
     else:
         secret_file.write_text(content)
-    result = run(command, tmp_path)
+    result = run_or_invoke(command, tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr and "─" not in result.stderr
@@ -346,7 +362,7 @@ def test_an_unreachable_database_ends_the_command_saying_so(
     command: list[str], tmp_path: Path
 ) -> None:
     closed = f"postgresql://admin:hunter2@127.0.0.1:{_free_port()}/interop"
-    result = run(command, tmp_path, INTEROP_DATABASE_URL=closed)
+    result = run_or_invoke(command, tmp_path, INTEROP_DATABASE_URL=closed)
     assert result.returncode == 1
     assert "error: cannot reach the database: connection failed:" in result.stderr
     assert "Connection refused" in result.stderr
@@ -359,14 +375,14 @@ def test_a_database_without_the_schema_asks_for_migrate(
     own_postgres_database: str, tmp_path: Path
 ) -> None:
     for command in (["serve", "--no-worker"], ["worker"], ["accounts", "list"]):
-        result = run(command, tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
+        result = run_or_invoke(command, tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
         assert result.returncode == 1, command
         assert "the database's schema is not this version's: run `interop migrate`" in (
             result.stderr
         )
         assert "Traceback" not in result.stderr
-    assert run(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
-    listed = run(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
+    assert invoke(["migrate"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database).returncode == 0
+    listed = invoke(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=own_postgres_database)
     assert listed.returncode == 0, listed.stderr
 
 
@@ -375,7 +391,7 @@ def test_the_first_command_on_a_new_database_fixes_its_master_secret(tmp_path: P
     # secret created accounts too, and the first to sign locked the other's accounts out.
     url = {"INTEROP_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}"}
     first_key, other_key = (base64.urlsafe_b64encode(bytes([n]) * 32).decode() for n in (1, 2))
-    created = run(
+    created = invoke(
         ["accounts", "create", "--name", "Acme"], tmp_path, **url, INTEROP_SECRET_KEY=first_key
     )
     assert created.returncode == 0, created.stderr
@@ -384,10 +400,10 @@ def test_the_first_command_on_a_new_database_fixes_its_master_secret(tmp_path: P
         ["keys", "rotate"],
         ["accounts", "create", "--name", "B"],
     ):
-        refused = run(command, tmp_path, **url, INTEROP_SECRET_KEY=other_key)
+        refused = invoke(command, tmp_path, **url, INTEROP_SECRET_KEY=other_key)
         assert refused.returncode == 1, (command, refused.stdout)
         assert "encrypted with another master secret" in refused.stderr
-    listed = run(["accounts", "list", "--json"], tmp_path, **url, INTEROP_SECRET_KEY=first_key)
+    listed = invoke(["accounts", "list", "--json"], tmp_path, **url, INTEROP_SECRET_KEY=first_key)
     assert listed.returncode == 0, listed.stderr
     assert [account["name"] for account in json.loads(listed.stdout)] == ["Acme"]
 
@@ -397,25 +413,25 @@ def test_a_master_secret_other_than_the_database_s_is_refused(
 ) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
     url = {"INTEROP_DATABASE_URL": own_postgres_database}
-    assert run(["migrate"], first, **url).returncode == 0
-    rotated = run(["keys", "rotate"], first, **url)  # the database now holds a signing key
+    assert invoke(["migrate"], first, **url).returncode == 0
+    rotated = invoke(["keys", "rotate"], first, **url)  # the database now holds a signing key
     assert rotated.returncode == 0, rotated.stderr
     expected = "the database's keys were encrypted with another master secret"
 
     # A second machine that forgot INTEROP_SECRET_KEY made a secret file of its own.
     for command in (["serve", "--no-worker"], ["accounts", "list"]):
-        result = run(command, second, **url)
+        result = run_or_invoke(command, second, **url)
         assert result.returncode == 1, command
         assert expected in result.stderr
         assert f"(unset here: {second / 'secret.key'})" in result.stderr.replace("\n", "")
         assert "Traceback" not in result.stderr
 
     other_key = base64.urlsafe_b64encode(bytes(32)).decode()
-    result = run(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=other_key)
+    result = invoke(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=other_key)
     assert result.returncode == 1
     assert expected in result.stderr and "unset here" not in result.stderr
 
     # The same secret, given as the setting, opens them.
     same_key = (first / "secret.key").read_text().strip()
-    result = run(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=same_key)
+    result = invoke(["accounts", "list"], second, **url, INTEROP_SECRET_KEY=same_key)
     assert result.returncode == 0, result.stderr

@@ -1,5 +1,6 @@
-"""`interop keys rotate`, `interop clients keys add` and `interop lti platforms add`, run as
-operators run them, against the live test server's database."""
+"""`interop keys rotate`, `interop clients keys add` and `interop lti platforms add` against
+the live test server's database: in this process, and `keys rotate` as operators run it, the
+installed executable."""
 
 import json
 import time
@@ -8,15 +9,17 @@ from pathlib import Path
 import httpx
 import jwt
 
+from cli_runner import invoke, run
 from factories import new_account
 from jwt_parties import KeyPair, assertion_claims
-from test_cli import run
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def cli(server, *args: str) -> str:
-    result = run(list(args), server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+def cli(server, *args: str, process: bool = False) -> str:
+    """The command's stdout, once it succeeded: `process`, as the installed executable."""
+    runner = run if process else invoke
+    result = runner(list(args), server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -30,7 +33,7 @@ def test_rotation_signs_new_tokens_with_a_new_key_and_keeps_old_ones_valid(
 ) -> None:
     caller = new_account(server, api)
     before = caller.token
-    out = cli(server, "keys", "rotate")
+    out = cli(server, "keys", "rotate", process=True)
     after = api.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -77,7 +80,7 @@ def test_clients_keys_add_lets_the_client_sign_in_with_an_assertion(
     assert f"Removed key {added['id']}" in removed
     assert cli(server, "clients", "keys", "list", caller.client_id) == ""
     assert sign_in().status_code == 401
-    again = run(
+    again = invoke(
         ["clients", "keys", "remove", caller.client_id, added["id"]],
         server.settings.data_dir,
         INTEROP_DATABASE_URL=server.database_url,
@@ -98,7 +101,7 @@ def test_cli_refuses_bad_key_material_and_unknown_clients(
         ["clients", "keys", "add", caller.client_id],
         ["clients", "keys", "list", "no-such-client"],
     ):
-        result = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+        result = invoke(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
         assert result.returncode == 1, (args, result.stdout)
         assert "error:" in result.stderr
         assert "Traceback" not in result.stderr
@@ -157,7 +160,7 @@ def test_lti_platforms_add_refuses_an_issuer_that_is_no_https_url(
     args = ["lti", "platforms", "add", "--account-id", str(caller.account_id)]
     args += ["--issuer", "http://lms.example.edu", "--client-id", "tool-cli"]
     args += ["--jwks-url", "https://lms.example.edu/jwks"]
-    result = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    result = invoke(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
     assert result.returncode == 1, result.stdout
     assert "must be an https URL" in result.stderr
     assert "Traceback" not in result.stderr
@@ -172,7 +175,7 @@ def test_clients_keys_add_refuses_a_key_the_client_has_already(
     pem_file.write_text(KeyPair.ec().public_pem)
     args = ["clients", "keys", "add", caller.client_id, "--pem-file", str(pem_file)]
     added = json.loads(cli(server, *args))
-    again = run(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    again = invoke(args, server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
     assert again.returncode == 1, again.stdout
     assert f"the client already has this key (kid {added['kid']})" in again.stderr
     listed = cli(server, "clients", "keys", "list", caller.client_id)
