@@ -63,9 +63,9 @@ def invoke(args: list[str], data_dir: Path, **env: str) -> Invoked:
 
 @contextmanager
 def _process_state(argv: list[str], env: dict[str, str]) -> Iterator[None]:
-    """sys.argv (the app's first check reads it), os.environ (Settings read it; `serve`
-    writes it) and logging (a new process has no handler, so warnings reach stderr) as a new
-    process has them, and this process's back afterwards."""
+    """sys.argv (the app's first check reads it), os.environ (Settings read it; `serve
+    --no-worker` writes it) and logging (a new process has no handler: warnings reach stderr)
+    as a new process has them, and this process's back afterwards."""
     saved_argv, saved_env = sys.argv, dict(os.environ)
     saved_logging = _logging_state()
     root = logging.getLogger()
@@ -103,10 +103,6 @@ def _restore_logging(state: dict[str, Any]) -> None:
         logger.handlers = handlers
         logger.propagate = propagate
         logger.disabled = disabled
-    for logger in _named_loggers():
-        if logger not in state["loggers"]:  # made during the command: back to neutral
-            logger.setLevel(logging.NOTSET)
-            logger.handlers = []
     for name, value in state["flags"].items():
         setattr(logging, name, value)
 
