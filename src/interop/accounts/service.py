@@ -82,14 +82,14 @@ def revoke_api_key(session: Session, client_id: str) -> None:
 
 def list_accounts(session: Session) -> list[tuple[Account, int]]:
     """Every account with its number of active keys, oldest first."""
-    active_keys = dict(
-        session.execute(
+    # Rows unpacked as they come: Result.tuples() is deprecated in SQLAlchemy 2.1.
+    active_keys = {
+        account_id: count
+        for account_id, count in session.execute(
             select(ApiKey.account_id, func.count())
             .where(ApiKey.revoked_at.is_(None))
             .group_by(ApiKey.account_id)
         )
-        .tuples()
-        .all()
-    )
+    }
     accounts = session.scalars(select(Account).order_by(Account.created_at, Account.id))
     return [(account, active_keys.get(account.id, 0)) for account in accounts]
