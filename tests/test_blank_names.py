@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cli_runner import run
 from factories import Caller, new_account, new_tenant
 from jwt_parties import KeyPair
-from test_cli import run
 
 API = "/v2/interop"
 BLANKS = ["   ", "\t\n", "\u3000\u00a0"]  # ASCII and Unicode whitespace

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli_runner import INTEROP, environment
 from conftest import _free_port, wait_until_answering
 
-INTEROP = str(Path(sys.executable).parent / "interop")
 PROCESSES = 2
 BURST = 5
 MAX_HEADER_BYTES = 2048
@@ -41,19 +40,17 @@ class Served:
 def served(own_postgres_database: str, tmp_path: Path) -> Iterator[Served]:
     root = tmp_path
     (root / "tmp").mkdir()
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
-    env = {
-        **inherited,
-        "INTEROP_DATA_DIR": str(root),
-        "INTEROP_DATABASE_URL": own_postgres_database,
-        "INTEROP_LOG_JSON": "true",
-        "INTEROP_LOG_LEVEL": "INFO",
-        "INTEROP_RATE_LIMIT_PER_MINUTE": "6",
-        "INTEROP_RATE_LIMIT_BURST": str(BURST),
-        "INTEROP_MAX_HEADER_BYTES": str(MAX_HEADER_BYTES),
-        "INTEROP_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
-        "TMPDIR": str(root / "tmp"),
-    }
+    env = environment(
+        root,
+        INTEROP_DATABASE_URL=own_postgres_database,
+        INTEROP_LOG_JSON="true",
+        INTEROP_LOG_LEVEL="INFO",
+        INTEROP_RATE_LIMIT_PER_MINUTE="6",
+        INTEROP_RATE_LIMIT_BURST=str(BURST),
+        INTEROP_MAX_HEADER_BYTES=str(MAX_HEADER_BYTES),
+        INTEROP_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
+        TMPDIR=str(root / "tmp"),
+    )
     subprocess.run([INTEROP, "migrate"], env=env, check=True, capture_output=True)
     port = _free_port()
     served = Served(f"http://127.0.0.1:{port}", root / "serve.log", root / "tmp", env)

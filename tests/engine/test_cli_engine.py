@@ -1,15 +1,13 @@
 """`interop ingestions run --wait` and `interop worker`, run as the operator runs them."""
 
 import gc
-import os
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
+from cli_runner import INTEROP, environment
 from factories import (
     ONEROSTER_MINIMAL,
     collect,
@@ -22,12 +20,9 @@ from interop.db import Database, utcnow
 from interop.engine.commands import start_engine
 from interop.ingestions.models import Ingestion
 
-INTEROP = str(Path(sys.executable).parent / "interop")
-
 
 def interop(server, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTEROP_")}
-    env.update(INTEROP_DATABASE_URL=server.database_url, INTEROP_DATA_DIR=str(server.data_dir))
+    env = environment(server.data_dir, INTEROP_DATABASE_URL=server.database_url)
     return subprocess.Popen(
         [INTEROP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
