@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator
 from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from interop.db import AnySelect, column_rows
+from interop.db import AnySelect, column_rows, prebuilt
 from interop.errors import InvalidRequest
 
 T = TypeVar("T")
@@ -186,7 +186,7 @@ def paged(statement: AnySelect) -> AnySelect:
     running and reading the page 224 -> 61 µs a request, of about 720."""
     limit = bindparam(_PAGE_LIMIT, type_=Integer)
     # BIGINT: the last page allowed (MAX_PAGE) is 10^12 rows in, past PostgreSQL's INTEGER.
-    return statement.limit(limit).offset(bindparam(_PAGE_OFFSET, type_=BigInteger))
+    return prebuilt(statement.limit(limit).offset(bindparam(_PAGE_OFFSET, type_=BigInteger)))
 
 
 def paginate_prebuilt(

@@ -122,7 +122,8 @@ def get_tenant_info_row(session: Session, principal: Principal, tenant_id: uuid.
     rows = column_rows(session, readable_tenants(principal).where(Tenant.id == tenant_id))
     if not rows:
         raise NotFound("tenant")
-    return rows[0]
+    row: Row[Any] = rows[0]
+    return row
 
 
 def get_readable_tenant(session: Session, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
