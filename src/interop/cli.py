@@ -16,18 +16,20 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from interop.accounts import service as accounts
-from interop.accounts.models import ACCOUNT_TYPES, Account
+from interop.accounts.models import Account
+from interop.accounts.types import ACCOUNT_TYPES
 from interop.auth.keys import KeyRing
 from interop.auth.secrets import SecretBox
 from interop.clientkeys import service as client_keys
 from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut, KeySource
 from interop.config import Settings
-from interop.db import Database, storable_text
+from interop.db import Database
 from interop.engine import commands as engine_commands
 from interop.errors import InteropError
 from interop.logs import configure_logging
 from interop.lti import service as lti
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
+from interop.storable import storable_text
 from interop.terminal import (
     apply_migrations,
     console,

@@ -8,17 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin
 
-ACCOUNT_TYPES = (
-    "kimono",
-    "education_agency",
-    "developer",
-    "personal",
-    "state_education_agency",
-    "partner",
-    "higher_ed",
-)
-OPERATOR_TYPE = "kimono"
-
 
 class Account(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "accounts"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from interop.accounts.models import ACCOUNT_TYPES, Account, ApiKey
+from interop.accounts.models import Account, ApiKey
 from interop.accounts.repository import child_path
+from interop.accounts.types import ACCOUNT_TYPES
 from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.db import utcnow
 from interop.errors import InvalidRequest, NotFound

@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from interop.auth.models import MAX_KID_LENGTH, SigningKey
 from interop.auth.secrets import SecretBox
 from interop.auth.verified import VerifiedTokens
-from interop.db import Database, storable_text, utcnow
+from interop.db import Database, utcnow
+from interop.storable import storable_text
 
 ALGORITHM = "ES256"
 

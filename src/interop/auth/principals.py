@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from interop.accounts.models import OPERATOR_TYPE
+from interop.accounts.types import OPERATOR_TYPE
 
 PrincipalKind = Literal["account", "actor"]
 

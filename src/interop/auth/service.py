@@ -16,9 +16,10 @@ from interop.auth.keys import ALGORITHM, KeyRing
 from interop.auth.principals import Principal, PrincipalKind
 from interop.auth.secrets import SecretBox
 from interop.config import Settings
-from interop.db import column_rows, prebuilt, storable_text
+from interop.db import column_rows, prebuilt
 from interop.errors import InteropError
 from interop.ratelimit import RateLimiter
+from interop.storable import storable_text
 from interop.tenants.models import Tenant
 
 AUDIENCE = "interop-api"

@@ -27,8 +27,9 @@ from interop.auth.jwk import (
 from interop.auth.service import ClientCredential, OAuthError, known_client
 from interop.clientkeys.models import ClientKey, UsedAssertion
 from interop.clientkeys.schemas import KeySource
-from interop.db import AnySelect, Database, storable_text
+from interop.db import AnySelect, Database
 from interop.errors import Conflict, InvalidRequest, NotFound
+from interop.storable import storable_text
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEEWAY_SECONDS = 60

@@ -15,10 +15,11 @@ from interop.auth.jwk import ASYMMETRIC_ALGORITHMS, JwksCache, JwksUnavailable, 
 from interop.auth.principals import Principal
 from interop.auth.service import InvalidToken, actor_principal
 from interop.clientkeys.service import LEEWAY_SECONDS, candidate_keys, key_columns
-from interop.db import AnySelect, Database, storable_text
+from interop.db import AnySelect, Database
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.lti.models import LtiPlatform
 from interop.lti.schemas import LtiPlatformIn
+from interop.storable import storable_text
 from interop.tenants.models import Tenant
 from interop.tenants.repository import readable_by
 
