@@ -29,17 +29,15 @@ from interop.errors import InteropError
 from interop.logs import configure_logging
 from interop.lti import service as lti
 from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
-from interop.storable import storable_text
-from interop.terminal import (
+from interop.preflight import (
     apply_migrations,
-    console,
-    err_console,
-    fail,
     load_settings,
     open_database,
     open_database_and_secrets,
     redacted,
 )
+from interop.storable import storable_text
+from interop.terminal import console, err_console, fail
 
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(

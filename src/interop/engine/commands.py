@@ -17,8 +17,9 @@ from interop.errors import InteropError
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.ingestions.service import prune_batch, queue_collection
 from interop.logs import configure_logging
+from interop.preflight import load_settings, open_database
 from interop.process import freeze_start_up_objects
-from interop.terminal import console, err_console, fail, load_settings, open_database
+from interop.terminal import console, err_console, fail
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
 
