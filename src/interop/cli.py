@@ -1,43 +1,36 @@
 """The `interop` command: serve, migrate, and manage accounts, keys and LTI platforms."""
 
+# Commands import what they work with (SQLAlchemy, the services, FastAPI, the engine) in their
+# bodies, not here: imported here, they cost every invocation, `--help` and usage errors
+# included, 1.7-2.2 s (`interop --help` took 2.2-3.1 s, now 0.3-0.4 s, on a 2-core machine).
+# tests/test_cli_imports.py keeps them out.
+
 import json
 import logging
 import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.orm import Session
 
-from interop.accounts import service as accounts
-from interop.accounts.models import Account
 from interop.accounts.types import ACCOUNT_TYPES
-from interop.auth.keys import KeyRing
-from interop.auth.secrets import SecretBox
-from interop.clientkeys import service as client_keys
-from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut, KeySource
-from interop.config import Settings
-from interop.db import Database
 from interop.engine import commands as engine_commands
 from interop.errors import InteropError
-from interop.logs import configure_logging
-from interop.lti import service as lti
-from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
-from interop.preflight import (
-    apply_migrations,
-    load_settings,
-    open_database,
-    open_database_and_secrets,
-    redacted,
-)
 from interop.storable import storable_text
 from interop.terminal import console, err_console, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from interop.auth.secrets import SecretBox
+    from interop.clientkeys.schemas import KeySource
+    from interop.config import Settings
+    from interop.db import Database
 
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(
@@ -95,7 +88,9 @@ def serve(
 
     import uvicorn
 
+    from interop.logs import configure_logging
     from interop.metrics import counted_across_processes
+    from interop.preflight import load_settings, open_database, redacted
     from interop.serving import APP_FACTORY, event_loop, protocol_options
 
     if not worker:
@@ -135,7 +130,7 @@ def serve(
         )
 
 
-def _warn_if_connections_may_run_out(database: Database, processes: int) -> None:
+def _warn_if_connections_may_run_out(database: "Database", processes: int) -> None:
     """Say so up front when the processes' pools together can exceed PostgreSQL's limit:
     otherwise it shows only under load, as requests refused with 'too many clients'."""
     allowed = database.server_max_connections()
@@ -152,6 +147,8 @@ def _warn_if_connections_may_run_out(database: Database, processes: int) -> None
 @app.command()
 def migrate() -> None:
     """Apply the database migrations to the configured database."""
+    from interop.preflight import apply_migrations, load_settings, redacted
+
     settings = load_settings(migrate_sqlite=False)
     apply_migrations(settings)
     console.print(
@@ -171,6 +168,8 @@ def create_account(
     ] = False,
 ) -> None:
     """Create an account and its first API key (the secret is shown once)."""
+    from interop.accounts import service as accounts
+
     _, database, box = _open()
     parent_id = _uuid_or_exit(parent, "--parent") if parent else None
     try:
@@ -202,6 +201,8 @@ def list_accounts(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List every account with its number of active API keys."""
+    from interop.accounts import service as accounts
+
     _, database, _ = _open()
     with database.transaction(write=False) as session:
         rows = [
@@ -231,6 +232,8 @@ def create_key(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Create another API key for an account (the secret is shown once)."""
+    from interop.accounts import service as accounts
+
     _, database, box = _open()
     parsed = _uuid_or_exit(account_id, "ACCOUNT_ID")
     try:
@@ -250,6 +253,8 @@ def revoke_key(
     client_id: Annotated[str, typer.Argument(help="The client_id of the key to revoke.")],
 ) -> None:
     """Revoke an API key; tokens issued for it stop working at once."""
+    from interop.accounts import service as accounts
+
     _in_one_write(lambda session: accounts.revoke_api_key(session, client_id))
     console.print(f"Revoked {escape(client_id)}.")
 
@@ -259,6 +264,8 @@ def rotate_signing_key() -> None:
     """Sign new access tokens with a new key. Tokens signed by the previous key stay valid
     until they expire: the JWKS lists both (keys retired longer ago than a token lives are
     dropped). Running servers pick the new key up at their next token."""
+    from interop.auth.keys import KeyRing
+
     settings, database, box = _open()
     keys = KeyRing(database, box)
     keys.load()
@@ -276,6 +283,9 @@ def add_client_key(
     jwks_url: Annotated[str | None, typer.Option(help="The client's JWKS URL.")] = None,
 ) -> None:
     """Register a public key the client signs its /oauth/token assertions with."""
+    from interop.clientkeys import service as client_keys
+    from interop.clientkeys.schemas import ClientKeyIn, ClientKeyOut
+
     source = _key_source(ClientKeyIn, jwk_file, pem_file, jwks_url, {})
     _, database, _ = _open()
     try:
@@ -294,6 +304,9 @@ def list_client_keys(
 ) -> None:
     """List the public keys registered for a client, one JSON object per line (none: no
     line); a client_id that is neither an API key nor an actor is an error."""
+    from interop.clientkeys import service as client_keys
+    from interop.clientkeys.schemas import ClientKeyOut
+
     _, database, _ = _open()
     with database.transaction(write=False) as session:
         try:
@@ -310,6 +323,8 @@ def remove_client_key(
     key_id: Annotated[str, typer.Argument(help="The key's id, as `clients keys list` shows.")],
 ) -> None:
     """Remove a client's public key: assertions it signs are refused from now on."""
+    from interop.clientkeys import service as client_keys
+
     key = _uuid_or_exit(key_id, "KEY_ID")
     _in_one_write(lambda session: client_keys.delete_key(session, client_id, key))
     console.print(f"Removed key {key} of {escape(client_id)}.")
@@ -331,6 +346,10 @@ def add_lti_platform(
     pem_file: Annotated[Path | None, typer.Option(help="A file holding a PEM public key.")] = None,
 ) -> None:
     """Register an LTI 1.3 platform for an account."""
+    from interop.accounts.models import Account
+    from interop.lti import service as lti
+    from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
+
     registration = {"issuer": issuer, "client_id": client_id, "deployment_ids": deployment_id or []}
     body = _key_source(LtiPlatformIn, jwk_file, pem_file, jwks_url, registration)
     settings, database, _ = _open()
@@ -349,13 +368,16 @@ def add_lti_platform(
 @platforms_app.command("list")
 def list_lti_platforms() -> None:
     """List every LTI platform registration, one JSON object per line."""
+    from interop.lti import service as lti
+    from interop.lti.schemas import LtiPlatformOut
+
     _, database, _ = _open()
     with database.transaction(write=False) as session:
         for platform in session.scalars(lti.platforms_of(None)):
             typer.echo(json.dumps(LtiPlatformOut.model_validate(platform).model_dump(mode="json")))
 
 
-SourceModel = TypeVar("SourceModel", bound=KeySource)
+SourceModel = TypeVar("SourceModel", bound="KeySource")
 
 
 # A public key file is a few kilobytes (the API takes a PEM of up to 16 KiB): reading more
@@ -379,6 +401,8 @@ def _key_source(
     fields: dict[str, Any],
 ) -> SourceModel:
     """The request body the API would take, from the CLI's options (same checks)."""
+    from pydantic import ValidationError
+
     try:
         if jwk_file is not None:
             fields["jwk"] = json.loads(_small_text_file(jwk_file))
@@ -394,7 +418,9 @@ def _key_source(
         fail("; ".join(error["msg"] for error in exc.errors()))
 
 
-def _open() -> tuple[Settings, Database, SecretBox]:
+def _open() -> tuple["Settings", "Database", "SecretBox"]:
+    from interop.preflight import load_settings, open_database_and_secrets
+
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
     database, box = open_database_and_secrets(settings)
@@ -413,12 +439,14 @@ def remove_lti_platform(
     platform_id: Annotated[str, typer.Argument(help="The registration's id, as `list` shows.")],
 ) -> None:
     """Remove an LTI platform registration: its JWTs are refused from now on."""
+    from interop.lti import service as lti
+
     platform = _uuid_or_exit(platform_id, "PLATFORM_ID")
     _in_one_write(lambda session: lti.delete_platform(session, None, platform))
     console.print(f"Removed LTI platform {platform}.")
 
 
-def _in_one_write(change: Callable[[Session], object]) -> None:
+def _in_one_write(change: Callable[["Session"], object]) -> None:
     """`change` in one write transaction; a refusal (an unknown id) ends the command with
     its message, and nothing is written."""
     _, database, _ = _open()

@@ -12,6 +12,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+import interop.models  # noqa: F401 - every table, so that a flush finds its foreign keys' tables
 from interop.auth.keys import keys_open_with
 from interop.auth.secrets import SecretBox, load_master_secret, master_secret_file
 from interop.config import Settings

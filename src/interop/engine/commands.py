@@ -1,25 +1,23 @@
-"""The engine's commands: `interop worker`, `interop ingestions run` and `… prune`."""
+"""The engine's commands: `interop worker`, `interop ingestions run` and `… prune`. Like
+`interop.cli`, they import the engine and the database layer in their bodies, not here."""
 
 import signal
 import time
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from interop.config import Settings
-from interop.db import Database, utcnow
-from interop.engine.runner import Engine
 from interop.errors import InteropError
-from interop.ingestions.models import PENDING_STATES, Ingestion
-from interop.ingestions.service import prune_batch, queue_collection
-from interop.logs import configure_logging
-from interop.preflight import load_settings, open_database
-from interop.process import freeze_start_up_objects
 from interop.terminal import console, err_console, fail
+
+if TYPE_CHECKING:
+    from interop.config import Settings
+    from interop.db import Database
+    from interop.engine.runner import Engine
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
 
@@ -33,6 +31,9 @@ def worker(
     ] = True,
 ) -> None:
     """Run ingestion workers (and the scheduler) without the API, to scale out on PostgreSQL."""
+    from interop.logs import configure_logging
+    from interop.preflight import load_settings, open_database
+
     settings = load_settings()
     configure_logging(settings)
     database = open_database(settings)
@@ -49,11 +50,16 @@ def worker(
     database.dispose()
 
 
-def start_engine(database: Database, settings: Settings, workers: int, scheduler: bool) -> Engine:
+def start_engine(
+    database: "Database", settings: "Settings", workers: int, scheduler: bool
+) -> "Engine":
     """A worker process's engine, started once the process has left its start-up objects out
     of garbage collection: an ingestion allocates millions of objects, and each full
     collection walked start-up's ~200,000 again (a first load of 100,000 students on SQLite:
     25,368/26,537 -> 28,402/29,008 rows/s, `process.freeze_start_up_objects`)."""
+    from interop.engine.runner import Engine
+    from interop.process import freeze_start_up_objects
+
     engine = Engine(database, settings)
     freeze_start_up_objects()
     engine.start(workers=workers, run_scheduler=scheduler)
@@ -74,6 +80,9 @@ def run_ingestion(
     ] = 0,
 ) -> None:
     """Queue a collection for a tenant (a worker or `interop serve` runs it)."""
+    from interop.ingestions.service import queue_collection
+    from interop.preflight import load_settings, open_database
+
     settings = load_settings()
     database = open_database(settings)
     try:
@@ -108,6 +117,10 @@ def prune_ingestions(
     """Delete old ingestion history: it grows with every collection (10,000 tenants collecting
     hourly add 240,000 a day) and is never pruned otherwise. Pending ingestions and each
     tenant's latest ended ones are kept. Runs in batches, each its own transaction."""
+    from interop.db import utcnow
+    from interop.ingestions.service import prune_batch
+    from interop.preflight import load_settings, open_database
+
     settings = load_settings()
     database = open_database(settings)
     before = utcnow() - timedelta(days=older_than_days)
@@ -124,9 +137,11 @@ def prune_ingestions(
     typer.echo(f"deleted {deleted:,} ingestions completed before {before.isoformat()}")
 
 
-def _follow(database: Database, ingestion_id: uuid.UUID, timeout: float) -> str:
+def _follow(database: "Database", ingestion_id: uuid.UUID, timeout: float) -> str:
     """Poll the ingestion, one progress line per bundle file, until it leaves the pending
     states; print its stats and return its state."""
+    from interop.ingestions.models import PENDING_STATES, Ingestion
+
     started = time.monotonic()
     tasks: dict[str, Any] = {}
     columns = (
@@ -160,7 +175,9 @@ def _follow(database: Database, ingestion_id: uuid.UUID, timeout: float) -> str:
     return state
 
 
-def _print_result(database: Database, ingestion_id: uuid.UUID) -> None:
+def _print_result(database: "Database", ingestion_id: uuid.UUID) -> None:
+    from interop.ingestions.models import Ingestion
+
     with database.transaction(write=False) as session:
         ingestion = session.get(Ingestion, ingestion_id)
         assert ingestion is not None
