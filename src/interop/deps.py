@@ -93,7 +93,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     The endpoint's thread runs its statements (on SQLite a write transaction takes the write
     lock at its first one); a SQLite read runs on the event loop instead, caller lookup and
     endpoint alike (Database.request_session). A write commits on the database's own finisher
-    threads; a read, which has nothing to wait for, ends on the loop (Database.finish).
+    threads; a read, which has nothing to wait for nor to commit, is closed on the loop
+    (Database.finish).
     """
     database = get_database(request)
     write = request.method not in READ_METHODS
