@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BeforeValidator
 from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -30,13 +30,6 @@ def _decimal_text(value: Any) -> Any:
 # Placed after a parameter's Query(...): before it, FastAPI would publish its bounds as "ge"
 # and "le" instead of JSON Schema's "minimum" and "maximum".
 DECIMAL_ONLY = BeforeValidator(_decimal_text)
-
-
-class Paging(BaseModel):
-    page: int
-    page_size: int
-    next: str | None
-    prev: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from interop.errors import InvalidRequest
-from interop.paging import Paging
 
 T = TypeVar("T")
 
@@ -81,6 +80,15 @@ NonBlank = Annotated[
 
 class DataEnvelope(BaseModel, Generic[T]):
     data: T
+
+
+class Paging(BaseModel):
+    """A list's place (SPEC §1): its page, and the relative links to the pages around it."""
+
+    page: int
+    page_size: int
+    next: str | None
+    prev: str | None
 
 
 class ListEnvelope(BaseModel, Generic[T]):
