@@ -2,6 +2,7 @@
 their rows must equal, value for value and type for type, what SQLAlchemy returns for the
 same statement; on PostgreSQL they keep SQLAlchemy's path."""
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from factories import new_tenant
 from interop.accounts.models import Account
 from interop.auth.service import ACCOUNT_BY_KEY, ACTOR_BY_CLIENT
 from interop.db import Database, column_rows, prebuilt
+from interop.migrations_runner import upgrade
 from interop.schedules.models import Schedule
 from interop.schedules.service import TENANT_SCHEDULES_PAGE
 
@@ -113,3 +115,25 @@ def test_on_sqlite_a_prebuilt_read_skips_sqlalchemys_execution(clean, api: httpx
         database.dispose()
     through_sqlalchemy = 1 if database.is_sqlite else 2
     assert len(executed) == through_sqlalchemy, executed
+
+
+@pytest.mark.parametrize("logged_by", ["echo", "logger"])
+def test_a_prebuilt_read_is_logged_when_statements_are(tmp_path, logged_by: str) -> None:
+    # Someone reading the SQL log (echo, or the sqlalchemy.engine logger at INFO) sees the
+    # caller's lookup like every other statement: it then takes SQLAlchemy's path.
+    url = f"sqlite:///{tmp_path / 'logged.db'}"
+    upgrade(url)
+    database = Database(url, echo=logged_by == "echo")
+    engine_log = logging.getLogger("sqlalchemy.engine")
+    level = engine_log.level
+    if logged_by == "logger":
+        engine_log.setLevel(logging.INFO)
+    executed: list[str] = []
+    event.listen(database.read_engine, "before_cursor_execute", lambda *a: executed.append(a[2]))
+    try:
+        with database.transaction(write=False) as session:
+            assert column_rows(session, ACCOUNT_BY_KEY, {"client_id": "nobody"}) == []
+    finally:
+        engine_log.setLevel(level)
+        database.dispose()
+    assert len(executed) == 1, executed

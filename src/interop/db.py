@@ -5,6 +5,7 @@ SQLite gets WAL, foreign keys and a busy timeout; write sessions open their tran
 """
 
 import asyncio
+import logging
 import os
 import sqlite3
 import uuid
@@ -348,10 +349,21 @@ def column_rows(
     if (
         driver_read is not None
         and connection.dialect.name == "sqlite"
-        and not connection.engine.echo
+        and not _statements_logged(connection)
     ):
         return driver_read.rows(connection, values or {})
     return list(connection.execute(statement, values).all())
+
+
+# The logger SQLAlchemy logs an engine's statements to, unless `echo` gives it its own.
+SQL_STATEMENT_LOG = logging.getLogger("sqlalchemy.engine.Engine")
+
+
+def _statements_logged(connection: Connection) -> bool:
+    """Whether SQLAlchemy logs the statements run on `connection` (`echo`, or its
+    `sqlalchemy.engine` logger set to INFO): a prebuilt read then takes SQLAlchemy's path, so
+    that it is logged like every other statement."""
+    return bool(connection.engine.echo) or SQL_STATEMENT_LOG.isEnabledFor(logging.INFO)
 
 
 # The statements marked by `prebuilt`, by id (each is a module constant, alive for good).
