@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 import psycopg
 from sqlalchemy import (
@@ -384,27 +384,32 @@ def prebuilt(statement: AnySelectT) -> AnySelectT:
     return statement
 
 
-class _DriverRead:
+class _DriverForm(NamedTuple):
     """A `prebuilt` statement compiled for the sqlite3 driver: its SQL, the order and
     conversion of its bound values, and the conversion of its columns."""
+
+    compiled: Compiled
+    sql: str
+    parameters: list[tuple[str, Callable[[Any], Any] | None]]
+    converted: list[tuple[int, Callable[[Any], Any]]]
+
+
+class _DriverRead:
+    """A `prebuilt` statement, and its driver form once a SQLite read first needs it."""
 
     def __init__(self, statement: AnySelect) -> None:
         self.statement = statement
         # Named as SQLAlchemy names a row's fields: by column key, a repeated one numbered
         # ("id", "id_1").
         self.row_type = namedtuple("Row", statement.selected_columns.keys())  # type: ignore[misc]
-        self.compiled: Compiled | None = None
-        self.sql = ""
-        self.parameters: list[tuple[str, Callable[[Any], Any] | None]] = []
-        self.converted: list[tuple[int, Callable[[Any], Any]]] = []
+        self.form: _DriverForm | None = None
 
-    def _compile(self, dialect: Dialect) -> Compiled:
+    def _compile(self, dialect: Dialect) -> _DriverForm:
         compiled = self.statement.compile(dialect=dialect)
         binds = compiled.binds
         if any(bind.expanding for bind in binds.values()) or compiled.positiontup is None:
             raise ValueError("a prebuilt statement takes plain bound parameters, no IN list")
-        self.sql = str(compiled)
-        self.parameters = [
+        parameters: list[tuple[str, Callable[[Any], Any] | None]] = [
             (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup
         ]
@@ -412,29 +417,32 @@ class _DriverRead:
             (index, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for index, column in enumerate(self.statement.selected_columns)
         ]
-        self.converted = [(index, convert) for index, convert in columns if convert is not None]
-        return compiled
+        converted: list[tuple[int, Callable[[Any], Any]]] = [
+            (index, convert) for index, convert in columns if convert is not None
+        ]
+        return _DriverForm(compiled, str(compiled), parameters, converted)
 
     def rows(self, connection: Connection, values: dict[str, Any]) -> list[Any]:
-        if self.compiled is None:
-            self.compiled = self._compile(connection.dialect)
+        form = self.form
+        if form is None:
+            form = self.form = self._compile(connection.dialect)
         # Every bound value, those the statement holds itself included.
-        given = self.compiled.construct_params(values) or {}
+        given = form.compiled.construct_params(values) or {}
         bound = [
             given[name] if convert is None else convert(given[name])
-            for name, convert in self.parameters
+            for name, convert in form.parameters
         ]
         driver = connection.connection.driver_connection
         try:
-            fetched = driver.execute(self.sql, bound).fetchall()  # type: ignore[union-attr]
+            fetched = driver.execute(form.sql, bound).fetchall()  # type: ignore[union-attr]
         except sqlite3.Error as exc:
             # As SQLAlchemy raises it, so that the app's handlers answer it the same (a 503
             # for a locked or missing database).
-            raise DBAPIError.instance(self.sql, bound, exc, sqlite3.Error) from exc
+            raise DBAPIError.instance(form.sql, bound, exc, sqlite3.Error) from exc
         rows = []
         for read in fetched:
             row = list(read)
-            for index, convert in self.converted:
+            for index, convert in form.converted:
                 row[index] = convert(row[index])
             rows.append(self.row_type(*row))
         return rows
