@@ -1,4 +1,5 @@
-"""Ingestions from the operator's CLI: queueing one outside a schedule, pruning old ones."""
+"""Ingestions queued on demand (from a schedule's run or the operator's CLI), and pruning old
+ones."""
 
 import uuid
 from datetime import datetime
@@ -7,18 +8,32 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from interop.db import utcnow
+from interop.db import held_against_deletion, utcnow
 from interop.errors import Conflict, NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.tenants.models import Tenant
 
 
 def queue_collection(session: Session, tenant_id: uuid.UUID) -> Ingestion:
-    """A `scheduled` on-demand collection for the tenant; 409 while one is pending."""
-    if session.get(Tenant, tenant_id) is None:
+    """The operator's on-demand collection for a tenant (`interop ingestions run`); 404 when
+    there is no such tenant, else as `queue_on_demand`."""
+    tenant = held_against_deletion(select(Tenant.id).where(Tenant.id == tenant_id))
+    if session.scalar(tenant) is None:
         raise NotFound("tenant")
+    return queue_on_demand(session, tenant_id)
+
+
+def queue_on_demand(
+    session: Session, tenant_id: uuid.UUID, schedule_id: uuid.UUID | None = None
+) -> Ingestion:
+    """A `scheduled` on-demand collection of the tenant (run from its schedule, if one is
+    given), or `409 ingestion_pending` naming the pending one: checked first, and again when
+    the one-pending-per-tenant index refuses a racing twin. The caller holds the tenant (and
+    the schedule) against deletion, for the new row refers to them."""
+    _refuse_if_pending(session, tenant_id)
     ingestion = Ingestion(
         tenant_id=tenant_id,
+        schedule_id=schedule_id,
         type="collection",
         state="scheduled",
         trigger="on_demand",
@@ -30,17 +45,23 @@ def queue_collection(session: Session, tenant_id: uuid.UUID) -> Ingestion:
             session.add(ingestion)
             session.flush()
     except IntegrityError:
-        pending = session.scalar(
-            select(Ingestion.id).where(
-                Ingestion.tenant_id == tenant_id, Ingestion.state.in_(PENDING_STATES)
-            )
+        _refuse_if_pending(session, tenant_id)
+        raise
+    return ingestion
+
+
+def _refuse_if_pending(session: Session, tenant_id: uuid.UUID) -> None:
+    pending = session.scalar(
+        select(Ingestion.id).where(
+            Ingestion.tenant_id == tenant_id, Ingestion.state.in_(PENDING_STATES)
         )
+    )
+    if pending is not None:
         raise Conflict(
             "ingestion_pending",
             f"the tenant already has a pending ingestion ({pending})",
             details={"ingestion_id": str(pending)},
-        ) from None
-    return ingestion
+        )
 
 
 # Ids deleted per transaction: each batch's locks end with it, so a prune of millions of

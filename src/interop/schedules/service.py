@@ -3,7 +3,6 @@
 import uuid
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from interop.auth.principals import Principal
@@ -11,7 +10,8 @@ from interop.concurrency import check_if_match
 from interop.db import AnySelect, held_against_deletion, utcnow, violation_as
 from interop.engine.scheduler import latest_slot
 from interop.errors import Conflict, InvalidRequest, NotFound
-from interop.ingestions.models import PENDING_STATES, Ingestion
+from interop.ingestions.models import Ingestion
+from interop.ingestions.service import queue_on_demand
 from interop.paging import paged
 from interop.schedules.models import Schedule
 from interop.schedules.schemas import Schedule as ScheduleOut
@@ -117,24 +117,7 @@ def run_schedule(session: Session, principal: Principal, schedule_id: uuid.UUID)
         )
     if not schedule.enabled:
         raise Conflict("schedule_paused", "the schedule is disabled; enable it to run it")
-    _refuse_if_pending(session, schedule.tenant_id)
-    ingestion = Ingestion(
-        tenant_id=schedule.tenant_id,
-        schedule_id=schedule.id,
-        type="collection",
-        state="scheduled",
-        trigger="on_demand",
-        topics=[],
-        requested_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(ingestion)
-            session.flush()
-    except IntegrityError:
-        _refuse_if_pending(session, schedule.tenant_id)
-        raise
-    return ingestion
+    return queue_on_demand(session, schedule.tenant_id, schedule.id)
 
 
 def _hold_tenant(session: Session, principal: Principal) -> uuid.UUID:
@@ -146,20 +129,6 @@ def _hold_tenant(session: Session, principal: Principal) -> uuid.UUID:
     if tenant_id is None:
         raise NotFound("tenant")
     return tenant_id
-
-
-def _refuse_if_pending(session: Session, tenant_id: uuid.UUID) -> None:
-    pending = session.scalar(
-        select(Ingestion.id).where(
-            Ingestion.tenant_id == tenant_id, Ingestion.state.in_(PENDING_STATES)
-        )
-    )
-    if pending is not None:
-        raise Conflict(
-            "ingestion_pending",
-            f"the tenant already has a pending ingestion ({pending})",
-            details={"ingestion_id": str(pending)},
-        )
 
 
 def _owe_no_past_slot(schedule: Schedule) -> None:
