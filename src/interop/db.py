@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar
 
 import psycopg
 from sqlalchemy import (
+    Boolean,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
     create_engine,
     event,
     insert,
@@ -38,9 +41,18 @@ from sqlalchemy.exc import (
     IntegrityError,
     SQLAlchemyError,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import Compiled, SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from interop.errors import InteropError
@@ -90,6 +102,47 @@ def held_against_deletion(statement: SelectT) -> SelectT:
     writes anyway). For a write that adds rows referring to them: a racing delete waits, and
     then finds the new rows, or deleted first and leaves nothing to find."""
     return statement.with_for_update(read=True, key_share=True)
+
+
+class StartsWith(ColumnElement[bool]):
+    """`column` starts with the text `prefix`, in SQL an index can serve on either backend:
+    `LIKE '<prefix>%'` on PostgreSQL (a text_pattern_ops index serves it under any
+    collation), a range `>= prefix AND < prefix's successor` on SQLite, whose LIKE ignores
+    case and so never uses an index: visibility scanned every account, 733 us a request with
+    10,000 accounts, where the range over ix_accounts_path takes 3. The range is exact for
+    SQLite's BINARY collation, which compares UTF-8 bytes; not for PostgreSQL's linguistic
+    collations, which skip the '/' of an account path when comparing."""
+
+    type = Boolean()
+    inherit_cache = True
+    # A condition as it stands, as a comparison does: SQLite gets no "= 1" after it.
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("as_pattern", InternalTraversal.dp_clauseelement),
+        ("as_range", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(
+        self, column: ColumnElement[str] | InstrumentedAttribute[str], prefix: str
+    ) -> None:
+        if not prefix or any(character in prefix for character in "%_\\"):
+            # LIKE would read them as wildcards and an escape (account paths are UUIDs
+            # and '/').
+            raise ValueError(f"a prefix is one character or more, none of % _ \\: {prefix!r}")
+        successor = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        self.as_pattern = column.startswith(prefix)
+        # Grouped: inside a NOT or an OR it stays one condition.
+        self.as_range = and_(column >= prefix, column < successor).self_group()
+
+
+@compiles(StartsWith)
+def _starts_with_like(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.as_pattern, **kw)
+
+
+@compiles(StartsWith, "sqlite")
+def _starts_with_range(element: StartsWith, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.as_range, **kw)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

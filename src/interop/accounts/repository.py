@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account
 from interop.auth.principals import Principal
-from interop.db import AnySelect
+from interop.db import AnySelect, StartsWith
 
 
 def visible_account_ids(principal: Principal) -> AnySelect:
@@ -15,7 +15,7 @@ def visible_account_ids(principal: Principal) -> AnySelect:
     statement = select(Account.id)
     if principal.is_operator:
         return statement
-    return statement.where(Account.path.startswith(principal.account_path))
+    return statement.where(StartsWith(Account.path, principal.account_path))
 
 
 def child_path(parent: Account | None, account_id: uuid.UUID) -> str:
