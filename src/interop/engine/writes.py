@@ -26,7 +26,7 @@ _STAGE = "roster_stage"
 _STAGE_READY = "interop_roster_stage_ready"  # key in the pooled connection's info
 
 
-@dataclass(slots=True)  # not frozen, like SourceRow: one per row, built in the writer thread
+@dataclass(slots=True)  # not frozen, like SourceRow: one per row
 class StagedRow:
     """A source row as the repository stores it: its fields as canonical JSON and a digest
     of what the source said."""
@@ -51,16 +51,15 @@ def upsert(
     session: Session,
     table: Table,
     tenant_id: uuid.UUID,
-    rows: list[SourceRow],
+    staged: list[StagedRow],
     now: datetime,
     fresh: bool = False,
 ) -> tuple[int, int]:
     """Insert new rows, rewrite changed ones and revive tombstones; (created, updated).
     A revived tombstone counts as created: for the integration the record is new again.
     `fresh`: the caller knows none of the rows is stored yet (a first load)."""
-    if not rows:
+    if not staged:
         return 0, 0
-    staged = [StagedRow.of(row) for row in rows]
     stored = (
         {} if fresh else stored_digests(session, table, tenant_id, [r.sourced_id for r in staged])
     )
