@@ -130,6 +130,10 @@ class Lease:
 
 # As many ids as a batch of writes probes at once (INTEROP_INGESTION_BATCH_ROWS' default).
 HELD_PROBE_IDS = 5_000
+# A run that adds this many records to a topic gathers the table's statistics afterwards
+# (PostgreSQL): below it, probing on stale ones costs the next run little (a batch reads
+# the tenant's rows whole, and they are few).
+REFRESH_STATISTICS_AFTER_ROWS = 10_000
 
 
 def plan(bundle: Bundle, rules: ScopingRules, lease: Lease, database: Database) -> BundleIndex:
@@ -191,6 +195,7 @@ class Collection:
         self._writer: ThreadPoolExecutor
         self._pending: Future[None] | None = None
         self._fresh = False
+        self._created_in_topic = 0  # by the writer thread; read once the topic is settled
 
     def apply(self, bundle: Bundle) -> Tally:
         self._earlier = self._earlier_counts()
@@ -201,6 +206,7 @@ class Collection:
             try:
                 for spec in SPECS:
                     seen = self._upsert_topic(bundle, spec)
+                    self._refresh_statistics_after_load(spec)
                     if not bundle.has(spec.file):
                         # `absent` in the manifest (or left out): the bundle says nothing
                         # about the topic, so nothing stored of it is deleted. An empty file
@@ -221,6 +227,7 @@ class Collection:
         deleting: set[str] = set()  # ids of the file's tobedeleted rows, to catch repeats
         batch: list[writes.StagedRow] = []
         self._fresh = self._holds_nothing(spec)
+        self._created_in_topic = 0
         self.tally.progress.setdefault(spec.file, 0)
         for item in iter_rows(bundle, spec):
             self.tally.records_read += 1
@@ -368,6 +375,16 @@ class Collection:
                 session, table, self.lease.tenant_id, rows, now, fresh=self._fresh
             )
             self._record(session, counts, created=created, updated=updated)
+        self._created_in_topic += created
+
+    def _refresh_statistics_after_load(self, spec: TopicSpec) -> None:
+        """After a run that added many records to a topic, the table's statistics are
+        gathered again: the batches of the tenant's next run probe for their ids by them, and
+        the roster's reads are planned by them (`writes.refresh_statistics`)."""
+        if self._created_in_topic < REFRESH_STATISTICS_AFTER_ROWS:
+            return
+        with self.database.transaction() as session:
+            writes.refresh_statistics(session, topic_table(spec.topic))
 
     def _delete_missing(self, spec: TopicSpec, seen: set[str]) -> None:
         table = topic_table(spec.topic)
