@@ -1,12 +1,16 @@
-"""What a collection's writes leave for the next run: after a large load PostgreSQL's statistics
-know the tenant, so that the next run's probes of what the tenant stores look its ids up in the
-primary key (on statistics that did not, each batch read every row of the tenant)."""
+"""A collection's writes: a first load, written past SQLAlchemy's executemany, stores what it
+would store, and after a large load PostgreSQL's statistics know the tenant, so that the next
+run's probes of what the tenant stores look its ids up in the primary key (on statistics that
+did not, each batch read every row of the tenant)."""
 
+import json
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from factories import (
@@ -14,13 +18,21 @@ from factories import (
     _database,
     collect,
     new_collecting_tenant,
+    new_tenant,
     store_records,
 )
+from interop.connectors.oneroster_csv import SourceRow
 from interop.engine import collection, writes
 from interop.roster.models import topic_table
 
 BENCH = Path(__file__).parents[2] / "bench"
 USERS = topic_table("users")
+FIELDS = {
+    "username": "zoë",
+    "org_sourced_ids": ["sch-1", "sch-2"],
+    "enabled_user": True,
+    "metadata": {"nickname": "Zo", "ünicode": "✓"},
+}
 
 
 def generated_bundle(tmp_path: Path, students: int) -> Path:
@@ -70,3 +82,51 @@ def test_after_a_large_load_the_statistics_know_the_tenant(server, api, tmp_path
             assert len(users) / 2 <= estimated_rows(session, tenant) <= len(users) * 2
     assert len(users) > collection.REFRESH_STATISTICS_AFTER_ROWS
     assert found == {user.sourced_id: (user.digest, "active") for user in users[::5]}
+
+
+def raw_rows(session: Session, tenant: uuid.UUID) -> dict[str, tuple[Any, ...]]:
+    """The tenant's users as the database driver returns them, by sourcedId; `fields` parsed
+    (its text is the row's canonical JSON on one path and SQLAlchemy's encoding on the other)."""
+    rows = session.connection().exec_driver_sql(
+        "SELECT sourced_id, tenant_id, status, date_last_modified, fields, digest, created_at,"
+        " updated_at FROM roster_users"
+    )
+    return {
+        row[0]: (*row[1:4], row[4] if isinstance(row[4], dict) else json.loads(row[4]), *row[5:])
+        for row in rows
+        if row[1] in (tenant, tenant.hex)
+    }
+
+
+def test_a_first_load_stores_each_value_as_sqlalchemy_would(server, api):
+    _, actor = new_tenant(server, api)
+    tenant = uuid.UUID(actor.extra["tenant_id"])
+    now = datetime(2026, 11, 28, 16, 5, 4, 321, tzinfo=UTC)
+    sources = [
+        SourceRow(1, "one", "active", datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), FIELDS),
+        SourceRow(2, "two", "active", None, {"username": "b", "grades": []}),
+    ]
+    staged = [writes.StagedRow.of(source) for source in sources]
+    with _database(server.database_url).transaction() as session:
+        writes.upsert(session, USERS, tenant, staged, now, fresh=True)
+        session.execute(
+            insert(USERS),
+            [
+                {
+                    "tenant_id": tenant,
+                    "sourced_id": f"orm-{row.sourced_id}",
+                    "status": "active",
+                    "date_last_modified": row.date_last_modified,
+                    "fields": row.fields,
+                    "digest": row.digest,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for row in staged
+            ],
+        )
+        stored = raw_rows(session, tenant)
+        session.rollback()
+    assert len(stored) == 4
+    for row in staged:
+        assert stored[row.sourced_id] == stored[f"orm-{row.sourced_id}"]

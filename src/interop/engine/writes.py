@@ -9,14 +9,16 @@ executemany.
 """
 
 import hashlib
+import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ARRAY, String, Table, any_, bindparam, insert, select, text, update
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from interop.connectors.oneroster_csv import SourceRow
@@ -211,6 +213,47 @@ def _write_postgres(
     session.execute(text(f"TRUNCATE {_STAGE}"))  # the next batch of this transaction starts empty
 
 
+def _insert_new_sqlite(
+    session: Session, table: Table, tenant_id: uuid.UUID, rows: list[StagedRow], now: datetime
+) -> None:
+    """INSERT the rows with one executemany on the sqlite3 connection. SQLAlchemy's
+    executemany prepared every row's parameters itself (a dictionary each, the JSON encoded
+    again, each value through its type): in a first load of 800,000 rows that was 15 s of the
+    writer's 23, sqlite3's own executemany 4 s. Values are converted here by the columns' own
+    types, as SQLAlchemy would bind them, once for the values every row shares; `fields` is
+    the row's canonical JSON, which PostgreSQL stores too."""
+    connection = session.connection()
+
+    def bind(column: str) -> Callable[[Any], Any]:
+        convert = (
+            table.c[column].type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+        )
+        return convert if convert is not None else (lambda value: value)
+
+    tenant, written_at = bind("tenant_id")(tenant_id), bind("created_at")(now)
+    modified_form = bind("date_last_modified")
+    modified: dict[datetime | None, Any] = {}  # exports repeat a few timestamps
+    values = []
+    for row in rows:
+        when = row.date_last_modified
+        if when not in modified:
+            modified[when] = modified_form(when)
+        values.append(
+            (tenant, row.sourced_id, modified[when], row.fields_json, row.digest, written_at)
+        )
+    statement = (
+        f"INSERT INTO {table.name} (tenant_id, sourced_id, status, date_last_modified,"  # noqa: S608
+        " fields, digest, created_at, updated_at) VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)"
+    )
+    driver: Any = connection.connection.driver_connection
+    try:
+        driver.executemany(statement, values)
+    except sqlite3.Error as exc:
+        # As SQLAlchemy raises it: a locked database is an OperationalError, a repeated id
+        # an IntegrityError.
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
 def _write_portable(
     session: Session,
     table: Table,
@@ -229,18 +272,7 @@ def _write_portable(
         }
 
     if new:
-        session.execute(
-            insert(table),
-            [
-                {
-                    **values(row),
-                    "tenant_id": tenant_id,
-                    "sourced_id": row.sourced_id,
-                    "created_at": now,
-                }
-                for row in new
-            ],
-        )
+        _insert_new_sqlite(session, table, tenant_id, new, now)
     if changed:
         # Bound names may not be column names in an UPDATE's SET: prefix them.
         session.execute(
