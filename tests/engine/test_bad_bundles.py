@@ -79,6 +79,30 @@ def test_a_header_without_a_required_column_fails(server, api, bundle):
     assert "userSourcedId" in result["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("file", "damage", "code"),
+    [
+        ("enrollments.csv", b'\nenr9,"broken,quote\n', "invalid_csv"),
+        ("demographics.csv", b'\nstu9,"broken,quote\n', "invalid_csv"),
+        ("enrollments.csv", b"\nenr9,cls1,sch1,stu1,student,caf\xe9\n", "invalid_encoding"),
+        ("demographics.csv", b"\nstu9,caf\xe9\n", "invalid_encoding"),
+    ],
+)
+def test_a_file_the_index_needs_nothing_from_is_still_read_whole_before_anything_is_written(
+    server, api, bundle, file, damage, code
+):
+    """For a tenant receiving everything the planning pass does not parse enrollments and
+    demographics (nothing in them changes what it learns), but still reads them whole: a file
+    that cannot be read fails the run before the first write."""
+    with (bundle / file).open("ab") as target:
+        target.write(damage)
+    result, actor = run(server, api, bundle)
+    assert_failed(result, code)
+    assert file in result["error"]["message"]
+    assert user_count(api, actor) == 0
+    assert result["stats"]["created"] == 0
+
+
 def test_broken_quoting_fails_and_leaves_the_repository_as_it_was(server, api, bundle):
     _, actor = new_collecting_tenant(server, api, bundle)
     queue_collection(api, actor)

@@ -197,6 +197,21 @@ def iter_rows(bundle: Bundle, spec: TopicSpec) -> Iterator[SourceRow | tuple[int
     required column, or CSV that cannot be tokenized, is a `BundleError`: nothing after it can
     be trusted.
     """
+    for layout, line, values in _data_lines(bundle, spec):
+        parsed = layout.row(values, line)
+        if parsed is not None:
+            yield parsed
+
+
+def iter_lines(bundle: Bundle, spec: TopicSpec) -> Iterator[int]:
+    """The line of each data row of the spec's file, its rows not parsed: the `BundleError`s
+    of `iter_rows` (header, CSV, encoding) at a quarter of its cost."""
+    for _, line, _ in _data_lines(bundle, spec):
+        yield line
+
+
+def _data_lines(bundle: Bundle, spec: TopicSpec) -> Iterator[tuple["_Layout", int, list[str]]]:
+    """The file's layout, and each non-empty line's number and values, as tokenized."""
     if not bundle.has(spec.file):
         return
     with bundle.open_text(spec.file) as handle:
@@ -206,9 +221,7 @@ def iter_rows(bundle: Bundle, spec: TopicSpec) -> Iterator[SourceRow | tuple[int
             line = reader.line_num + 1
             for values in reader:
                 if any(values):
-                    parsed = layout.row(values, line)
-                    if parsed is not None:
-                        yield parsed
+                    yield layout, line, values
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise BundleError(

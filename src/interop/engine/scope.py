@@ -109,6 +109,12 @@ class BundleIndex:
         # whatever the index could make of its neighbours.
         self.everything = self.rules.schools is None and self.rules.courses is None
 
+    def learns_from(self, topic: str) -> bool:
+        """Whether the topic's rows can add anything to the index: its ids, when other files
+        refer to them, or their scope. A tenant receiving everything needs no scope, so
+        nothing of a file nothing refers to (enrollments, demographics)."""
+        return topic in REFERENCED_TOPICS or not self.everything
+
     def learn(self, topic: str, row: SourceRow) -> None:
         """Index one row its values place (see `place`); files arrive in `SPECS` order."""
         if topic in REFERENCED_TOPICS:
