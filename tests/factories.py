@@ -2,6 +2,7 @@
 
 import contextlib
 import http.server
+import sys
 import tempfile
 import threading
 import uuid
@@ -187,6 +188,19 @@ ONEROSTER_MINIMAL = DATA / "oneroster-1.1" / "minimal"
 ONEROSTER_RECOMMENDED = DATA / "oneroster-1.1" / "recommended"
 # Where the tests' bundles lie: their data and pytest's temporary directories.
 SOURCE_ROOTS = [DATA, Path(tempfile.gettempdir())]
+BENCH = Path(__file__).parents[1] / "bench"
+
+
+def generated_bundle(tmp_path: Path, students: int, seed: int = 7) -> Path:
+    """A synthetic district of `students` from the benchmarks' generator, in `tmp_path`."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        from generate_oneroster import generate
+    finally:
+        sys.path.remove(str(BENCH))
+    target = tmp_path / f"generated-{students}"
+    generate(target, students=students, seed=seed)
+    return target
 
 
 def install_connector(api: httpx.Client, owner: Caller, cloud_id: str, location: str) -> dict:

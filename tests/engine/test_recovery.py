@@ -30,6 +30,7 @@ from factories import (
     ONEROSTER_MINIMAL,
     Caller,
     engine_settings,
+    generated_bundle,
     ingestion,
     new_collecting_tenant,
     queue_collection,
@@ -44,20 +45,8 @@ from interop.engine.worker import Worker
 from interop.ingestions.models import Ingestion
 from interop.roster.models import TOPIC_TABLES
 
-BENCH = Path(__file__).parents[2] / "bench"
 # The end of a worker's log line when it leaves a running ingestion to a stale takeover.
 TAKEN_OVER = "it is taken over once its heartbeat is stale"
-
-
-def generated_bundle(tmp_path: Path, students: int) -> Path:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from generate_oneroster import generate
-    finally:
-        sys.path.remove(str(BENCH))
-    target = tmp_path / f"generated-{students}"
-    generate(target, students=students, seed=7)
-    return target
 
 
 def repository(server, tenant_id: str) -> dict[str, set[tuple[str, str, str]]]:

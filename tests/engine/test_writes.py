@@ -4,10 +4,8 @@ run's probes of what the tenant stores look its ids up in the primary key (on st
 did not, each batch read every row of the tenant)."""
 
 import json
-import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -17,6 +15,7 @@ from factories import (
     ONEROSTER_MINIMAL,
     _database,
     collect,
+    generated_bundle,
     new_collecting_tenant,
     new_tenant,
     store_records,
@@ -25,7 +24,6 @@ from interop.connectors.oneroster_csv import SourceRow
 from interop.engine import collection, writes
 from interop.roster.models import topic_table
 
-BENCH = Path(__file__).parents[2] / "bench"
 USERS = topic_table("users")
 FIELDS = {
     "username": "zoë",
@@ -33,17 +31,6 @@ FIELDS = {
     "enabled_user": True,
     "metadata": {"nickname": "Zo", "ünicode": "✓"},
 }
-
-
-def generated_bundle(tmp_path: Path, students: int) -> Path:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from generate_oneroster import generate
-    finally:
-        sys.path.remove(str(BENCH))
-    target = tmp_path / f"generated-{students}"
-    generate(target, students=students, seed=3)
-    return target
 
 
 def estimated_rows(session: Session, tenant: uuid.UUID) -> float:
@@ -69,7 +56,7 @@ def test_after_a_large_load_the_statistics_know_the_tenant(server, api, tmp_path
         with database.transaction() as session:
             session.execute(text("ANALYZE roster_users"))
 
-    _, actor = new_collecting_tenant(server, api, generated_bundle(tmp_path, 600))
+    _, actor = new_collecting_tenant(server, api, generated_bundle(tmp_path, 600, seed=3))
     assert collect(server, api, actor)["stats"]["created"] > 0
     tenant = uuid.UUID(actor.extra["tenant_id"])
     with database.transaction() as session:  # EXPLAIN is no statement a read session runs
