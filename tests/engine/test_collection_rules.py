@@ -45,11 +45,13 @@ THE_BEGINNING = "1970-01-01T00:00:00Z"
 # and a key no row has adds its line at the end (so `enr1 again` repeats enr1).
 Edits = dict[str, dict[str, str | None]]
 
+# More than a sourcedId column holds (MAX_SOURCED_ID_LENGTH).
+TOO_LONG_ID = "u" * 256
 # The recommended bundle given one row for each rule a collection applies: departments (a
 # chain, a loop, one under a parent the export lacks), rows that break a rule of the format
 # (a required value, a status, a date, a boolean, a timestamp, too many values, a repeated
-# sourcedId), references that dangle or name a rejected record, a metadata column, lists,
-# a deletion and a password.
+# or too long sourcedId), references that dangle or name a rejected record, a metadata
+# column, lists, a deletion and a password.
 RULE_BREAKING: Edits = {
     "orgs.csv": {
         "sourcedId": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,"
@@ -94,6 +96,7 @@ RULE_BREAKING: Edits = {
         "enr15": "enr15,active,,cla7,sch2,stu5,student,,,",
         "enr16": "enr16,active,,cla6,sch2,tea3,teacher,TRUE,,",
         "enr1 again": "enr1,active,,cla1,sch1,stu1,student,,2021-09-20,2021-12-19",
+        "enr17": f"enr17,active,,cla1,sch1,{TOO_LONG_ID},student,,,",
     },
     "users.csv": {
         "stu5": 'stu5,active,,true,sch2,student,stu5,,Student,Five,,stu5X2,,,,,"09,10",secret',
@@ -103,6 +106,7 @@ RULE_BREAKING: Edits = {
         "adm1": "adm1,active,,true,lea1,administrator,adm1,,District,Admin,,,,,,,,",
         "stu8": "stu8,active,,maybe,sch2,student,stu8,,Student,Eight,,,,,,,,",
         "stu9": "stu9,tobedeleted,,true,sch1,student,stu9,,Student,Nine,,,,,,,,",
+        "too long": f"{TOO_LONG_ID},active,,true,sch1,student,long,,Long,Id,,,,,,,,",
     },
     "demographics.csv": {
         "stu5": "stu5,,,2010-05-01,Female,false,true,false,false,false,false,false,US,CA,Fresno,",

@@ -676,3 +676,39 @@ def test_with_course_entries_a_class_whose_course_is_gone_is_placed_by_the_recor
     assert stored_ids(api, actor) == expected
     messages = [row["message"] for row in result["details"]["rejected_rows"][1:]]
     assert all("names a rejected record of classes of unknown scope" in m for m in messages)
+
+
+def test_a_sourced_id_longer_than_a_record_can_be_stored_under_is_a_rejected_row(
+    server, api, tmp_path
+):
+    """PostgreSQL refused such an id (the column holds 255 characters) and failed the whole
+    run as an internal error; SQLite stored it. Both reject the row now, and a row referring to
+    it names no record."""
+    too_long, longest = "x" * 256, "y" * 255
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        {
+            **TWO_SCHOOLS,
+            "users.csv": [
+                *TWO_SCHOOLS["users.csv"],
+                f"{too_long},true,sch1,student,l,Long,Id",
+                f"{longest},true,sch1,student,e,Edge,Id",
+            ],
+            "enrollments.csv": [
+                *TWO_SCHOOLS["enrollments.csv"],
+                f"e4,cla1,sch1,{too_long},student,,2025-08-01",
+                f"e5,cla1,sch1,{longest},student,,2025-08-01",
+            ],
+        },
+    )
+    _, actor = new_collecting_tenant(server, api, bundle)
+
+    result = collect(server, api, actor)
+    rejections = {row["sourced_id"]: row["message"] for row in result["details"]["rejected_rows"]}
+    assert rejections == {
+        too_long: "sourcedId is longer than 255 characters",
+        "e4": f"userSourcedId {too_long!r} names no active record of users",
+    }
+    stored = stored_ids(api, actor)
+    assert stored["users"] == ALL_IDS["users"] | {longest}
+    assert stored["enrollments"] == ALL_IDS["enrollments"] | {"e5"}

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from interop.connectors.bundle import Bundle, BundleError
+from interop.roster.models import MAX_SOURCED_ID_LENGTH
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 STATUSES = ("active", "tobedeleted")
@@ -309,9 +310,10 @@ class _Layout:
 
     def _readable(self, values: list[str], line: int) -> SourceRow | None:
         """What a rejected row still says, read as a good row is but skipping the values that
-        do not parse; None without a sourcedId. Only rejected rows pay for it."""
+        do not parse; None without a sourcedId it could be stored under. Only rejected rows
+        pay for it."""
         sourced_id = values[self.sourced_id]
-        if not sourced_id:
+        if not sourced_id or len(sourced_id) > MAX_SOURCED_ID_LENGTH:
             return None
         fields: dict[str, Any] = {}
         for index, name, kind, convert in self.columns:
@@ -328,6 +330,9 @@ class _Layout:
         empty = [column for column, index in self.required if not values[index]]
         if empty:
             raise RowError(f"required value(s) missing: {', '.join(empty)}")
+        if len(values[self.sourced_id]) > MAX_SOURCED_ID_LENGTH:
+            # No record can be stored under it: PostgreSQL refused the whole batch.
+            raise RowError(f"sourcedId is longer than {MAX_SOURCED_ID_LENGTH} characters")
         given = values[self.status] if self.status is not None else ""
         status = given.lower() or "active"
         if status not in STATUSES:
