@@ -2,14 +2,17 @@
 PostgreSQL deadlock, a SQLite lock held past the busy timeout) are not an outage. The errors
 are real ones, raised by the databases themselves."""
 
+import contextlib
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from interop.app import database_problem
+from interop.db import copy_rows
 
 
 def test_a_postgresql_deadlock_is_a_collision_to_retry(own_postgres_database: str) -> None:
@@ -71,3 +74,29 @@ def test_an_unreachable_database_is_an_outage(tmp_path: Path) -> None:
         "the database cannot be reached; retry later",
         5,
     )
+
+
+def test_a_copy_s_errors_are_sqlalchemy_s(own_postgres_database: str) -> None:
+    """COPY runs on the driver's connection, past SQLAlchemy: its errors are raised as
+    SQLAlchemy raises a statement's (an IntegrityError the API answers 409, an
+    OperationalError for a lost connection, which the app answers 503 and the engine hands
+    back), not as psycopg's own."""
+    engine = create_engine(own_postgres_database)
+    try:
+        with engine.begin() as setup:
+            setup.exec_driver_sql("CREATE TABLE copied (id int PRIMARY KEY)")
+        with Session(engine) as session, pytest.raises(IntegrityError):
+            copy_rows(session, "copied", ("id",), [(1,), (1,)])
+        raised: list[Exception] = []
+        # The session's own rollback, when it closes, meets the lost connection too.
+        with contextlib.suppress(OperationalError), Session(engine) as session:
+            backend = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+            try:
+                copy_rows(session, "copied", ("id",), [(2,)])
+            except Exception as exc:  # its type is the test
+                raised.append(exc)
+        assert [type(exc) for exc in raised] == [OperationalError]
+    finally:
+        engine.dispose()

@@ -10,7 +10,7 @@ import os
 import sqlite3
 import uuid
 from collections import namedtuple
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,7 +36,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import (
     ArgumentError,
-    DataError,
     DBAPIError,
     IntegrityError,
     SQLAlchemyError,
@@ -513,19 +512,26 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         connection.execute(insert(table), rows)
         return
     columns = list(rows[0])
-    driver = connection.connection.driver_connection
+    copy_rows(session, table.name, columns, ([row[name] for name in columns] for row in rows))
+
+
+def copy_rows(
+    session: Session, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY rows (values in `columns`' order, as psycopg adapts them) into a PostgreSQL table
+    on the session's connection. The driver's errors are raised as SQLAlchemy raises those of
+    its statements (IntegrityError, DataError, OperationalError for a dropped connection…),
+    which COPY, run past SQLAlchemy, would not: a connection lost mid-COPY failed an ingestion
+    as an internal error where any other statement's hands it back."""
     names = ", ".join(f'"{name}"' for name in columns)
+    statement = f'COPY "{table}" ({names}) FROM STDIN'
+    driver: Any = session.connection().connection.driver_connection
     try:
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-        ):
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([row[name] for name in columns])
-    except psycopg.errors.IntegrityError as exc:
-        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
-    except psycopg.DataError as exc:
-        raise DataError(f"COPY {table.name}", None, exc) from exc
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def _end_transaction(session: Session, commit: bool) -> None:

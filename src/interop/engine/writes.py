@@ -22,9 +22,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from interop.connectors.oneroster_csv import SourceRow
+from interop.db import copy_rows
 
 TOMBSTONE = "tobedeleted"
 _CHANGED_COLUMNS = ("status", "date_last_modified", "fields", "digest", "updated_at")
+_STORED_COLUMNS = (
+    "tenant_id",
+    "sourced_id",
+    "status",
+    "date_last_modified",
+    "fields",
+    "digest",
+    "created_at",
+    "updated_at",
+)
 _STAGE = "roster_stage"
 _STAGE_READY = "interop_roster_stage_ready"  # key in the pooled connection's info
 
@@ -140,27 +151,20 @@ def _copy_new_postgres(
     staging table and no conflict handling (the primary key still refuses a repeat). In a
     first load of 800,000 rows the staging and the INSERT … SELECT had kept PostgreSQL busy
     for about 12 s of the writer's time."""
-    driver = session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(
-            f"COPY {table.name} (tenant_id, sourced_id, status, date_last_modified, fields,"
-            " digest, created_at, updated_at) FROM STDIN"
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                (
-                    tenant_id,
-                    row.sourced_id,
-                    "active",
-                    row.date_last_modified,
-                    row.fields_json,
-                    row.digest,
-                    now,
-                    now,
-                )
-            )
+    values = (
+        (
+            tenant_id,
+            row.sourced_id,
+            "active",
+            row.date_last_modified,
+            row.fields_json,
+            row.digest,
+            now,
+            now,
+        )
+        for row in rows
+    )
+    copy_rows(session, table.name, _STORED_COLUMNS, values)
 
 
 def _write_postgres(
@@ -183,15 +187,12 @@ def _write_postgres(
             )
         )
         connection.info[_STAGE_READY] = True
-    driver = connection.connection.driver_connection
-    with (
-        driver.cursor() as cursor,  # type: ignore[union-attr]
-        cursor.copy(
-            f"COPY {_STAGE} (sourced_id, date_last_modified, fields, digest) FROM STDIN"
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row((row.sourced_id, row.date_last_modified, row.fields_json, row.digest))
+    copy_rows(
+        session,
+        _STAGE,
+        ("sourced_id", "date_last_modified", "fields", "digest"),
+        ((row.sourced_id, row.date_last_modified, row.fields_json, row.digest) for row in rows),
+    )
     session.execute(
         text(
             f"""
@@ -242,8 +243,8 @@ def _insert_new_sqlite(
             (tenant, row.sourced_id, modified[when], row.fields_json, row.digest, written_at)
         )
     statement = (
-        f"INSERT INTO {table.name} (tenant_id, sourced_id, status, date_last_modified,"  # noqa: S608
-        " fields, digest, created_at, updated_at) VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)"
+        f"INSERT INTO {table.name} ({', '.join(_STORED_COLUMNS)})"  # noqa: S608 - our names
+        " VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)"
     )
     driver: Any = connection.connection.driver_connection
     try:
