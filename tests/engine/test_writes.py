@@ -5,10 +5,11 @@ did not, each batch read every row of the tenant)."""
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, text
+import pytest
+from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session
 
 from factories import (
@@ -85,7 +86,22 @@ def raw_rows(session: Session, tenant: uuid.UUID) -> dict[str, tuple[Any, ...]]:
     }
 
 
-def test_a_first_load_stores_each_value_as_sqlalchemy_would(server, api):
+def orm_values(row: writes.StagedRow, tenant: uuid.UUID, at: datetime) -> dict[str, Any]:
+    """The row as SQLAlchemy's own insert takes it, under the id `orm-<its id>`."""
+    return {
+        "tenant_id": tenant,
+        "sourced_id": f"orm-{row.sourced_id}",
+        "status": "active",
+        "date_last_modified": row.date_last_modified,
+        "fields": row.fields,
+        "digest": row.digest,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
+@pytest.mark.parametrize("first_load", [True, False], ids=["first load", "rewrite"])
+def test_written_rows_hold_each_value_as_sqlalchemy_would_store_it(server, api, first_load):
     _, actor = new_tenant(server, api)
     tenant = uuid.UUID(actor.extra["tenant_id"])
     now = datetime(2026, 11, 28, 16, 5, 4, 321, tzinfo=UTC)
@@ -95,23 +111,31 @@ def test_a_first_load_stores_each_value_as_sqlalchemy_would(server, api):
     ]
     staged = [writes.StagedRow.of(source) for source in sources]
     with _database(server.database_url).transaction() as session:
-        writes.upsert(session, USERS, tenant, staged, now, fresh=True)
-        session.execute(
-            insert(USERS),
-            [
-                {
-                    "tenant_id": tenant,
-                    "sourced_id": f"orm-{row.sourced_id}",
-                    "status": "active",
-                    "date_last_modified": row.date_last_modified,
-                    "fields": row.fields,
-                    "digest": row.digest,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+        if first_load:
+            assert writes.upsert(session, USERS, tenant, staged, now, fresh=True) == (2, 0)
+            session.execute(insert(USERS), [orm_values(row, tenant, now) for row in staged])
+        else:
+            earlier = now - timedelta(days=1)
+            old = [
+                writes.StagedRow.of(SourceRow(0, row.sourced_id, "active", None, {"n": "old"}))
                 for row in staged
-            ],
-        )
+            ]
+            writes.upsert(session, USERS, tenant, old, earlier, fresh=True)
+            session.execute(insert(USERS), [orm_values(row, tenant, earlier) for row in old])
+            assert writes.upsert(session, USERS, tenant, staged, now) == (0, 2)
+            for row in staged:
+                session.execute(
+                    update(USERS)
+                    .where(
+                        USERS.c.tenant_id == tenant, USERS.c.sourced_id == f"orm-{row.sourced_id}"
+                    )
+                    .values(
+                        date_last_modified=row.date_last_modified,
+                        fields=row.fields,
+                        digest=row.digest,
+                        updated_at=now,
+                    )
+                )
         stored = raw_rows(session, tenant)
         session.rollback()
     assert len(stored) == 4
