@@ -247,16 +247,16 @@ def _write_sqlite(
         return (row.sourced_id, modified[when], row.fields_json, row.digest, tenant, written_at)
 
     # ?1 sourced_id, ?2 date_last_modified, ?3 fields, ?4 digest, ?5 tenant_id, ?6 the time
-    insert = (
+    inserting = (
         f"INSERT INTO {table.name} ({', '.join(_STORED_COLUMNS)})"  # noqa: S608 - our names
         " VALUES (?5, ?1, 'active', ?2, ?3, ?4, ?6, ?6)"
     )
-    update = (
+    updating = (
         f"UPDATE {table.name} SET status = 'active', date_last_modified = ?2, fields = ?3,"  # noqa: S608
         " digest = ?4, updated_at = ?6 WHERE tenant_id = ?5 AND sourced_id = ?1"
     )
     driver: Any = connection.connection.driver_connection
-    for statement, rows in ((insert, new), (update, changed)):
+    for statement, rows in ((inserting, new), (updating, changed)):
         if not rows:
             continue
         try:
