@@ -525,13 +525,25 @@ def copy_rows(
     as an internal error where any other statement's hands it back."""
     names = ", ".join(f'"{name}"' for name in columns)
     statement = f'COPY "{table}" ({names}) FROM STDIN'
-    driver: Any = session.connection().connection.driver_connection
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    copied = 0
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+                copied += 1
     except psycopg.Error as exc:
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
+    log_driver_statement(connection, statement, copied)
+
+
+def log_driver_statement(connection: Connection, statement: str, rows: int) -> None:
+    """Log a statement run on the driver's connection, past SQLAlchemy (a COPY, a SQLite
+    executemany), wherever SQLAlchemy logs its own (`_statements_logged`): the SQL log then
+    shows every write, not only SQLAlchemy's."""
+    if _statements_logged(connection):
+        SQL_STATEMENT_LOG.info("%s\n[run on the driver: %d rows]", statement, rows)
 
 
 def _end_transaction(session: Session, commit: bool) -> None:

@@ -4,6 +4,7 @@ run's probes of what the tenant stores look its ids up in the primary key (on st
 did not, each batch read every row of the tenant)."""
 
 import json
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -141,3 +142,25 @@ def test_written_rows_hold_each_value_as_sqlalchemy_would_store_it(server, api, 
     assert len(stored) == 4
     for row in staged:
         assert stored[row.sourced_id] == stored[f"orm-{row.sourced_id}"]
+
+
+def test_the_sql_log_shows_the_writes_run_on_the_driver(server, api, caplog):
+    """A first load's COPY (PostgreSQL) and SQLite's executemany run past SQLAlchemy: with its
+    statements logged (`echo`, or its logger at INFO), they are logged beside them."""
+    _, actor = new_tenant(server, api)
+    tenant = uuid.UUID(actor.extra["tenant_id"])
+    staged = [writes.StagedRow.of(SourceRow(1, "one", "active", None, {"username": "a"}))]
+    with (
+        caplog.at_level(logging.INFO, logger="sqlalchemy.engine"),
+        _database(server.database_url).transaction() as session,
+    ):
+        writes.upsert(session, USERS, tenant, staged, datetime.now(UTC), fresh=True)
+        session.rollback()
+    written = (
+        'COPY "roster_users"' if server.backend == "postgresql" else "INSERT INTO roster_users"
+    )
+    assert any(
+        record.getMessage().startswith(written)
+        and record.getMessage().endswith("[run on the driver: 1 rows]")
+        for record in caplog.records
+    ), [record.getMessage() for record in caplog.records]

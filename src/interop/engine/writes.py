@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from interop.connectors.oneroster_csv import SourceRow
-from interop.db import copy_rows
+from interop.db import copy_rows, log_driver_statement
 
 TOMBSTONE = "tobedeleted"
 _STORED_COLUMNS = (
@@ -265,3 +265,4 @@ def _write_sqlite(
             # As SQLAlchemy raises it: a locked database is an OperationalError, a repeated
             # id an IntegrityError.
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+        log_driver_statement(connection, statement, len(rows))
