@@ -521,8 +521,9 @@ def copy_rows(
     """COPY rows (values in `columns`' order, as psycopg adapts them) into a PostgreSQL table
     on the session's connection. The driver's errors are raised as SQLAlchemy raises those of
     its statements (IntegrityError, DataError, OperationalError for a dropped connection…),
-    which COPY, run past SQLAlchemy, would not: a connection lost mid-COPY failed an ingestion
-    as an internal error where any other statement's hands it back."""
+    which COPY, run past SQLAlchemy, would not: a connection lost mid-COPY raised psycopg's
+    own error, which the request's or the ingestion's handlers only met as SQLAlchemy's when
+    the rollback after it failed too and took its place."""
     names = ", ".join(f'"{name}"' for name in columns)
     statement = f'COPY "{table}" ({names}) FROM STDIN'
     connection = session.connection()
