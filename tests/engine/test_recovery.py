@@ -40,6 +40,7 @@ from factories import (
 )
 from interop.config import Settings
 from interop.db import Database, utcnow
+from interop.engine import writes
 from interop.engine.collection import Collection
 from interop.engine.worker import Worker
 from interop.ingestions.models import Ingestion
@@ -102,6 +103,32 @@ def test_a_worker_that_lost_its_lease_cannot_write(server, api):
         assert taken_over["state"] == "success"
         wake()  # every write is refused, nothing changes
     assert ingestion(api, actor, ingestion_id) == taken_over
+
+
+def test_a_first_load_taken_over_mid_batch_is_a_lost_ingestion_not_a_failure(
+    server, api, monkeypatch, caplog
+):
+    # The stalled worker had found the topic empty (a first load: plain inserts, no conflict
+    # handling), and its successor stored the rows meanwhile: the stalled worker's insert met
+    # them (a unique violation) and it logged "failed unexpectedly", with a traceback, for an
+    # ingestion the successor had completed.
+    _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    ingestion_id = queue_collection(api, actor)
+    upsert = writes.upsert
+
+    def taken_over_first(*args: Any, **kwargs: Any) -> tuple[int, int]:
+        monkeypatch.setattr(writes, "upsert", upsert)
+        assert run_worker(server, worker_stale_seconds=30) == 1  # the successor completes it
+        return upsert(*args, **kwargs)
+
+    with stalled_worker(server, ingestion_id, worker_stale_seconds=30) as wake:
+        monkeypatch.setattr(writes, "upsert", taken_over_first)
+        with caplog.at_level(logging.INFO):
+            wake()
+    completed = ingestion(api, actor, ingestion_id)
+    assert completed["state"] == "success"
+    assert f"worker stalled lost ingestion {ingestion_id} to another worker" in engine_log(caplog)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_a_worker_whose_ingestion_was_given_up_cannot_write(server, api):

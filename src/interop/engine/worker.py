@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, exists, or_, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -224,10 +224,11 @@ class Worker:
             else:
                 self._finish(lease, "failed", error=(exc.code, exc.message))
         except Exception as exc:
-            if self._deleted(lease):
-                # Deleted with its tenant meanwhile: the error was a write meeting the
-                # cascade (a foreign key), nothing to report as a failure.
-                raise LostLease(f"ingestion {lease.ingestion_id} was deleted") from exc
+            if self._lost(lease):
+                # Deleted with its tenant meanwhile, or taken over: the error was a write
+                # meeting the cascade (a foreign key) or the successor's rows (a first load's
+                # inserts expect none), nothing to report as a failure.
+                raise LostLease(f"ingestion {lease.ingestion_id} is no longer this run's") from exc
             log.exception("ingestion %s failed unexpectedly", lease.ingestion_id)
             self._finish(lease, "failed", error=("internal_error", type(exc).__name__))
 
@@ -235,6 +236,15 @@ class Worker:
         """Whether the ingestion's row is gone (its tenant deleted); False when that cannot
         be told."""
         return self._row_is(lease, lambda ingestion: ingestion is None)
+
+    def _lost(self, lease: Lease) -> bool:
+        """Whether the ingestion is no longer this attempt's to run (`Lease.held`): gone,
+        taken over by another attempt, or ended meanwhile; False when that cannot be told."""
+        try:
+            with self.database.transaction(write=False) as session:
+                return not session.scalar(select(exists().where(lease.held())))
+        except SQLAlchemyError:
+            return False
 
     def _row_is(self, lease: Lease, test: Callable[[Ingestion | None], bool]) -> bool:
         """Whether the ingestion's row as it is now (None when gone) passes `test`; False
