@@ -539,6 +539,20 @@ def copy_rows(
     log_driver_statement(connection, statement, copied)
 
 
+def executemany_sqlite(session: Session, statement: str, rows: list[Sequence[Any]]) -> None:
+    """Run a statement once per row on the session's sqlite3 connection, past SQLAlchemy's
+    executemany, which prepares each row's parameters itself; the values are the driver's
+    already. Errors are raised as SQLAlchemy raises a statement's (a locked database an
+    OperationalError, a repeated key an IntegrityError), as `copy_rows` does on PostgreSQL."""
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    try:
+        driver.executemany(statement, rows)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+    log_driver_statement(connection, statement, len(rows))
+
+
 def log_driver_statement(connection: Connection, statement: str, rows: int) -> None:
     """Log a statement run on the driver's connection, past SQLAlchemy (a COPY, a SQLite
     executemany), wherever SQLAlchemy logs its own (`_statements_logged`): the SQL log then

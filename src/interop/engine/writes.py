@@ -9,7 +9,6 @@ executemany.
 """
 
 import hashlib
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,11 +17,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import ARRAY, String, Table, any_, bindparam, select, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from interop.connectors.oneroster_csv import SourceRow
-from interop.db import copy_rows, log_driver_statement
+from interop.db import copy_rows, executemany_sqlite
 
 TOMBSTONE = "tobedeleted"
 _STORED_COLUMNS = (
@@ -255,14 +253,6 @@ def _write_sqlite(
         f"UPDATE {table.name} SET status = 'active', date_last_modified = ?2, fields = ?3,"  # noqa: S608
         " digest = ?4, updated_at = ?6 WHERE tenant_id = ?5 AND sourced_id = ?1"
     )
-    driver: Any = connection.connection.driver_connection
     for statement, rows in ((inserting, new), (updating, changed)):
-        if not rows:
-            continue
-        try:
-            driver.executemany(statement, [values(row) for row in rows])
-        except sqlite3.Error as exc:
-            # As SQLAlchemy raises it: a locked database is an OperationalError, a repeated
-            # id an IntegrityError.
-            raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
-        log_driver_statement(connection, statement, len(rows))
+        if rows:
+            executemany_sqlite(session, statement, [values(row) for row in rows])
