@@ -388,8 +388,9 @@ class Collection:
     def _refresh_statistics_after_load(self, spec: TopicSpec) -> None:
         """After a run that added many records to a topic, the table's statistics are
         gathered again: the batches of the tenant's next run probe for their ids by them, and
-        the roster's reads are planned by them (`writes.refresh_statistics`)."""
-        if self._created_in_topic < REFRESH_STATISTICS_AFTER_ROWS:
+        the roster's reads are planned by them (`writes.refresh_statistics`). PostgreSQL's
+        only: on SQLite the transaction would take the write lock for nothing."""
+        if self.database.is_sqlite or self._created_in_topic < REFRESH_STATISTICS_AFTER_ROWS:
             return
         with self.database.transaction() as session:
             writes.refresh_statistics(session, topic_table(spec.topic))

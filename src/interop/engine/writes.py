@@ -136,9 +136,9 @@ def refresh_statistics(session: Session, table: Table) -> None:
     holds (ANALYZE samples at most 30,000 rows whatever the table's size: 0.16 s for one of
     520,000 rows). Until then a tenant the statistics do not know looks empty to the planner,
     however many rows it holds, which is also what autovacuum leaves when the tenant's rows
-    are under a tenth of the table. The server never gathers SQLite's (BENCHMARKS.md)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"ANALYZE {table.name}"))
+    are under a tenth of the table. PostgreSQL only: the server never gathers SQLite's
+    (BENCHMARKS.md), and its caller asks nothing of a SQLite database."""
+    session.execute(text(f"ANALYZE {table.name}"))
 
 
 def _copy_new_postgres(
