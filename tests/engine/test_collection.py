@@ -3,10 +3,11 @@ change detection and deletions, on both backends, through the public API."""
 
 import shutil
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from factories import (
     ONEROSTER_MINIMAL,
@@ -187,6 +188,47 @@ def test_edits_additions_and_deletions_show_in_stats_and_changed_since(server, a
     assert "proc1" not in {u["sourced_id"] for u in stored(api, actor, "users")}
     gone = api.get("/v2/interop/data/users/proc1", headers=actor.headers)
     assert gone.status_code == 404
+
+
+def test_a_change_is_listed_after_the_latest_one_read_even_when_its_clock_is_behind(
+    server, api, tmp_path
+):
+    """A client continues after the latest change it read. A run whose clock is behind the
+    stored changes (an earlier run's host ran ahead; a clock stepped back) still stamps its
+    changes after them, edits and deletions alike, so that they are listed."""
+    bundle = copy_bundle(ONEROSTER_RECOMMENDED, tmp_path)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    database = Database(server.database_url)
+    try:
+        with database.transaction() as session:
+            for topic in ("orgs", "users"):
+                table = topic_table(topic)
+                session.execute(
+                    update(table)
+                    .where(table.c.tenant_id == uuid.UUID(actor.extra["tenant_id"]))
+                    .values(updated_at=ahead)
+                )
+    finally:
+        database.dispose()
+    latest_read = {
+        topic: max(record["updated_at"] for record in stored(api, actor, topic))
+        for topic in ("orgs", "users")
+    }
+    orgs = (bundle / "orgs.csv").read_text().replace("The Other School", "The Renamed School")
+    (bundle / "orgs.csv").write_text(orgs)
+    for name in ("users.csv", "enrollments.csv"):
+        kept = [line for line in (bundle / name).read_text().splitlines() if "proc1" not in line]
+        (bundle / name).write_text("\n".join(kept) + "\n")
+
+    result = collect(server, api, actor)
+
+    assert (result["stats"]["updated"], result["stats"]["deleted"]) == (1, 2)
+    changed_orgs = stored(api, actor, "orgs", changed_since=latest_read["orgs"])
+    assert [(o["sourced_id"], o["name"]) for o in changed_orgs] == [("sch2", "The Renamed School")]
+    changed_users = stored(api, actor, "users", changed_since=latest_read["users"])
+    assert [(u["sourced_id"], u["status"]) for u in changed_users] == [("proc1", "tobedeleted")]
 
 
 def test_a_row_marked_tobedeleted_is_deleted(server, api, tmp_path):

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select, update
@@ -203,6 +203,8 @@ class Collection:
         self._writer: ThreadPoolExecutor
         self._pending: Future[None] | None = None
         self._fresh = False
+        # The latest change stamped on the topic being written, stored or by this run.
+        self._latest_change: datetime | None = None
         self._created_in_topic = 0  # by the writer thread; read once the topic is settled
 
     def apply(self, bundle: Bundle) -> Tally:
@@ -234,7 +236,8 @@ class Collection:
         seen: set[str] = set()
         deleting: set[str] = set()  # ids of the file's tobedeleted rows, to catch repeats
         batch: list[writes.StagedRow] = []
-        self._fresh = self._holds_nothing(spec)
+        self._latest_change = self._stored_latest_change(spec)
+        self._fresh = self._latest_change is None
         self._created_in_topic = 0
         self.tally.progress.setdefault(spec.file, 0)
         for item in iter_rows(bundle, spec):
@@ -312,20 +315,32 @@ class Collection:
                 return f"{column} {value!r} names a rejected record of {target} of unknown scope"
         return None
 
-    def _holds_nothing(self, spec: TopicSpec) -> bool:
-        """Whether the tenant has no record of the topic at all, tombstones included: then
-        every row of this run is new (its ids are unique, and a worker that lost the lease
-        cannot commit), so batches need not look up what is stored."""
+    def _stored_latest_change(self, spec: TopicSpec) -> datetime | None:
+        """When the tenant's latest stored record of the topic changed, tombstones included
+        (the last entry of its changes index); None when it holds none at all. Then every row
+        of this run is new (its ids are unique, and a worker that lost the lease cannot
+        commit), so batches need not look up what is stored."""
         table = topic_table(spec.topic)
         with self.database.transaction(write=False) as session:
-            return (
-                session.execute(
-                    select(table.c.sourced_id)
-                    .where(table.c.tenant_id == self.lease.tenant_id)
-                    .limit(1)
-                ).first()
-                is None
-            )
+            return session.execute(
+                select(table.c.updated_at)
+                .where(table.c.tenant_id == self.lease.tenant_id)
+                .order_by(table.c.updated_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    def _change_time(self) -> datetime:
+        """The time to stamp the next write of the topic with: now, unless a change already
+        stored or written by this run is as late (an earlier run's host whose clock ran
+        ahead, or this clock stepped back), then just after it. A client reading changes
+        continues after the latest one it saw (`changed_since`, or a cursor): a change
+        stamped earlier than that, committed after it read, would never be listed to it."""
+        now = utcnow()
+        latest = self._latest_change
+        if latest is not None and now <= latest:
+            now = latest + timedelta(microseconds=1)
+        self._latest_change = now
+        return now
 
     def _submit(self, spec: TopicSpec, rows: list[writes.StagedRow]) -> None:
         """Hand a batch to the writer once the previous one is committed (its error, if
@@ -377,7 +392,7 @@ class Collection:
 
     def _write(self, spec: TopicSpec, rows: list[writes.StagedRow], counts: _Counts) -> None:
         table = topic_table(spec.topic)
-        now = utcnow()
+        now = self._change_time()
         with self.database.transaction() as session:
             created, updated = writes.upsert(
                 session, table, self.lease.tenant_id, rows, now, fresh=self._fresh
@@ -411,7 +426,9 @@ class Collection:
         for start in range(0, len(missing), self.batch_rows):
             chunk = missing[start : start + self.batch_rows]
             with self.database.transaction() as session:
-                deleted = writes.tombstone(session, table, self.lease.tenant_id, chunk, utcnow())
+                deleted = writes.tombstone(
+                    session, table, self.lease.tenant_id, chunk, self._change_time()
+                )
                 self._record(session, self._counts(), deleted=deleted)
 
     def _record(
