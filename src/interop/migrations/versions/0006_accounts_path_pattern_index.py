@@ -16,8 +16,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Visibility is `path LIKE '<ancestor path>%'`. Under a non-C collation PostgreSQL's
-    # plain b-tree cannot serve LIKE; text_pattern_ops can. SQLite's LIKE needs no index here.
+    # Visibility is `path LIKE '<ancestor path>%'` on PostgreSQL. Under a non-C collation its
+    # plain b-tree cannot serve LIKE; text_pattern_ops can. SQLite gets no such index: its
+    # LIKE ignores case and so uses none, and visibility there is a range over
+    # ix_accounts_path instead (db.StartsWith, since 2026-11-28).
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE INDEX ix_accounts_path_pattern ON accounts (path text_pattern_ops)")
 
