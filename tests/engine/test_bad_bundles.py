@@ -88,15 +88,27 @@ def test_a_header_without_a_required_column_fails(server, api, bundle):
         ("demographics.csv", b"\nstu9,caf\xe9\n", "invalid_encoding"),
     ],
 )
+@pytest.mark.parametrize("scoped", [False, True], ids=["everything", "scoped"])
 def test_a_file_the_index_needs_nothing_from_is_still_read_whole_before_anything_is_written(
-    server, api, bundle, file, damage, code
+    server, api, bundle, file, damage, code, scoped
 ):
-    """For a tenant receiving everything the planning pass does not parse enrollments and
-    demographics (nothing in them changes what it learns), but still reads them whole: a file
-    that cannot be read fails the run before the first write."""
+    """The planning pass does not parse demographics (nothing in them changes what it
+    learns), nor enrollments for a tenant receiving everything (a scoped one learns from
+    them who is enrolled in scope), but still reads them whole: a file that cannot be read
+    fails the run before the first write."""
     with (bundle / file).open("ab") as target:
         target.write(damage)
-    result, actor = run(server, api, bundle)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    if scoped:
+        scoping = api.post(
+            "/v2/interop/tenant/scoping/schools",
+            json={"data": [{"school_ref_id": "sch1"}]},
+            headers=actor.headers,
+        )
+        assert scoping.status_code == 200, scoping.text
+    ingestion_id = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, ingestion_id)
     assert_failed(result, code)
     assert file in result["error"]["message"]
     assert user_count(api, actor) == 0

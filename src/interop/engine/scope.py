@@ -111,9 +111,10 @@ class BundleIndex:
 
     def learns_from(self, topic: str) -> bool:
         """Whether the topic's rows can add anything to the index: its ids, when other files
-        refer to them, or their scope. A tenant receiving everything needs no scope, so
-        nothing of a file nothing refers to (enrollments, demographics)."""
-        return topic in REFERENCED_TOPICS or not self.everything
+        refer to them, or, for a scoped tenant, the users enrolled in scope. Nothing refers to
+        a demographics row, and a demographics row places nothing in scope (its own scope is
+        its user's); a tenant receiving everything needs no scope at all."""
+        return topic in REFERENCED_TOPICS or (topic == "enrollments" and not self.everything)
 
     def learn(self, topic: str, row: SourceRow) -> None:
         """Index one row its values place (see `place`); files arrive in `SPECS` order."""
