@@ -27,7 +27,8 @@ ChangedSince = Annotated[
         description=(
             "RFC 3339 time: only records changed after it, deletions included "
             "(`status: tobedeleted`), oldest change first; `next` continues by key "
-            "(`after`, a cursor)"
+            "(`after`, a cursor). For the next delta, the latest `updated_at` read once "
+            "`next` is null, not a time of your own (changes are stamped before they commit)"
         )
     ),
 ]
