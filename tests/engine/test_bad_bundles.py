@@ -25,8 +25,19 @@ from factories import (
 from interop.connectors.bundle import BundleError, open_bundle
 
 
-def run(server, api, location: Path | str, **settings) -> tuple[dict, object]:
+def run(
+    server, api, location: Path | str, schools: list[str] | None = None, **settings
+) -> tuple[dict, object]:
+    """Collect `location` for a new tenant (scoped to `schools`, when given); (the ingestion,
+    the tenant's actor)."""
     _, actor = new_collecting_tenant(server, api, location)
+    if schools:
+        scoping = api.post(
+            "/v2/interop/tenant/scoping/schools",
+            json={"data": [{"school_ref_id": school} for school in schools]},
+            headers=actor.headers,
+        )
+        assert scoping.status_code == 200, scoping.text
     ingestion_id = queue_collection(api, actor)
     run_worker(server, **settings)
     return ingestion(api, actor, ingestion_id), actor
@@ -98,17 +109,7 @@ def test_a_file_the_index_needs_nothing_from_is_still_read_whole_before_anything
     fails the run before the first write."""
     with (bundle / file).open("ab") as target:
         target.write(damage)
-    _, actor = new_collecting_tenant(server, api, bundle)
-    if scoped:
-        scoping = api.post(
-            "/v2/interop/tenant/scoping/schools",
-            json={"data": [{"school_ref_id": "sch1"}]},
-            headers=actor.headers,
-        )
-        assert scoping.status_code == 200, scoping.text
-    ingestion_id = queue_collection(api, actor)
-    run_worker(server)
-    result = ingestion(api, actor, ingestion_id)
+    result, actor = run(server, api, bundle, schools=["sch1"] if scoped else None)
     assert_failed(result, code)
     assert file in result["error"]["message"]
     assert user_count(api, actor) == 0
