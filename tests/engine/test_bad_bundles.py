@@ -323,3 +323,23 @@ def test_install_connector_with_file_url(server, api, bundle):
     ingestion_id = queue_collection(api, actor)
     run_worker(server)
     assert ingestion(api, actor, ingestion_id)["state"] == "success"
+
+
+def test_a_manifest_value_holding_the_nul_character_fails_the_run_as_recorded(server, api, bundle):
+    """The failure's message quotes the value: PostgreSQL stores no text holding U+0000, so
+    the failed run could not be recorded and stayed `preparing` until its heartbeat went
+    stale. The message shows the character escaped, as Python writes it."""
+    manifest = (bundle / "manifest.csv").read_text()
+    (bundle / "manifest.csv").write_text(manifest.replace("version,1.1", "version,1.\x001"))
+    result, _ = run(server, api, bundle)
+    assert_failed(result, "unsupported_version")
+    assert "oneroster.version 1.\\x001;" in result["error"]["message"]
+
+
+def test_a_header_holding_the_nul_character_fails_the_run(server, api, bundle):
+    """Its column names would be every row's field names, which PostgreSQL cannot store."""
+    users = (bundle / "users.csv").read_text()
+    (bundle / "users.csv").write_text(users.replace("givenName", "given\x00Name", 1))
+    result, _ = run(server, api, bundle)
+    assert_failed(result, "invalid_header")
+    assert "users.csv's header holds the NUL character" in result["error"]["message"]

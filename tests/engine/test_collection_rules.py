@@ -50,8 +50,8 @@ TOO_LONG_ID = "u" * 256
 # The recommended bundle given one row for each rule a collection applies: departments (a
 # chain, a loop, one under a parent the export lacks), rows that break a rule of the format
 # (a required value, a status, a date, a boolean, a timestamp, too many values, a repeated
-# or too long sourcedId), references that dangle or name a rejected record, a metadata
-# column, lists, a deletion and a password.
+# or too long sourcedId, the NUL character in a value and in a sourcedId), references that
+# dangle or name a rejected record, a metadata column, lists, a deletion and a password.
 RULE_BREAKING: Edits = {
     "orgs.csv": {
         "sourcedId": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,"
@@ -107,6 +107,8 @@ RULE_BREAKING: Edits = {
         "stu8": "stu8,active,,maybe,sch2,student,stu8,,Student,Eight,,,,,,,,",
         "stu9": "stu9,tobedeleted,,true,sch1,student,stu9,,Student,Nine,,,,,,,,",
         "too long": f"{TOO_LONG_ID},active,,true,sch1,student,long,,Long,Id,,,,,,,,",
+        "stu10": "stu10,active,,true,sch1,student,stu10,,Student,Te\x00n,,,,,,,,",
+        "nul id": "stu\x0011,active,,true,sch1,student,stu11,,Student,Eleven,,,,,,,,",
     },
     "demographics.csv": {
         "stu5": "stu5,,,2010-05-01,Female,false,true,false,false,false,false,false,US,CA,Fresno,",

@@ -712,3 +712,40 @@ def test_a_sourced_id_longer_than_a_record_can_be_stored_under_is_a_rejected_row
     stored = stored_ids(api, actor)
     assert stored["users"] == ALL_IDS["users"] | {longest}
     assert stored["enrollments"] == ALL_IDS["enrollments"] | {"e5"}
+
+
+def test_a_row_holding_the_nul_character_is_a_rejected_row(server, api, tmp_path):
+    """PostgreSQL stores no text holding U+0000: one such cell failed the whole collection as
+    an internal error, while SQLite stored it. Both reject the row now, naming the column (and
+    not the sourcedId when it is the one holding it), as they reject a row referring to such
+    an id, which holds it too."""
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        {
+            **TWO_SCHOOLS,
+            "users.csv": [
+                *TWO_SCHOOLS["users.csv"],
+                "stu3,true,sch1,student,s3,An\x00n,Three",
+                "stu\x004,true,sch1,student,s4,Dan,Four",
+            ],
+            "enrollments.csv": [
+                *TWO_SCHOOLS["enrollments.csv"],
+                "e4,cla1,sch1,stu\x004,student,,2025-08-01",
+            ],
+        },
+    )
+    _, actor = new_collecting_tenant(server, api, bundle)
+
+    result = collect(server, api, actor)
+
+    rejections = [
+        (row["file"], row["line"], row["sourced_id"], row["message"])
+        for row in result["details"]["rejected_rows"]
+    ]
+    held = "holds the NUL character (U+0000), which no record can store"
+    assert rejections == [
+        ("enrollments.csv", 5, "e4", f"userSourcedId {held}"),
+        ("users.csv", 5, "stu3", f"givenName {held}"),
+        ("users.csv", 6, None, f"sourcedId {held}"),
+    ]
+    assert stored_ids(api, actor) == ALL_IDS

@@ -26,7 +26,7 @@ import interop.models  # noqa: F401 - every table, so foreign keys resolve in a 
 from interop.actors.models import Actor
 from interop.config import Settings
 from interop.connectors.bundle import BundleError, open_bundle
-from interop.connectors.oneroster_csv import read_manifest
+from interop.connectors.oneroster_csv import NUL, read_manifest
 from interop.db import Database, utcnow
 from interop.engine.collection import (
     RUNNING_STATES,
@@ -531,7 +531,9 @@ def _end(ingestion: Ingestion, state: str, code: str | None, message: str | None
     ingestion.state = state
     ingestion.completed_at = utcnow()
     ingestion.error_code = code
-    ingestion.error_message = message
+    # A message may quote the bundle (a manifest's value), which may hold U+0000: PostgreSQL
+    # stores no text with it, and the run that failed could not be recorded as failed.
+    ingestion.error_message = message and message.replace(NUL, "\\x00")
     ingestion.version += 1
 
 
