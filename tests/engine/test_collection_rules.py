@@ -49,9 +49,10 @@ Edits = dict[str, dict[str, str | None]]
 TOO_LONG_ID = "u" * 256
 # The recommended bundle given one row for each rule a collection applies: departments (a
 # chain, a loop, one under a parent the export lacks), rows that break a rule of the format
-# (a required value, a status, a date, a boolean, a timestamp, too many values, a repeated
-# or too long sourcedId, the NUL character in a value and in a sourcedId), references that
-# dangle or name a rejected record, a metadata column, lists, a deletion and a password.
+# (a required value, a status, a date, a boolean, a timestamp, one past year 9999 in UTC, too
+# many values, a repeated or too long sourcedId, the NUL character in a value and in a
+# sourcedId), references that dangle or name a rejected record, a metadata column, lists, a
+# deletion and a password.
 RULE_BREAKING: Edits = {
     "orgs.csv": {
         "sourcedId": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId,"
@@ -72,6 +73,7 @@ RULE_BREAKING: Edits = {
         "ter4": "ter4,active,,Term 4,term,2022-01-10,2022-03-31,sy9,",
         "ter5": "ter5,active,,Term 5,term,2022-04-01,31/06/2022,,",
         "ter6": "ter6,tobedeleted,,Term 6,term,2022-04-01,2022-06-30,,",
+        "ter7": "ter7,active,9999-12-31T23:59:59-01:00,Term 7,term,2022-04-01,2022-06-30,,",
     },
     "courses.csv": {
         "cou3": 'cou3,,,,Art,art,"09, 10",sch2,Art,',

@@ -179,6 +179,25 @@ def test_a_school_with_a_bad_date_last_modified_keeps_its_users_and_their_demogr
     assert deletions_since(api, actor, since) == set()
 
 
+@pytest.mark.parametrize("modified", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_date_last_modified_outside_the_years_1_to_9999_in_utc_is_a_rejected_row(
+    server, api, tmp_path, modified
+):
+    """Such a time is valid ISO 8601 but has no UTC counterpart in Python: it failed the whole
+    collection as an unexpected error, on both backends."""
+    bundle = write_bundle(tmp_path / "bundle")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    write_bundle(bundle, orgs={"sch2": f"sch2,,{modified},School 2,school,S2,lea1"})
+
+    result = collect(server, api, actor)
+
+    assert [row["message"] for row in result["details"]["rejected_rows"]] == [
+        f"dateLastModified {modified!r} falls outside years 1 to 9999 in UTC"
+    ]
+    assert stored_ids(api, actor) == ALL_IDS
+
+
 def test_rows_referring_to_a_rejected_row_are_written_on_a_first_load(server, api, tmp_path):
     bundle = write_bundle(tmp_path / "bundle", courses={"cou2": "cou2,,,,M2,sch2"})
     _, actor = new_collecting_tenant(server, api, bundle)

@@ -444,9 +444,13 @@ def _timestamp(value: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
         raise RowError(f"dateLastModified must be an ISO 8601 timestamp, got {value!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        # In UTC before year 1 or after 9999 (`9999-12-31T23:59:59-01:00`): this escaped as
+        # an unexpected error and failed the whole collection.
+        raise RowError(f"dateLastModified {value!r} falls outside years 1 to 9999 in UTC") from None
 
 
 def reference_values(spec: TopicSpec, row: SourceRow) -> Iterator[tuple[str, str, str]]:
