@@ -193,7 +193,7 @@ def test_a_date_last_modified_outside_the_years_1_to_9999_in_utc_is_a_rejected_r
     result = collect(server, api, actor)
 
     assert [row["message"] for row in result["details"]["rejected_rows"]] == [
-        f"dateLastModified {modified!r} falls outside years 1 to 9999 in UTC"
+        f"dateLastModified {modified!r} lies outside years 1 to 9999 once converted to UTC"
     ]
     assert stored_ids(api, actor) == ALL_IDS
 

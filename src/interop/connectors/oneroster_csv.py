@@ -450,7 +450,9 @@ def _timestamp(value: str) -> datetime | None:
     except OverflowError:
         # In UTC before year 1 or after 9999 (`9999-12-31T23:59:59-01:00`): this escaped as
         # an unexpected error and failed the whole collection.
-        raise RowError(f"dateLastModified {value!r} falls outside years 1 to 9999 in UTC") from None
+        raise RowError(
+            f"dateLastModified {value!r} lies outside years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def reference_values(spec: TopicSpec, row: SourceRow) -> Iterator[tuple[str, str, str]]:
