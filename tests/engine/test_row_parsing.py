@@ -1,10 +1,27 @@
 """How one CSV row becomes a record or a rejection with its line: blank rows, ragged rows,
 typed values (dates, booleans, lists), statuses and required values, parsed from real files."""
 
+import csv
+import tempfile
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from interop.connectors.bundle import open_bundle
-from interop.connectors.oneroster_csv import COURSES, ENROLLMENTS, SourceRow, TopicSpec, iter_rows
+from interop.connectors.oneroster_csv import (
+    COURSES,
+    ENROLLMENTS,
+    SPECS,
+    RowError,
+    SourceRow,
+    TopicSpec,
+    iter_rows,
+)
+from interop.roster.models import MAX_SOURCED_ID_LENGTH
 
 ENROLLMENTS_HEADER = (
     "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,"
@@ -91,3 +108,78 @@ def test_list_columns_split_on_commas_and_drop_empty_items(tmp_path: Path) -> No
     assert fields["k2"]["subjects"] == ["Science"]
     # A list column the header lacks is an empty list, not missing.
     assert fields["k2"]["subject_codes"] == []
+
+
+# Cells that have broken a collection, or sit on a rule's edge, mixed with arbitrary text.
+EDGE_CELLS = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "x" * 255,
+    "x" * 256,
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00+01:00",
+    "2026-01-31T08:00:00.250000Z",
+    "2026-02-30",
+    "2010-W17-6",
+    "20100501",
+    "true",
+    "TRUE",
+    "yes",
+    "active",
+    "tobedeleted",
+    "a,b, ,c",
+    "line\nbreak",
+    "\ufeffbom",
+]
+cells = st.one_of(st.sampled_from(EDGE_CELLS), st.text(max_size=12))
+
+
+def _storable_text(value: str) -> bool:
+    return "\x00" not in value
+
+
+def _storable(value: Any) -> bool:
+    """Whether PostgreSQL can hold the value in a record's jsonb `fields`."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(_storable_text(key) and _storable(item) for key, item in value.items())
+    return value is None or isinstance(value, bool)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.topic)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_row_is_a_storable_record_or_a_rejection(spec: TopicSpec, data: st.DataObject) -> None:
+    """Whatever its cells hold, a row parses to a record every backend can store, or to a
+    rejection whose reported sourcedId can be stored too: no value escapes the rules and fails
+    the whole collection (a NUL character, a time with no UTC counterpart, an id too long)."""
+    # Every column a rule reads, a metadata column and a plain one, each once.
+    columns = ["sourcedId", "status", "dateLastModified", *spec.required, *sorted(spec.typed)]
+    header = list(dict.fromkeys([*columns, "metadata.note", "comment"]))
+    rows = data.draw(
+        st.lists(st.lists(cells, min_size=1, max_size=len(header) + 1), min_size=1, max_size=4)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        with (root / spec.file).open("w", newline="", encoding="utf-8") as target:
+            writer = csv.writer(target)
+            writer.writerow(header)
+            writer.writerows(rows)
+        with open_bundle(str(root), [root], 10**7, False, root / "scratch") as bundle:
+            parsed = list(iter_rows(bundle, spec))
+    for item in parsed:
+        if isinstance(item, SourceRow):
+            assert 0 < len(item.sourced_id) <= MAX_SOURCED_ID_LENGTH, item
+            assert _storable_text(item.sourced_id) and _storable(item.fields), item
+            assert item.status in ("active", "tobedeleted"), item
+            modified = item.date_last_modified
+            assert modified is None or modified.utcoffset() == timedelta(0), item
+        else:
+            line, error = item
+            assert isinstance(error, RowError) and line >= 2, item
+            assert error.sourced_id is None or _storable_text(error.sourced_id), item
