@@ -81,6 +81,38 @@ def test_a_bulk_file_the_manifest_lists_must_exist(server, api, bundle):
     assert "classes.csv" in result["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("delta", "users.csv is a delta file; only bulk bundles are read"),
+        ("Delta", "users.csv is a delta file; only bulk bundles are read"),
+        (
+            "incremental",
+            "manifest.csv gives file.users as 'incremental'; a file is bulk, delta or absent",
+        ),
+    ],
+)
+def test_a_file_mode_other_than_bulk_or_absent_fails_before_anything_is_written(
+    server, api, bundle, mode, message
+):
+    """Modes are read in any case, and no other is guessed to be bulk: a delta file read as
+    bulk would delete every record it does not list (`Delta` was read so)."""
+    manifest = (bundle / "manifest.csv").read_text()
+    (bundle / "manifest.csv").write_text(manifest.replace("file.users,bulk", f"file.users,{mode}"))
+    result, actor = run(server, api, bundle)
+    assert_failed(result, "unsupported_mode")
+    assert result["error"]["message"] == message
+    assert user_count(api, actor) == 0
+
+
+def test_a_bulk_file_is_bulk_in_any_case(server, api, bundle):
+    manifest = (bundle / "manifest.csv").read_text()
+    (bundle / "manifest.csv").write_text(manifest.replace("file.users,bulk", "file.users,BULK"))
+    (bundle / "users.csv").unlink()
+    result, _ = run(server, api, bundle)
+    assert_failed(result, "file_missing")
+
+
 def test_a_header_without_a_required_column_fails(server, api, bundle):
     text = (bundle / "enrollments.csv").read_text().replace("userSourcedId", "personId", 1)
     (bundle / "enrollments.csv").write_text(text)

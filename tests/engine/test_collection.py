@@ -268,6 +268,29 @@ def test_a_file_the_manifest_calls_absent_deletes_nothing_and_an_empty_one_every
     assert stored(api, actor, "demographics") == []
 
 
+def test_a_file_the_manifest_calls_absent_is_not_read_even_when_the_bundle_holds_it(
+    server, api, tmp_path
+):
+    """A leftover the export says it does not supply: read, it deleted every record of its
+    topic it did not list."""
+    bundle = copy_bundle(ONEROSTER_RECOMMENDED, tmp_path)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    held = stored(api, actor, "demographics")
+    assert held
+    manifest = (bundle / "manifest.csv").read_text()
+    (bundle / "manifest.csv").write_text(
+        manifest.replace("file.demographics,bulk", "file.demographics,Absent")
+    )
+    header = (bundle / "demographics.csv").read_text().splitlines()[0]
+    (bundle / "demographics.csv").write_text(header + "\n")
+
+    result = collect(server, api, actor)
+
+    assert result["stats"]["deleted"] == 0
+    assert stored(api, actor, "demographics") == held
+
+
 def test_bad_rows_are_rejected_with_file_and_line_and_good_rows_land(server, api, tmp_path):
     bundle = copy_bundle(ONEROSTER_MINIMAL, tmp_path)
     users = (bundle / "users.csv").read_text().splitlines()

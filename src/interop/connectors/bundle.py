@@ -54,8 +54,15 @@ class Bundle:
         self._members: dict[str, zipfile.ZipInfo] = {}
         if archive is not None:
             self._members = _csv_members(archive)
+        self._set_aside: set[str] = set()
+
+    def set_aside(self, name: str) -> None:
+        """Read the bundle as lacking the file from now on, whether or not it holds it."""
+        self._set_aside.add(name)
 
     def has(self, name: str) -> bool:
+        if name in self._set_aside:
+            return False
         if self._archive is not None:
             return name in self._members
         assert self._root is not None

@@ -157,7 +157,9 @@ def snake_case(column: str) -> str:
 
 
 def read_manifest(bundle: Bundle) -> dict[str, str]:
-    """The manifest's properties; the files it says are `bulk` must be present."""
+    """The manifest's properties; the files it says are `bulk` must be present, and those it
+    says are `absent` are set aside (modes in any case; another mode is a `BundleError`). A
+    file the manifest does not name is read when the bundle holds it."""
     if not bundle.has("manifest.csv"):
         raise BundleError("manifest_missing", "the bundle has no manifest.csv")
     with bundle.open_text("manifest.csv") as handle:
@@ -179,7 +181,9 @@ def read_manifest(bundle: Bundle) -> dict[str, str]:
             f"supported: {', '.join(SUPPORTED_VERSIONS)}",
         )
     for spec in SPECS:
-        mode = properties.get(f"file.{spec.file.removesuffix('.csv')}", "absent")
+        key = f"file.{spec.file.removesuffix('.csv')}"
+        declared = properties.get(key)
+        mode = (declared or "").lower()
         if mode == "bulk" and not bundle.has(spec.file):
             raise BundleError(
                 "file_missing", f"manifest.csv lists {spec.file} as bulk but the bundle lacks it"
@@ -187,6 +191,16 @@ def read_manifest(bundle: Bundle) -> dict[str, str]:
         if mode == "delta":
             raise BundleError(
                 "unsupported_mode", f"{spec.file} is a delta file; only bulk bundles are read"
+            )
+        if mode == "absent":
+            # A file the export says it does not supply is a leftover, whatever it holds:
+            # read, it would delete every record of its topic it does not list.
+            bundle.set_aside(spec.file)
+        elif mode not in ("", "bulk"):
+            # Never guessed: a delta file read as bulk deletes what it does not list.
+            raise BundleError(
+                "unsupported_mode",
+                f"manifest.csv gives {key} as {declared!r}; a file is bulk, delta or absent",
             )
     return properties
 
