@@ -768,3 +768,36 @@ def test_a_row_holding_the_nul_character_is_a_rejected_row(server, api, tmp_path
         ("users.csv", 6, None, f"sourcedId {held}"),
     ]
     assert stored_ids(api, actor) == ALL_IDS
+
+
+def test_a_rejection_quotes_at_most_300_characters_of_a_cell(server, api, tmp_path):
+    """A cell may hold a megabyte, and an ingestion reports up to 100 rejected rows, served
+    with it in every list: four such rows made 4 MB of details. A quoted value, or an id no
+    record could have, is cut after 300 characters (more than an id holds)."""
+    big, long_id = "x" * 1_000_000, "y" * 1_000
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        {
+            **TWO_SCHOOLS,
+            "users.csv": [
+                *TWO_SCHOOLS["users.csv"],
+                f"big,{big},sch1,student,b,Big,One",
+                f"{long_id},true,sch1,student,b,Long,Id",
+            ],
+            "enrollments.csv": [
+                *TWO_SCHOOLS["enrollments.csv"],
+                f"e4,cla1,sch1,{big},student,,2025-08-01",
+            ],
+        },
+    )
+    _, actor = new_collecting_tenant(server, api, bundle)
+
+    result = collect(server, api, actor)
+
+    cut = f"{'x' * 300!r}… (1,000,000 characters)"
+    assert [(row["sourced_id"], row["message"]) for row in result["details"]["rejected_rows"]] == [
+        ("e4", f"userSourcedId {cut} names no active record of users"),
+        ("big", f"enabledUser must be true or false, got {cut}"),
+        ("y" * 300 + "…", "sourcedId is longer than 255 characters"),
+    ]
+    assert stored_ids(api, actor) == ALL_IDS

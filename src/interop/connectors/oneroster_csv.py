@@ -182,8 +182,8 @@ def read_manifest(bundle: Bundle) -> dict[str, str]:
         )
     for spec in SPECS:
         key = f"file.{spec.file.removesuffix('.csv')}"
-        declared = properties.get(key)
-        mode = (declared or "").lower()
+        declared = properties.get(key, "")  # not named, or empty: read when present
+        mode = declared.lower()
         if mode == "bulk" and not bundle.has(spec.file):
             raise BundleError(
                 "file_missing", f"manifest.csv lists {spec.file} as bulk but the bundle lacks it"
@@ -200,7 +200,7 @@ def read_manifest(bundle: Bundle) -> dict[str, str]:
             # Never guessed: a delta file read as bulk deletes what it does not list.
             raise BundleError(
                 "unsupported_mode",
-                f"manifest.csv gives {key} as {declared!r}; a file is bulk, delta or absent",
+                f"manifest.csv gives {key} as {quoted(declared)}; a file is bulk, delta or absent",
             )
     return properties
 
@@ -271,6 +271,19 @@ def _header(spec: TopicSpec, header: list[str] | None) -> list[str]:
 
 # U+0000, which PostgreSQL's text and jsonb cannot hold: a row with it is rejected.
 NUL = "\x00"
+# How much of a cell a message quotes (more than a sourcedId holds): a cell may hold up to a
+# megabyte, and an ingestion reports up to 100 rejected rows, served with it in every list.
+QUOTED_CHARACTERS = 300
+
+
+def quoted(value: str) -> str:
+    """`value` as a message quotes it: its repr, cut after QUOTED_CHARACTERS characters and
+    followed by its length."""
+    if len(value) <= QUOTED_CHARACTERS:
+        return repr(value)
+    return f"{value[:QUOTED_CHARACTERS]!r}… ({len(value):,} characters)"
+
+
 # How a column's value is stored (decided once per file, from its header).
 _PLAIN, _TYPED, _METADATA = 0, 1, 2
 _RESERVED = frozenset({"", "sourcedId", "status", "dateLastModified"})
@@ -372,7 +385,7 @@ class _Layout:
         given = values[self.status] if self.status is not None else ""
         status = given.lower() or "active"
         if status not in STATUSES:
-            raise RowError(f"status must be active or tobedeleted, got {given!r}")
+            raise RowError(f"status must be active or tobedeleted, got {quoted(given)}")
         fields: dict[str, Any] = {}
         metadata: dict[str, str] = {}
         for index, name, kind, convert in self.columns:
@@ -434,7 +447,7 @@ def _boolean(column: str, value: str) -> bool | None:
         return None
     lowered = value.lower()
     if lowered not in ("true", "false"):
-        raise RowError(f"{column} must be true or false, got {value!r}")
+        raise RowError(f"{column} must be true or false, got {quoted(value)}")
     return lowered == "true"
 
 
@@ -444,7 +457,7 @@ def _date(column: str, value: str) -> str | None:
     try:
         return _iso_date(value)
     except ValueError:
-        raise RowError(f"{column} must be a date YYYY-MM-DD, got {value!r}") from None
+        raise RowError(f"{column} must be a date YYYY-MM-DD, got {quoted(value)}") from None
 
 
 @functools.lru_cache(maxsize=4096)  # a bundle's dates repeat: term and enrollment dates
@@ -460,12 +473,14 @@ def _timestamp(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except ValueError:
-        raise RowError(f"dateLastModified must be an ISO 8601 timestamp, got {value!r}") from None
+        raise RowError(
+            f"dateLastModified must be an ISO 8601 timestamp, got {quoted(value)}"
+        ) from None
     except OverflowError:
         # In UTC before year 1 or after 9999 (`9999-12-31T23:59:59-01:00`): this escaped as
         # an unexpected error and failed the whole collection.
         raise RowError(
-            f"dateLastModified {value!r} lies outside years 1 to 9999 once converted to UTC"
+            f"dateLastModified {quoted(value)} lies outside years 1 to 9999 once converted to UTC"
         ) from None
 
 

@@ -22,12 +22,14 @@ from sqlalchemy.orm import Session
 
 from interop.connectors.bundle import Bundle
 from interop.connectors.oneroster_csv import (
+    QUOTED_CHARACTERS,
     SPECS,
     RowError,
     SourceRow,
     TopicSpec,
     iter_lines,
     iter_rows,
+    quoted,
     reference_values,
 )
 from interop.db import Database, utcnow
@@ -81,6 +83,9 @@ class Tally:
     def reject(self, file: str, line: int, sourced_id: str | None, message: str) -> None:
         self.rejected += 1
         if len(self.rejections) < MAX_REPORTED_REJECTIONS:
+            if sourced_id is not None and len(sourced_id) > QUOTED_CHARACTERS:
+                # No record has such an id (MAX_SOURCED_ID_LENGTH); a cell holds a megabyte.
+                sourced_id = sourced_id[:QUOTED_CHARACTERS] + "…"
             self.rejections.append(
                 {"file": file, "line": line, "sourced_id": sourced_id, "message": message}
             )
@@ -306,13 +311,15 @@ class Collection:
             if value in self.index.known.get(target, ()):
                 continue
             if value not in self.index.unknown_scope.get(target, ()):
-                return f"{column} {value!r} names no active record of {target}"
+                return f"{column} {quoted(value)} names no active record of {target}"
             # A rejected record the scoping could not place is still a record of the bundle:
             # a row in scope by its own values refers to it as it would without scoping (a
             # class of a selected school to its rejected course); a row whose scope hangs on
             # it has none.
             if not self.index.in_scope(spec.topic, row):
-                return f"{column} {value!r} names a rejected record of {target} of unknown scope"
+                return (
+                    f"{column} {quoted(value)} names a rejected record of {target} of unknown scope"
+                )
         return None
 
     def _stored_latest_change(self, spec: TopicSpec) -> datetime | None:
