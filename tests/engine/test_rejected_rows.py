@@ -99,11 +99,14 @@ def write_bundle(
     target: Path, base: dict[str, list[str]] = TWO_SCHOOLS, **edits: dict[str, str | None]
 ) -> Path:
     """The two-school bundle (or `base`), with rows replaced by file and sourcedId, or left out
-    for None: `write_bundle(path, courses={"cou2": "cou2,,,,M2,sch2", "cou1": None})`."""
+    for None, and rows of other sourcedIds added at the end:
+    `write_bundle(path, courses={"cou2": "cou2,,,,M2,sch2", "cou1": None, "cou3": "cou3,…"})`."""
     target.mkdir(exist_ok=True)
     for file, lines in base.items():
         replaced = edits.get(file.removesuffix(".csv"), {})
+        ids = {line.split(",", 1)[0] for line in lines}
         rows = [replaced.get(line.split(",", 1)[0], line) for line in lines]
+        rows += [row for sourced_id, row in replaced.items() if sourced_id not in ids]
         (target / file).write_text("\n".join(row for row in rows if row is not None) + "\n")
     return target
 
@@ -706,18 +709,13 @@ def test_a_sourced_id_longer_than_a_record_can_be_stored_under_is_a_rejected_row
     too_long, longest = "x" * 256, "y" * 255
     bundle = write_bundle(
         tmp_path / "bundle",
-        {
-            **TWO_SCHOOLS,
-            "users.csv": [
-                *TWO_SCHOOLS["users.csv"],
-                f"{too_long},true,sch1,student,l,Long,Id",
-                f"{longest},true,sch1,student,e,Edge,Id",
-            ],
-            "enrollments.csv": [
-                *TWO_SCHOOLS["enrollments.csv"],
-                f"e4,cla1,sch1,{too_long},student,,2025-08-01",
-                f"e5,cla1,sch1,{longest},student,,2025-08-01",
-            ],
+        users={
+            too_long: f"{too_long},true,sch1,student,l,Long,Id",
+            longest: f"{longest},true,sch1,student,e,Edge,Id",
+        },
+        enrollments={
+            "e4": f"e4,cla1,sch1,{too_long},student,,2025-08-01",
+            "e5": f"e5,cla1,sch1,{longest},student,,2025-08-01",
         },
     )
     _, actor = new_collecting_tenant(server, api, bundle)
@@ -740,18 +738,11 @@ def test_a_row_holding_the_nul_character_is_a_rejected_row(server, api, tmp_path
     an id, which holds it too."""
     bundle = write_bundle(
         tmp_path / "bundle",
-        {
-            **TWO_SCHOOLS,
-            "users.csv": [
-                *TWO_SCHOOLS["users.csv"],
-                "stu3,true,sch1,student,s3,An\x00n,Three",
-                "stu\x004,true,sch1,student,s4,Dan,Four",
-            ],
-            "enrollments.csv": [
-                *TWO_SCHOOLS["enrollments.csv"],
-                "e4,cla1,sch1,stu\x004,student,,2025-08-01",
-            ],
+        users={
+            "stu3": "stu3,true,sch1,student,s3,An\x00n,Three",
+            "stu\x004": "stu\x004,true,sch1,student,s4,Dan,Four",
         },
+        enrollments={"e4": "e4,cla1,sch1,stu\x004,student,,2025-08-01"},
     )
     _, actor = new_collecting_tenant(server, api, bundle)
 
@@ -777,18 +768,11 @@ def test_a_rejection_quotes_at_most_300_characters_of_a_cell(server, api, tmp_pa
     big, long_id = "x" * 1_000_000, "y" * 1_000
     bundle = write_bundle(
         tmp_path / "bundle",
-        {
-            **TWO_SCHOOLS,
-            "users.csv": [
-                *TWO_SCHOOLS["users.csv"],
-                f"big,{big},sch1,student,b,Big,One",
-                f"{long_id},true,sch1,student,b,Long,Id",
-            ],
-            "enrollments.csv": [
-                *TWO_SCHOOLS["enrollments.csv"],
-                f"e4,cla1,sch1,{big},student,,2025-08-01",
-            ],
+        users={
+            "big": f"big,{big},sch1,student,b,Big,One",
+            long_id: f"{long_id},true,sch1,student,b,Long,Id",
         },
+        enrollments={"e4": f"e4,cla1,sch1,{big},student,,2025-08-01"},
     )
     _, actor = new_collecting_tenant(server, api, bundle)
 
