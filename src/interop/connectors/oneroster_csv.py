@@ -184,19 +184,21 @@ def read_manifest(bundle: Bundle) -> dict[str, str]:
         key = f"file.{spec.file.removesuffix('.csv')}"
         declared = properties.get(key, "")  # not named, or empty: read when present
         mode = declared.lower()
-        if mode == "bulk" and not bundle.has(spec.file):
-            raise BundleError(
-                "file_missing", f"manifest.csv lists {spec.file} as bulk but the bundle lacks it"
-            )
-        if mode == "delta":
-            raise BundleError(
-                "unsupported_mode", f"{spec.file} is a delta file; only bulk bundles are read"
-            )
-        if mode == "absent":
+        if mode == "bulk":
+            if not bundle.has(spec.file):
+                raise BundleError(
+                    "file_missing",
+                    f"manifest.csv lists {spec.file} as bulk but the bundle lacks it",
+                )
+        elif mode == "absent":
             # A file the export says it does not supply is a leftover, whatever it holds:
             # read, it would delete every record of its topic it does not list.
             bundle.set_aside(spec.file)
-        elif mode not in ("", "bulk"):
+        elif mode == "delta":
+            raise BundleError(
+                "unsupported_mode", f"{spec.file} is a delta file; only bulk bundles are read"
+            )
+        elif mode:
             # Never guessed: a delta file read as bulk deletes what it does not list.
             raise BundleError(
                 "unsupported_mode",
