@@ -4,17 +4,22 @@ stderr for a command of each group, `interop serve` and `interop worker`, and ar
 are not UTF-8."""
 
 import base64
+import inspect
 import json
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+import typer
 from sqlalchemy.engine import make_url
 
 from cli_runner import INTEROP, environment, invoke, run, run_or_invoke
 from conftest import _free_port, _libpq_url, postgres_admin_url
+from interop.cli import app
 from interop.config import Settings
 
 COMMANDS = [
@@ -52,6 +57,22 @@ def test_every_command_has_help(command: list[str], tmp_path: Path) -> None:
     result = (invoke if command else run)([*command, "--help"], tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Usage" in result.stdout
+
+
+def _commands(command: Any) -> Iterator[Any]:
+    """`command` and every command under it (Typer's own Click classes: it vendors Click)."""
+    yield command
+    for child in getattr(command, "commands", {}).values():
+        yield from _commands(child)
+
+
+def test_every_command_summary_is_one_line() -> None:
+    # A group's listing shows each command's first paragraph with its line breaks kept: a
+    # docstring wrapped mid-sentence there printed as ragged lines.
+    for command in _commands(typer.main.get_command(app)):
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        assert summary, f"{command.name} has no help"
+        assert "\n" not in summary, f"{command.name}'s summary spans lines: {summary!r}"
 
 
 def test_text_that_looks_like_markup_is_printed_as_typed(tmp_path: Path) -> None:

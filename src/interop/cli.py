@@ -83,6 +83,7 @@ def serve(
     ] = True,
 ) -> None:
     """Serve the API (and, unless --no-worker, the scheduler and one ingestion worker).
+
     On the embedded SQLite database, migrations are applied first."""
     import os
 
@@ -261,9 +262,11 @@ def revoke_key(
 
 @signing_app.command("rotate")
 def rotate_signing_key() -> None:
-    """Sign new access tokens with a new key. Tokens signed by the previous key stay valid
-    until they expire: the JWKS lists both (keys retired longer ago than a token lives are
-    dropped). Running servers pick the new key up at their next token."""
+    """Sign new access tokens with a new key.
+
+    Tokens signed by the previous key stay valid until they expire: the JWKS lists both (keys
+    retired longer ago than a token lives are dropped). Running servers pick the new key up
+    at their next token."""
     from interop.auth.keys import KeyRing
 
     settings, database, box = _open()
@@ -302,8 +305,10 @@ def add_client_key(
 def list_client_keys(
     client_id: Annotated[str, typer.Argument(help="client_id of an API key or an actor.")],
 ) -> None:
-    """List the public keys registered for a client, one JSON object per line (none: no
-    line); a client_id that is neither an API key nor an actor is an error."""
+    """List the public keys registered for a client, one JSON object per line.
+
+    A client with no key prints no line; a client_id that is neither an API key nor an actor
+    is an error."""
     from interop.clientkeys import service as client_keys
     from interop.clientkeys.schemas import ClientKeyOut
 

@@ -114,9 +114,11 @@ def prune_ingestions(
         ),
     ] = 1,
 ) -> None:
-    """Delete old ingestion history: it grows with every collection (10,000 tenants collecting
-    hourly add 240,000 a day) and is never pruned otherwise. Pending ingestions and each
-    tenant's latest ended ones are kept. Runs in batches, each its own transaction."""
+    """Delete ended ingestions older than a number of days.
+
+    Ingestion history grows with every collection (10,000 tenants collecting hourly add
+    240,000 a day) and is never pruned otherwise. Pending ingestions and each tenant's latest
+    ended ones are kept. Runs in batches, each its own transaction."""
     from interop.db import utcnow
     from interop.ingestions.service import prune_batch
     from interop.preflight import load_settings, open_database
