@@ -264,6 +264,44 @@ def test_patch_version_release_state_and_title(server, api: httpx.Client) -> Non
     assert bad.status_code == 400
 
 
+def test_a_version_change_that_moves_the_shown_version_changes_the_etag(
+    server, api: httpx.Client
+) -> None:
+    # Releasing or deleting a version can change the integration's `version`; its ETag and
+    # updated_at stayed the same, so a client's If-Match taken before still matched.
+    caller = new_account(server, api)
+    integration = new_integration(api, caller, versions={"1.0": "development", "2.0": "beta"})
+    url = f"{INTEGRATIONS}/{integration['id']}"
+
+    def shown() -> tuple[str, str, str]:
+        response = api.get(url, headers=caller.headers)
+        body = response.json()["data"]
+        return body["version"], response.headers["etag"], body["updated_at"]
+
+    version, first_etag, first_updated = shown()
+    assert version == "2.0"
+    released = api.patch(
+        f"{url}/versions/1.0", json={"release_state": "released"}, headers=caller.headers
+    )
+    assert released.status_code == 204
+    version, released_etag, released_updated = shown()
+    assert version == "1.0"
+    assert released_etag != first_etag
+    assert released_updated > first_updated
+    stale = api.patch(url, json={"title": "x"}, headers={**caller.headers, "If-Match": first_etag})
+    assert stale.status_code == 409
+    assert api.delete(f"{url}/versions/1.0", headers=caller.headers).status_code == 204
+    version, deleted_etag, _ = shown()
+    assert version == "2.0"
+    assert deleted_etag != released_etag
+    # The same release state again, or a title, leaves the integration as it was.
+    for body in ({"release_state": "beta"}, {"title": "Two"}):
+        assert (
+            api.patch(f"{url}/versions/2.0", json=body, headers=caller.headers).status_code == 204
+        )
+        assert shown()[1] == deleted_etag
+
+
 def test_patch_unknown_version_is_404(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={})

@@ -107,12 +107,15 @@ def update_version(
     body: IntegrationVersionUpdate,
     if_match: str | None,
 ) -> int:
-    integration = get_readable_integration(session, principal, integration_id)
+    # Locked before the version, as create_version locks it: a release state can change
+    # which version the integration shows.
+    integration = get_readable_integration(session, principal, integration_id, lock=True)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
     body.reject_changed_read_only(IntegrationVersionOut.of(version))
-    if body.release_state is not None:
+    if body.release_state is not None and body.release_state != version.release_state:
         version.release_state = body.release_state
+        integration.revision += 1
     if body.title is not None:
         version.title = body.title
     version.revision += 1
@@ -126,7 +129,9 @@ def delete_version(
     version_name: str,
     if_match: str | None,
 ) -> None:
-    integration = get_readable_integration(session, principal, integration_id)
+    # Locked before the version, as in update_version; the integration's shown version may
+    # be this one.
+    integration = get_readable_integration(session, principal, integration_id, lock=True)
     version = get_version(session, integration.id, version_name, lock=True)
     check_if_match(if_match, version.revision)
     in_use = Conflict("version_in_use", f"a tenant runs version {version.version!r}")
@@ -134,6 +139,7 @@ def delete_version(
         raise in_use
     with violation_as(session, in_use):
         session.execute(delete(IntegrationVersion).where(IntegrationVersion.id == version.id))
+    integration.revision += 1
 
 
 def replace_blueprint(
