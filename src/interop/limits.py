@@ -20,9 +20,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_TYPES = frozenset({"application/json"})
 # Routes that take something other than JSON; they check their own content type.
 NON_JSON_ROUTES = (
-    re.compile(r"^/oauth/token$"),
-    re.compile(r"^/v2/interop/integrations/[^/]+/versions$"),
-    re.compile(r"^/v2/interop/integrations/[^/]+/versions/[^/]+/blueprint$"),
+    re.compile(r"^/oauth/token/?$"),
+    re.compile(r"^/v2/interop/integrations/[^/]+/versions/?$"),
+    re.compile(r"^/v2/interop/integrations/[^/]+/versions/[^/]+/blueprint/?$"),
 )
 
 

@@ -25,6 +25,17 @@ def test_client_secret_basic_issues_a_bearer_token(server, api: httpx.Client) ->
     assert response.headers["cache-control"] == "no-store"
 
 
+def test_a_token_request_to_a_trailing_slash_is_redirected(server, api: httpx.Client) -> None:
+    # As any route: the form body was refused as not JSON before the router could redirect.
+    caller = new_account(server, api)
+    form = {"grant_type": "client_credentials"}
+    basic = (caller.client_id, caller.client_secret)
+    assert api.post("/oauth/token/", data=form, auth=basic).status_code == 307
+    issued = api.post("/oauth/token/", data=form, auth=basic, follow_redirects=True)
+    assert issued.status_code == 200
+    assert issued.json()["token_type"] == "Bearer"
+
+
 def test_basic_credentials_with_another_client_id_in_the_form_are_refused(
     server, api: httpx.Client
 ) -> None:

@@ -173,6 +173,24 @@ def test_create_version_with_other_content_type_is_415(server, api: httpx.Client
     assert response.status_code == 415
 
 
+def test_a_blueprint_sent_to_a_trailing_slash_is_redirected(server, api: httpx.Client) -> None:
+    # The JSON-only rule matched the route without its slash: an XML body there was 415
+    # "send the body as application/json", before the router could redirect it.
+    caller = new_account(server, api)
+    integration = new_integration(api, caller, versions={})
+    url = f"{INTEGRATIONS}/{integration['id']}/versions/"
+    headers = {**caller.headers, "Content-Type": "application/xml"}
+    redirected = api.post(url, content=blueprint_xml("1.0"), headers=headers)
+    assert redirected.status_code == 307
+    created = api.post(url, content=blueprint_xml("1.0"), headers=headers, follow_redirects=True)
+    assert created.status_code == 200
+    assert created.json()["data"]["version"] == "1.0"
+    replaced = api.put(
+        f"{url}1.0/blueprint/", content=blueprint_xml("1.0", title="Renamed"), headers=headers
+    )
+    assert replaced.status_code == 307
+
+
 def test_duplicate_version_is_409(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     integration = new_integration(api, caller, versions={"1.0": "development"})
