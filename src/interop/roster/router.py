@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from starlette.convertors import Convertor, register_url_convertor
 
 from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
@@ -19,6 +20,23 @@ from interop.roster.schemas import TOPIC_MODELS, RosterItem
 from interop.routing import ScanningRoute
 from interop.schemas import DataEnvelope, JsonDateTime, ListEnvelope
 from interop.tenants.repository import own_tenant_id
+
+
+class SourcedIdConvertor(Convertor[str]):
+    """A sourcedId in a path: any characters, slashes included (OneRoster ids are free-form,
+    and the server decodes `%2F` before routing), but at least one, so that
+    `/data/{topic}/` still redirects to the list instead of asking for an empty id."""
+
+    regex = ".+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sourced_id", SourcedIdConvertor())
 
 router = APIRouter(tags=["Roster data (ext)"], route_class=ScanningRoute)
 ChangedSince = Annotated[
@@ -80,7 +98,7 @@ def _add_routes(topic: str, model: type[RosterItem]) -> None:
         return envelope
 
     @router.get(
-        f"/data/{topic}/{{sourced_id}}",
+        f"/data/{topic}/{{sourced_id:sourced_id}}",
         summary=f"Find one of the {title} by sourcedId",
         response_model=DataEnvelope[model],  # type: ignore[valid-type]
         responses=error_responses("not_found"),
