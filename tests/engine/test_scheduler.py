@@ -17,6 +17,7 @@ from factories import (
     Caller,
     collect,
     ingestion,
+    listed,
     new_collecting_tenant,
     new_tenant,
     queue_collection,
@@ -375,3 +376,30 @@ def test_retain_deletes_upserts_but_withholds_deletions(server, api, tmp_path):
     assert result["details"]["withheld_deletions"] == {"users": 1}
     stored = api.get("/v2/interop/data/users/stu4", headers=actor.headers)
     assert stored.status_code == 200
+
+
+def test_retain_deletes_still_deletes_what_the_scope_no_longer_admits(server, api, tmp_path):
+    # The rollover withheld every deletion, those of records the source still lists out of
+    # a narrowed scope included: the tenant kept reading them for the whole window.
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ONEROSTER_MINIMAL, bundle)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    collect(server, api, actor)
+    now = datetime.now(UTC)
+    rollover(api, actor, "retain_deletes", now - timedelta(days=1), now + timedelta(days=1))
+    narrowed = api.post(
+        "/v2/interop/tenant/scoping/courses",
+        json={"data": [{"course_ref_id": "cou1"}]},
+        headers=actor.headers,
+    )
+    assert narrowed.status_code == 200, narrowed.text
+    users = [line for line in (bundle / "users.csv").read_text().splitlines() if "stu4" not in line]
+    (bundle / "users.csv").write_text("\n".join(users) + "\n")
+    result = collect(server, api, actor, state=None)
+    for topic, kept in (("classes", {"cla1"}), ("courses", {"cou1"})):
+        assert {r["sourced_id"] for r in listed(api, actor, f"/v2/interop/data/{topic}")} == kept
+    assert api.get("/v2/interop/data/classes/cla2", headers=actor.headers).status_code == 404
+    assert result["stats"]["deleted"] == 1 + 2 + 5  # cou2, cla2+cla3, their 5 enrollments
+    # What the source dropped is still withheld.
+    assert result["details"]["withheld_deletions"] == {"users": 1}
+    assert api.get("/v2/interop/data/users/stu4", headers=actor.headers).status_code == 200

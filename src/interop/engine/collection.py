@@ -211,6 +211,9 @@ class Collection:
         # The latest change stamped on the topic being written, stored or by this run.
         self._latest_change: datetime | None = None
         self._created_in_topic = 0  # by the writer thread; read once the topic is settled
+        # Ids the topic's file lists out of the tenant's scope, kept only while deletions are
+        # withheld (`_delete_missing`): a rollover withholds what the source dropped.
+        self._out_of_scope: set[str] = set()
 
     def apply(self, bundle: Bundle) -> Tally:
         self._earlier = self._earlier_counts()
@@ -244,6 +247,7 @@ class Collection:
         self._latest_change = self._stored_latest_change(spec)
         self._fresh = self._latest_change is None
         self._created_in_topic = 0
+        self._out_of_scope = set()
         self.tally.progress.setdefault(spec.file, 0)
         for item in iter_rows(bundle, spec):
             self.tally.records_read += 1
@@ -280,6 +284,7 @@ class Collection:
         if isinstance(item, tuple):
             line, error = item
             if error.readable is not None and self.index.excludes(spec.topic, error.readable):
+                self._set_aside(error.sourced_id)
                 return None
             if error.sourced_id:
                 seen.add(error.sourced_id)
@@ -287,6 +292,7 @@ class Collection:
             return None
         row = item
         if self.index.excludes(spec.topic, row):
+            self._set_aside(row.sourced_id)
             return None
         if row.sourced_id in seen or row.sourced_id in deleting:
             if row.status != writes.TOMBSTONE:
@@ -303,8 +309,14 @@ class Collection:
             return None
         if not self.index.in_scope(spec.topic, row):
             seen.discard(row.sourced_id)
+            self._set_aside(row.sourced_id)
             return None
         return row
+
+    def _set_aside(self, sourced_id: str | None) -> None:
+        """Note an id the file lists out of scope, when deletions are withheld."""
+        if self.retain_deletes and sourced_id:
+            self._out_of_scope.add(sourced_id)
 
     def _dangling_reference(self, spec: TopicSpec, row: SourceRow) -> str | None:
         for column, target, value in reference_values(spec, row):
@@ -427,9 +439,13 @@ class Collection:
             ).scalars()
             missing = [sourced_id for sourced_id in stored if sourced_id not in seen]
         if self.retain_deletes:
-            if missing:
-                self.tally.withheld_deletions[spec.topic] = len(missing)
-            return
+            # A rollover withholds the deletion of records the source no longer lists. One
+            # it lists out of the tenant's scope is deleted all the same: the scoping says
+            # what the tenant may see, whatever the time of year.
+            withheld = len(missing)
+            missing = [sourced_id for sourced_id in missing if sourced_id in self._out_of_scope]
+            if withheld > len(missing):
+                self.tally.withheld_deletions[spec.topic] = withheld - len(missing)
         for start in range(0, len(missing), self.batch_rows):
             chunk = missing[start : start + self.batch_rows]
             with self.database.transaction() as session:
