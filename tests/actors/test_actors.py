@@ -2,7 +2,7 @@
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -51,12 +51,38 @@ def test_install_with_license_valid_to(server, api: httpx.Client) -> None:
         {
             "type": "integration",
             "integration": {"name": "gradebook"},
-            "license": {"valid_to": "2027-06-30T00:00:00Z"},
+            "license": {"valid_to": "2099-06-30T00:00:00+02:00"},
         },
     )
     tenant_id = response.json()["data"]["tenant_id"]
     tenant = api.get(f"/v2/interop/tenants/{tenant_id}", headers=owner.headers).json()["data"]
-    assert tenant["license"]["valid_to"] == "2027-06-30T00:00:00Z"
+    assert tenant["license"]["valid_to"] == "2099-06-29T22:00:00Z"
+    assert tenant["license"]["status"] == "active"
+
+
+@pytest.mark.parametrize(
+    "valid_to", ["2000-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "a moment ago", "now"]
+)
+def test_license_ending_before_the_install_is_400(server, api: httpx.Client, valid_to: str) -> None:
+    """A license starts at the install: one that ends by then would never have held."""
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    cloud = new_cloud(api, owner)
+    moments = {"a moment ago": datetime.now(UTC) - timedelta(seconds=1), "now": datetime.now(UTC)}
+    if valid_to in moments:
+        valid_to = moments[valid_to].isoformat()
+    body = {
+        "type": "integration",
+        "integration": {"name": "gradebook"},
+        "license": {"valid_to": valid_to},
+    }
+    response = _install(api, owner, cloud["id"], body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert [problem["field"] for problem in error["details"]] == ["body.license.valid_to"]
+    actors = api.get(f"/v2/interop/clouds/{cloud['id']}/actors", headers=owner.headers)
+    assert actors.json()["data"] == []
 
 
 def test_owner_may_install_a_development_version(server, api: httpx.Client) -> None:

@@ -1,7 +1,7 @@
 """Tenants: TenantInfo, the account and integration filters, and an actor's own tenant."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -14,6 +14,7 @@ from factories import (
     new_account,
     new_cloud,
     new_integration,
+    stored,
 )
 from interop.accounts.models import Account
 from interop.actors.models import Actor
@@ -235,3 +236,52 @@ def test_each_stored_value_shows_in_its_place(server, api: httpx.Client) -> None
     assert listed == [expected]
     assert found == expected
     assert own["data"] == expected
+
+
+def _license_ends(
+    server, tenant_id: str, valid_to: datetime | None, status: str = "active"
+) -> None:
+    """Stores the license's end (and status) past the API: an end in the past is what time
+    passing leaves, and no request may write one (nor a suspension)."""
+    with _database(server.database_url).transaction() as session:
+        tenant = session.get_one(Tenant, uuid.UUID(tenant_id))
+        tenant.license_valid_to, tenant.license_status = valid_to, status
+
+
+def test_license_reads_expired_once_valid_to_has_passed(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    lapsed, running, endless = (
+        install(api, owner, new_cloud(api, owner, f"cloud-{n}")["id"], "gradebook")
+        for n in range(3)
+    )
+    _license_ends(server, lapsed["tenant_id"], datetime.now(UTC) - timedelta(seconds=1))
+    _license_ends(server, running["tenant_id"], datetime(2099, 1, 1, tzinfo=UTC))
+    _license_ends(server, endless["tenant_id"], None)
+    listed = {
+        tenant["id"]: tenant["license"]["status"]
+        for tenant in api.get(TENANTS, headers=owner.headers).json()["data"]
+    }
+    assert listed == {
+        lapsed["tenant_id"]: "expired",
+        running["tenant_id"]: "active",
+        endless["tenant_id"]: "active",
+    }
+    found = api.get(f"{TENANTS}/{lapsed['tenant_id']}", headers=owner.headers).json()["data"]
+    assert found["license"]["status"] == "expired"
+    # The actor is not cut off: its token still works, and it reads its own license's state.
+    own = api.get("/v2/interop/tenant", headers=actor_caller(api, lapsed).headers)
+    assert own.status_code == 200
+    assert own.json()["data"]["license"]["status"] == "expired"
+    # Computed on reading: nothing was written, so the tenant's version and ETag stay.
+    assert stored(server, Tenant, lapsed["tenant_id"], "license_status") == "active"
+    assert found["version"] == 1
+
+
+def test_suspended_license_stays_suspended_after_valid_to(server, api: httpx.Client) -> None:
+    owner = new_account(server, api)
+    new_integration(api, owner)
+    actor = install(api, owner, new_cloud(api, owner)["id"], "gradebook")
+    _license_ends(server, actor["tenant_id"], datetime(2000, 1, 1, tzinfo=UTC), "suspended")
+    found = api.get(f"{TENANTS}/{actor['tenant_id']}", headers=owner.headers).json()["data"]
+    assert found["license"]["status"] == "suspended"

@@ -64,7 +64,11 @@ class IntegrationRef(InputModel):
 
 
 class LicenseTerms(InputModel):
-    valid_to: JsonDateTime | None = None
+    valid_to: JsonDateTime | None = Field(
+        default=None,
+        description="When the license ends: after the install, which is its valid_from. "
+        "Omitted: it does not end.",
+    )
 
 
 class IntegrationInstall(InputModel):

@@ -1,6 +1,7 @@
 """Installing, uninstalling and re-keying actors; installing an integration makes a tenant."""
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from interop.actors.schemas import (
     ActorOut,
     ConnectorInstall,
     IntegrationInstall,
+    LicenseTerms,
 )
 from interop.application.service import new_application
 from interop.auth.principals import Principal
@@ -154,6 +156,7 @@ def _install_integration(
     cloud: Cloud,
     body: IntegrationInstall,
 ) -> Actor:
+    valid_from, valid_to = _license_period(body.license)
     integration = _find_integration(session, body)
     owner = _owns(session, principal, integration)
     if not owner and integration.status != "active":
@@ -169,8 +172,8 @@ def _install_integration(
         integration_id=integration.id,
         integration_version_id=version.id,
         name=actor.name,
-        license_valid_from=utcnow(),
-        license_valid_to=body.license.valid_to if body.license else None,
+        license_valid_from=valid_from,
+        license_valid_to=valid_to,
         license_status="active",
     )
     already = Conflict(
@@ -184,6 +187,27 @@ def _install_integration(
         session.flush()
         session.add(new_application(tenant, version))
     return actor
+
+
+def _license_period(terms: LicenseTerms | None) -> tuple[datetime, datetime | None]:
+    """(valid_from, valid_to) of a new license: it starts now, and must end after that. An end
+    already past installed a tenant whose license never held, yet read `active`."""
+    valid_from = utcnow()
+    valid_to = terms.valid_to if terms else None
+    if valid_to is not None and valid_to <= valid_from:
+        message = (
+            f"license.valid_to must be after the license's start (now, {_rfc3339(valid_from)}),"
+            f" got {_rfc3339(valid_to)}"
+        )
+        raise InvalidRequest(
+            message,
+            details=[{"field": "body.license.valid_to", "message": "must be in the future"}],
+        )
+    return valid_from, valid_to
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def _find_integration(session: Session, body: IntegrationInstall) -> Integration:

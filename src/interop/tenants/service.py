@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -49,7 +50,18 @@ def tenant_info(row: Sequence[Any], box: SecretBox) -> TenantInfo:
         place[path[-1]] = value
     auth = document["auth"]
     auth["client_secret"] = box.decrypt(auth["client_secret"])
+    terms = document["license"]
+    terms["status"] = license_status(terms["status"], terms["valid_to"], utcnow())
     return TenantInfo.model_validate(document)
+
+
+def license_status(stored: str, valid_to: datetime | None, now: datetime) -> str:
+    """The license's status as of `now`. Expiry is read, not written: no job has to pass at
+    `valid_to` (nor can one be late), and a page of tenants needs no query more. The license
+    holds up to `valid_to`, not at it. A suspension stands whatever the dates say."""
+    if stored == "active" and valid_to is not None and valid_to <= now:
+        return "expired"
+    return stored
 
 
 def _split(values: list[str]) -> list[str]:
