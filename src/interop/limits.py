@@ -1,6 +1,7 @@
-"""Request limits enforced before any endpoint runs: body size (413), content type (415), and
-no U+0000 in the URL (400)."""
+"""Request limits enforced before any endpoint runs: body size (413), content type (415), no
+U+0000 in the URL (400), and the nesting depth of a JSON body (400, as the body is parsed)."""
 
+import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -15,6 +16,16 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# The deepest a JSON body may nest arrays and objects, the body itself counting as the first
+# level. Real bodies nest a few levels. Deeper values used to be stored unchecked: pydantic
+# cannot serialise a value nested past about 255 levels (each later read of it was a 500) and
+# the JSON encoder that stores one hits Python's recursion limit near 1000, below orjson's
+# parse limit of 1024. The same depth as blueprints' (integrations/blueprint.py).
+MAX_JSON_DEPTH = 64
+# A string (escapes included) or a bracket: scanned in valid JSON, every bracket found is
+# structural.
+_STRING_OR_BRACKET = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON_TYPES = frozenset({"application/json"})
@@ -32,6 +43,48 @@ def _url_part_holding_nul(scope: Scope) -> str | None:
     if b"%00" in scope["query_string"]:
         return "query"
     return None
+
+
+def json_nesting_error(body: bytes, document: Any) -> json.JSONDecodeError | None:
+    """The parse error for `document` (parsed from `body`) when it nests deeper than
+    MAX_JSON_DEPTH, naming where its first too-deep array or object opens; else None."""
+    if not _nests_too_deep(document):
+        return None
+    text = body.decode("utf-8")  # orjson parsed it, so it is valid UTF-8
+    position = len(body[: _too_deep_offset(body)].decode("utf-8"))
+    return json.JSONDecodeError(
+        f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels", text, position
+    )
+
+
+def _nests_too_deep(document: Any) -> bool:
+    # One level at a time, not recursively: Python's recursion limit is below orjson's.
+    level = [document]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        containers = [value for value in level if isinstance(value, dict | list)]
+        if not containers:
+            return False
+        level = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
+    return True
+
+
+def _too_deep_offset(body: bytes) -> int:
+    """The byte offset of the first bracket that opens a level past MAX_JSON_DEPTH. Run only
+    on a body found too deep: walking the parsed document is faster where all are fine."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(body):
+        mark = token[0][:1]
+        if mark in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return token.start()
+        elif mark != b'"':
+            depth -= 1
+    return 0
 
 
 class RequestLimits:

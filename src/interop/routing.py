@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from interop.db import runs_on_loop
+from interop.limits import json_nesting_error
 from interop.threads import in_thread
 
 # Distinct request paths whose candidate routes are remembered, and the longest path kept
@@ -69,11 +70,17 @@ class StrictJsonRequest(Request):
     surrogate ("\\ud800"), which no database column or response can hold, NaN and Infinity are
     parse errors (400 invalid_request). Python's json module let them through, to a 500 when
     the value was stored or sent back. orjson's error is a json.JSONDecodeError, which FastAPI
-    reports with its position."""
+    reports with its position. So is a body nested deeper than MAX_JSON_DEPTH (limits.py),
+    which could be stored but not sent back."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            body = await self.body()
+            document = orjson.loads(body)
+            too_deep = json_nesting_error(body, document)
+            if too_deep is not None:
+                raise too_deep
+            self._json = document
         return self._json
 
 
