@@ -111,6 +111,46 @@ def test_a_slot_is_skipped_while_the_tenant_has_a_pending_ingestion(server, api)
     assert got["data"]["last_skip_reason"] == "ingestion_pending"
 
 
+@pytest.mark.parametrize(
+    ("handled_at", "pending", "written"),
+    [
+        (NOON + timedelta(minutes=1), False, "last_run_at"),
+        (NOON + timedelta(hours=2), False, "last_skipped_at"),
+        (NOON + timedelta(minutes=1), True, "last_skipped_at"),
+    ],
+    ids=["fired", "missed", "ingestion_pending"],
+)
+def test_handling_a_slot_bumps_the_schedules_version(server, api, handled_at, pending, written):
+    # The scheduler wrote the schedule and kept its version: the ETag stayed the same, and
+    # what a client had read, sent back with it, was 400 read_only_field naming the fields
+    # the scheduler wrote instead of 409.
+    _, actor = new_tenant(server, api)
+    created = schedule(api, actor, 12)
+    backdate(server, created["id"])
+    if pending:
+        queue_collection(api, actor)
+    url = f"/v2/interop/tenant/schedules/{created['id']}"
+    before = api.get(url, headers=actor.headers)
+    tick_at(server, handled_at)
+    after = api.get(url, headers=actor.headers)
+    assert after.json()["data"][written] is not None
+    assert after.json()["data"]["version"] == before.json()["data"]["version"] + 1
+    assert after.headers["etag"] != before.headers["etag"]
+    stale = api.patch(
+        url,
+        json={**before.json()["data"], "enabled": False},
+        headers={**actor.headers, "If-Match": before.headers["etag"]},
+    )
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["error"]["code"] == "concurrent_modification"
+    fresh = api.patch(
+        url,
+        json={**after.json()["data"], "enabled": False},
+        headers={**actor.headers, "If-Match": after.headers["etag"]},
+    )
+    assert fresh.status_code == 204, fresh.text
+
+
 def test_a_schedule_created_after_its_slot_waits_for_the_next_day(server, api):
     _, actor = new_tenant(server, api)
     schedule(api, actor, 12)  # created now, in 2026: the 2030 noon slot is after it

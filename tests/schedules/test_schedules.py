@@ -147,6 +147,37 @@ def test_patch_enabled_only(server, api: httpx.Client) -> None:
     assert api.get(url, headers=actor.headers).json()["data"]["hour"] == 3
 
 
+def test_patch_may_send_back_a_next_run_at_shown_since_the_last_change(
+    server, api: httpx.Client
+) -> None:
+    # next_run_at moves on at the hour without a write: a schedule read before its hour and
+    # sent back after it was 400 read_only_field naming next_run_at.
+    _, actor = new_tenant(server, api)
+    created = _create(api, actor).json()["data"]
+    url = f"{SCHEDULES}/{created['id']}"
+    with _database(server.database_url).transaction() as session:
+        last_change = datetime.now(UTC) - timedelta(days=2)
+        session.get_one(Schedule, uuid.UUID(created["id"])).updated_at = last_change
+    read = api.get(url, headers=actor.headers)
+    shown = datetime.fromisoformat(read.json()["data"]["next_run_at"])
+    etag = {**actor.headers, "If-Match": read.headers["etag"]}
+
+    def send_back(next_run_at: datetime) -> httpx.Response:
+        body = {**read.json()["data"], "next_run_at": json_time(next_run_at)}
+        return api.patch(url, json=body, headers=etag)
+
+    yesterdays = shown - timedelta(days=1)  # shown yesterday, after the last change
+    assert send_back(yesterdays).status_code == 204
+    # Never shown: a time off the hour, or a day's before the last change.
+    for never_shown in (yesterdays + timedelta(seconds=1), shown - timedelta(days=3)):
+        refused = send_back(never_shown)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "read_only_field"
+        assert refused.json()["error"]["details"] == [
+            {"field": "body.next_run_at", "message": "read-only"}
+        ]
+
+
 def test_patch_with_stale_if_match_is_409(server, api: httpx.Client) -> None:
     _, actor = new_tenant(server, api)
     schedule = _create(api, actor).json()["data"]

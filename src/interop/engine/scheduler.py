@@ -1,10 +1,11 @@
 """The scheduler: fires each enabled collection schedule once per day at its UTC hour.
 
 A slot is one (schedule, day at hour) pair. Handling a slot happens under the schedule's row
-lock and records `last_slot_at`; the queued ingestion carries the slot and a unique index on
-(schedule_id, slot_at) refuses a second one, so any number of scheduler processes fire a slot
-exactly once. A slot missed by less than an hour (the server was down) runs late once; older
-ones are skipped, logged and recorded on the schedule (`last_skipped_at`, `last_skip_reason`).
+lock, records `last_slot_at` and bumps the schedule's version; the queued ingestion carries the
+slot and a unique index on (schedule_id, slot_at) refuses a second one, so any number of
+scheduler processes fire a slot exactly once. A slot missed by less than an hour (the server
+was down) runs late once; older ones are skipped, logged and recorded on the schedule
+(`last_skipped_at`, `last_skip_reason`).
 """
 
 import logging
@@ -81,6 +82,11 @@ def _handle_slot(session: Session, is_sqlite: bool, schedule_id: uuid.UUID, now:
     if schedule.last_slot_at is not None and schedule.last_slot_at >= slot:
         return 0  # handled meanwhile by another scheduler
     schedule.last_slot_at = slot
+    # Every way on from here writes the schedule (updated_at at least; last_run_at or the
+    # skip too), so its version moves with it, as the rollovers' do above: else its ETag
+    # stayed the same, and a client sending back what it had read with a matching If-Match
+    # was told it changed the read-only fields the scheduler wrote.
+    schedule.version += 1
     if slot < schedule.created_at:
         return 0  # the schedule did not exist yet at that hour
     if now - slot > LATE_GRACE:

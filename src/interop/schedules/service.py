@@ -1,6 +1,8 @@
 """Schedule rules: one collection schedule per hour, only `enabled` changes, run on demand."""
 
 import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -15,7 +17,7 @@ from interop.ingestions.service import queue_on_demand
 from interop.paging import paged
 from interop.schedules.models import Schedule
 from interop.schedules.schemas import Schedule as ScheduleOut
-from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate
+from interop.schedules.schemas import ScheduleCreate, ScheduleUpdate, next_occurrence
 from interop.tenants.models import Tenant
 from interop.tenants.repository import own_tenant_id
 
@@ -86,13 +88,40 @@ def update_schedule(
     """The schedule's version after the change (for the answer's ETag)."""
     schedule = get_schedule(session, principal, schedule_id, lock=True)
     check_if_match(if_match, schedule.version)
-    body.reject_changed_read_only(ScheduleOut.of(schedule, utcnow()))
+    body.reject_changed_read_only(_as_read(schedule, body, utcnow()))
     if body.enabled is not None and body.enabled != schedule.enabled:
         schedule.enabled = body.enabled
         schedule.version += 1
         if body.enabled:
             _owe_no_past_slot(schedule)
     return schedule.version
+
+
+def _as_read(schedule: Schedule, body: ScheduleUpdate, now: datetime) -> ScheduleOut:
+    """The schedule as the client read it, for the read-only check. `next_run_at` is
+    computed from the clock when the schedule is read: it moves on at the hour with no write
+    (the version moves once the scheduler handles the slot), so a body read before the hour
+    and sent back after it would be told it changed that field. Every value it took since
+    the schedule's last write was shown for this version, so each is what the client read."""
+    shown = ScheduleOut.of(schedule, now)
+    read = _moment((body.model_extra or {}).get("next_run_at"))
+    if (
+        shown.next_run_at is not None
+        and read is not None
+        and schedule.updated_at < read < shown.next_run_at
+        and read == next_occurrence(schedule.hour, read - timedelta(microseconds=1))
+    ):
+        return shown.model_copy(update={"next_run_at": read})
+    return shown
+
+
+def _moment(value: Any) -> datetime | None:
+    """An RFC 3339 time sent in a body, or None for anything else."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def delete_schedule(
