@@ -38,7 +38,7 @@ ERROR_CODES: dict[str, tuple[int, str]] = {
     "schedule_overlap": (409, "The tenant already has a collection schedule at this hour."),
     "schedule_paused": (409, "The schedule is disabled."),
     "ingestion_pending": (409, "The tenant already has a pending ingestion."),
-    "lti_platform_exists": (409, "This issuer and client_id are already registered."),
+    "lti_platform_exists": (409, "The account has this issuer and client_id registered already."),
     "client_key_exists": (
         409,
         "The client already has this key: the same kid, key material or JWKS URL.",

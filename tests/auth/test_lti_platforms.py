@@ -1,6 +1,8 @@
 """LTI 1.3 platforms: a JWT a registered platform signs is a bearer token of the registering
 account, or, with the `interop_tenant_id` custom parameter, of that tenant."""
 
+import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -8,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cli_runner import invoke
 from factories import Caller, new_account, new_cloud, new_tenant
 from interop.auth.jwk import MIN_REFRESH_SECONDS
 from jwt_parties import KeyPair, hmac_with_public_key, jwks_server, unsigned
@@ -41,6 +44,13 @@ def register(api: httpx.Client, owner: Caller, **body: Any) -> httpx.Response:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def operator(server, *args: str) -> str:
+    """`interop ARGS` on the test server's database, as its operator runs it: the output."""
+    result = invoke(list(args), server.settings.data_dir, INTEROP_DATABASE_URL=server.database_url)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 @pytest.fixture
@@ -179,7 +189,7 @@ def test_registrations_are_the_accounts_own(server, api: httpx.Client) -> None:
     platform_id = created.json()["data"]["id"]
     assert created.json()["data"]["kid"] == key.kid
 
-    again = register(api, other, client_id="tool-1", jwk=key.public_jwk)
+    again = register(api, owner, client_id="tool-1", jwk=KeyPair.rsa().public_jwk)
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "lti_platform_exists"
     ours = register(
@@ -195,6 +205,72 @@ def test_registrations_are_the_accounts_own(server, api: httpx.Client) -> None:
     assert api.delete(path, headers=owner.headers).status_code == 204
     token = key.sign(platform_claims("tool-1"))
     assert api.get("/v2/interop/clouds", headers=bearer(token)).status_code == 401
+
+
+def test_another_account_registers_the_same_platform_without_learning_of_the_first(
+    server, api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    """A client id is no secret. Unique across the server, the pair was `409` to a second
+    account (telling it another holds it), and whoever registered it first, with the
+    platform's real keys, had the platform's JWTs act as their account."""
+    owner, key, client_id = platform
+    other = new_account(server, api, name="other")
+    created = register(api, other, client_id=client_id, jwk=key.public_jwk)
+    assert created.status_code == 200, created.text
+    assert created.json()["data"]["account_id"] == str(other.account_id)
+    # Each lists its own registration only.
+    for caller in (owner, other):
+        listed = api.get("/v2/interop/lti/platforms", headers=caller.headers).json()["data"]
+        assert [item["account_id"] for item in listed] == [str(caller.account_id)]
+    again = register(api, other, client_id=client_id, jwk=key.public_jwk)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "lti_platform_exists"
+
+
+def test_a_platform_registered_by_two_accounts_is_refused_until_the_operator_removes_one(
+    server, api: httpx.Client, platform: tuple[Caller, KeyPair, str], caplog
+) -> None:
+    """Which account the platform's JWTs are for cannot be told: neither gets them, and the
+    log names both registrations for the operator."""
+    owner, key, client_id = platform
+    cloud = new_cloud(api, owner, "district")
+    squatter = new_account(server, api, name="squatter")
+    taken = register(api, squatter, client_id=client_id, jwk=key.public_jwk)
+    assert taken.status_code == 200, taken.text
+    token = key.sign(platform_claims(client_id))
+    with caplog.at_level(logging.WARNING, logger="interop.lti"):
+        refused = api.get("/v2/interop/clouds", headers=bearer(token))
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"]["code"] == "invalid_token"
+    assert "registered more than once" in refused.json()["error"]["message"]
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "interop.lti"]
+    listed = operator(server, "lti", "platforms", "list")
+    registrations = [json.loads(line) for line in listed.splitlines()]
+    assert len(registrations) == 2
+    assert all(registration["id"] in warning for registration in registrations)
+
+    operator(server, "lti", "platforms", "remove", taken.json()["data"]["id"])
+    clouds = api.get("/v2/interop/clouds", headers=bearer(token))
+    assert clouds.status_code == 200, clouds.text
+    assert [item["id"] for item in clouds.json()["data"]] == [cloud["id"]]
+
+
+def test_accounts_may_share_a_client_id_for_different_deployments(
+    server, api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    """A platform's deployments of one tool (one client id) can be different districts."""
+    owner, key, client_id = platform
+    new_cloud(api, owner, "district-1")
+    other = new_account(server, api, name="other")
+    theirs = new_cloud(api, other, "district-2")
+    registered = register(
+        api, other, client_id=client_id, deployment_ids=["deployment-2"], jwk=key.public_jwk
+    )
+    assert registered.status_code == 200, registered.text
+    token = key.sign(platform_claims(client_id, **{DEPLOYMENT: "deployment-2"}))
+    clouds = api.get("/v2/interop/clouds", headers=bearer(token))
+    assert clouds.status_code == 200, clouds.text
+    assert [item["id"] for item in clouds.json()["data"]] == [theirs["id"]]
 
 
 def test_a_jwks_url_that_is_no_url_is_refused(server, api: httpx.Client) -> None:

@@ -12,8 +12,11 @@ from interop.db import Base, IdMixin, UTCDateTime, utcnow
 
 class LtiPlatform(IdMixin, Base):
     __tablename__ = "lti_platforms"
-    # One registration per (issuer, client_id), so a platform's JWT names exactly one account.
-    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    # One registration per account for a platform's (issuer, client_id). Not one per server:
+    # a client id is no secret, so the first account to register it would hold the platform
+    # (its JWTs acting as that account) and refuse the platform's own district. A JWT that
+    # matches the registrations of several accounts is refused (service.py).
+    __table_args__ = (UniqueConstraint("account_id", "issuer", "client_id"),)
 
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True

@@ -1,6 +1,7 @@
 """LTI 1.3 platforms: a JWT signed by a platform an account registered acts as that account,
 or, with the tenant custom claim, as that tenant's integration."""
 
+import logging
 import uuid
 from typing import Any
 
@@ -29,6 +30,8 @@ DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 CUSTOM_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/custom"
 TENANT_PARAMETER = "interop_tenant_id"
 
+log = logging.getLogger("interop.lti")
+
 
 def register_platform(
     session: Session, account_id: uuid.UUID, body: LtiPlatformIn, own_issuer: str
@@ -48,7 +51,7 @@ def register_platform(
             session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            "lti_platform_exists", "this issuer and client_id are already registered"
+            "lti_platform_exists", "the account has this issuer and client_id registered already"
         ) from exc
     return platform
 
@@ -95,11 +98,43 @@ def principal_from_platform_token(database: Database, jwks: JwksCache, token: st
         )
     if not platforms:
         raise InvalidToken("the token is signed neither by this server nor a registered platform")
-    # Several registrations can share an issuer; azp says which client the token is for.
-    platform = next((p for p in platforms if p.client_id == unverified.get("azp")), platforms[0])
+    platform = _registration_for(platforms, unverified)
     claims = _verified(jwks, platform, token, algorithm, kid)
     with database.transaction(write=False) as session:
         return _principal(session, platform, claims)
+
+
+def _registration_for(platforms: list[LtiPlatform], unverified: dict[str, Any]) -> LtiPlatform:
+    """The registration, among those of the token's issuer and audiences, that the token is
+    checked against: InvalidToken when they belong to more than one account."""
+    # Several registrations can share an issuer; azp says which client the token is for.
+    named = [p for p in platforms if p.client_id == unverified.get("azp")] or platforms
+    # Accounts may register the same client id for different deployments of it.
+    deployment = unverified.get(DEPLOYMENT_CLAIM)
+    accepting = [p for p in named if not p.deployment_ids or deployment in p.deployment_ids]
+    if len({p.account_id for p in accepting}) > 1:
+        _log_ambiguous(accepting)
+        raise InvalidToken(
+            "the token's platform is registered more than once (by several accounts); "
+            "the server's operator must remove the wrong registration"
+        )
+    return (accepting or named)[0]
+
+
+def _log_ambiguous(platforms: list[LtiPlatform]) -> None:
+    # Anyone may register a platform's issuer and client id (neither is secret), so which
+    # account its JWTs act for cannot be guessed: only the operator can tell, and remove the
+    # wrong registration. Ids, never keys: the log may be read by others.
+    registrations = ", ".join(
+        f"{platform.id} (account {platform.account_id}, client_id {platform.client_id!r})"
+        for platform in sorted(platforms, key=lambda platform: str(platform.id))
+    )
+    log.warning(
+        "LTI platform %r is registered by several accounts: its JWTs are refused until all "
+        "but one of these registrations are removed (`interop lti platforms remove ID`): %s",
+        platforms[0].issuer,
+        registrations,
+    )
 
 
 def _verified(
