@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from interop.clientkeys.schemas import KeySource, exactly_one_of
-from interop.schemas import WHITESPACE_CLASS, NonBlank
+from interop.schemas import WHITESPACE_CLASS, InputModel, NonBlank
 
 # LTI 1.3 takes the platform's issuer from OpenID Connect (Discovery §3): an https URL with
 # no query or fragment. Anything else (http://, a bare name) is no LTI platform's iss, and
@@ -36,9 +36,9 @@ PlatformIssuer = Annotated[
 ]
 
 
-class LtiPlatformIn(KeySource):
+class LtiPlatformIn(KeySource, InputModel):
     model_config = ConfigDict(
-        strict=True, extra="forbid", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
+        strict=True, extra="allow", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
     )
 
     issuer: PlatformIssuer = Field(
