@@ -255,6 +255,29 @@ def test_a_platform_registered_by_two_accounts_is_refused_until_the_operator_rem
     assert [item["id"] for item in clouds.json()["data"]] == [cloud["id"]]
 
 
+def test_a_registration_with_other_keys_neither_takes_nor_blocks_the_platforms_tokens(
+    server, api: httpx.Client, platform: tuple[Caller, KeyPair, str]
+) -> None:
+    """Which registration a token is for is judged by the keys that verify it: a squatter
+    registering the issuer and client id with keys of its own blocked the platform too."""
+    owner, key, client_id = platform
+    cloud = new_cloud(api, owner, "district")
+    squatter = new_account(server, api, name="squatter")
+    own_keys = KeyPair.ec()
+    taken = register(api, squatter, client_id=client_id, jwk=own_keys.public_jwk)
+    assert taken.status_code == 200, taken.text
+    new_cloud(api, squatter, "squatters")
+    clouds = api.get("/v2/interop/clouds", headers=bearer(key.sign(platform_claims(client_id))))
+    assert clouds.status_code == 200, clouds.text
+    assert [item["id"] for item in clouds.json()["data"]] == [cloud["id"]]
+    # And the squatter's own tokens act for the squatter alone.
+    theirs = api.get(
+        "/v2/interop/clouds", headers=bearer(own_keys.sign(platform_claims(client_id)))
+    )
+    assert theirs.status_code == 200, theirs.text
+    assert [item["name"] for item in theirs.json()["data"]] == ["squatters"]
+
+
 def test_accounts_may_share_a_client_id_for_different_deployments(
     server, api: httpx.Client, platform: tuple[Caller, KeyPair, str]
 ) -> None:

@@ -100,27 +100,57 @@ def principal_from_platform_token(database: Database, jwks: JwksCache, token: st
         )
     if not platforms:
         raise InvalidToken("the token is signed neither by this server nor a registered platform")
-    platform = _registration_for(platforms, unverified)
-    claims = _verified(jwks, platform, token, algorithm, kid)
+    candidates = _registrations_for(platforms, unverified)
+    platform, claims = _one_account(_verified_by_each(jwks, candidates, token, algorithm, kid))
     with database.transaction(write=False) as session:
         return _principal(session, platform, claims)
 
 
-def _registration_for(platforms: list[LtiPlatform], unverified: dict[str, Any]) -> LtiPlatform:
-    """The registration, among those of the token's issuer and audiences, that the token is
-    checked against: InvalidToken when they belong to more than one account."""
+def _registrations_for(
+    platforms: list[LtiPlatform], unverified: dict[str, Any]
+) -> list[LtiPlatform]:
+    """The registrations, among those of the token's issuer and audiences, that the token
+    may be for."""
     # Several registrations can share an issuer; azp says which client the token is for.
     named = [p for p in platforms if p.client_id == unverified.get("azp")] or platforms
-    # Accounts may register the same client id for different deployments of it.
+    # Accounts may register the same client id for different deployments of it. When none
+    # lists the token's, they are all checked, to say why each refuses it.
     deployment = unverified.get(DEPLOYMENT_CLAIM)
     accepting = [p for p in named if not p.deployment_ids or deployment in p.deployment_ids]
-    if len({p.account_id for p in accepting}) > 1:
-        _log_ambiguous(accepting)
+    return accepting or named
+
+
+def _verified_by_each(
+    jwks: JwksCache, platforms: list[LtiPlatform], token: str, algorithm: str, kid: str | None
+) -> list[tuple[LtiPlatform, dict[str, Any]]]:
+    """Each registration whose keys verify the token, with its claims; when none does,
+    InvalidToken with the first one's reason. Judged by signature, so that a registration
+    with keys of its own (anyone may register a platform's issuer and client id) neither
+    takes the platform's JWTs nor keeps them from the account whose keys sign them."""
+    verified: list[tuple[LtiPlatform, dict[str, Any]]] = []
+    refusals: list[InvalidToken] = []
+    for platform in platforms:
+        try:
+            verified.append((platform, _verified(jwks, platform, token, algorithm, kid)))
+        except InvalidToken as refusal:
+            refusals.append(refusal)
+    if not verified:
+        raise refusals[0]
+    return verified
+
+
+def _one_account(
+    verified: list[tuple[LtiPlatform, dict[str, Any]]],
+) -> tuple[LtiPlatform, dict[str, Any]]:
+    """The registration the token acts for: InvalidToken when registrations of more than
+    one account verify it (each registered the platform's own keys)."""
+    if len({platform.account_id for platform, _ in verified}) > 1:
+        _log_ambiguous([platform for platform, _ in verified])
         raise InvalidToken(
             "the token's platform is registered more than once (by several accounts); "
             "the server's operator must remove the wrong registration"
         )
-    return (accepting or named)[0]
+    return verified[0]
 
 
 def _log_ambiguous(platforms: list[LtiPlatform]) -> None:
