@@ -16,7 +16,7 @@ from sqlalchemy.schema import SchemaItem
 from conftest import BACKENDS, _sqlalchemy_url
 from interop.db import utcnow
 from interop.migrations_runner import alembic_config, upgrade
-from interop.models import Base, Ingestion
+from interop.models import Account, Actor, ApiKey, Base, ClientKey, Cloud, Ingestion
 
 
 @pytest.fixture(params=BACKENDS)
@@ -117,3 +117,72 @@ def test_the_ingestion_totals_start_from_the_history_already_stored(empty_databa
     finally:
         engine.dispose()
     assert totals == {"success": 3, "failed": 1, "timeout": 1}
+
+
+def test_client_keys_are_tied_to_their_actors_and_orphans_removed(empty_database: str) -> None:
+    """Migration 0012 links the keys stored so far to their actors, and removes those whose
+    actor was deleted or whose API key was revoked before: nothing could reach them."""
+    upgrade(empty_database, "0011")
+    account_id, cloud_id, actor_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    engine = create_engine(empty_database)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(Account),
+                {"id": account_id, "name": "a", "type": "developer", "public_id": "p", "path": "/"},
+            )
+            connection.execute(
+                insert(Cloud), {"id": cloud_id, "account_id": account_id, "name": "c"}
+            )
+            connection.execute(
+                insert(Actor),
+                {
+                    "id": actor_id,
+                    "account_id": account_id,
+                    "cloud_id": cloud_id,
+                    "name": "n",
+                    "type": "connector",
+                    "client_id": "act_here",
+                    "secret_encrypted": "x",
+                },
+            )
+            connection.execute(
+                insert(ApiKey),
+                [
+                    {
+                        "account_id": account_id,
+                        "client_id": "acc_active",
+                        "secret_hash": "h",
+                        "revoked_at": None,
+                    },
+                    {
+                        "account_id": account_id,
+                        "client_id": "acc_revoked",
+                        "secret_hash": "h",
+                        "revoked_at": utcnow(),
+                    },
+                ],
+            )
+            clients = ["act_here", "act_gone", "acc_active", "acc_revoked"]
+            connection.execute(
+                insert(ClientKey.__table__),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "account_id": account_id,
+                        "client_id": client_id,
+                        "created_at": utcnow(),
+                    }
+                    for client_id in clients
+                ],
+            )
+        upgrade(empty_database)
+        with engine.connect() as connection:
+            kept = dict(
+                connection.execute(text("SELECT client_id, actor_id FROM client_keys")).all()
+            )
+    finally:
+        engine.dispose()
+    assert set(kept) == {"act_here", "acc_active"}
+    assert kept["acc_active"] is None
+    assert uuid.UUID(str(kept["act_here"])) == actor_id

@@ -11,9 +11,12 @@ import httpx
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from sqlalchemy import select
 
-from factories import Caller, new_account, new_tenant
+from factories import Caller, _database, new_account, new_tenant
+from interop.accounts.service import revoke_api_key
 from interop.auth.jwk import MIN_REFRESH_SECONDS
+from interop.clientkeys.models import ClientKey
 from jwt_parties import (
     JwksServer,
     KeyPair,
@@ -198,6 +201,41 @@ def test_a_client_without_keys_and_a_deleted_key_cannot_sign_in(
     assert api.delete(path, headers=caller.headers).status_code == 204
     fresh = key.sign(assertion_claims(caller.client_id, token_url(api)))
     assert_refused(token_with(api, fresh), "no registered key")
+
+
+def registered_client_ids(server) -> set[str]:
+    """The clients that keys are stored for, read past the API (which cannot list a gone
+    client's keys)."""
+    with _database(server.database_url).transaction(write=False) as session:
+        return set(session.scalars(select(ClientKey.client_id)))
+
+
+def test_a_client_s_keys_go_with_the_client(server, api: httpx.Client) -> None:
+    """Before, they stayed behind when a cloud was deleted, an actor uninstalled or an API key
+    revoked: rows nothing could reach or remove."""
+    owner, uninstalled = new_tenant(server, api)
+    _, in_deleted_cloud = new_tenant(server, api, owner=owner)
+    revoked = new_account(server, api, name="revoked")
+    kept = new_account(server, api, name="kept")
+    # An actor's keys are registered by its account, an API key's by the key itself.
+    for client, registrar in [
+        (uninstalled, owner),
+        (in_deleted_cloud, owner),
+        (revoked, revoked),
+        (kept, kept),
+    ]:
+        response = register(api, registrar, client.client_id, jwk=KeyPair.ec().public_jwk)
+        assert response.status_code == 200, response.text
+
+    actor = uninstalled.extra
+    uninstall = f"/v2/interop/clouds/{actor['cloud_id']}/actors/{actor['actor_id']}"
+    assert api.delete(uninstall, headers=owner.headers).status_code == 204
+    cloud = f"/v2/interop/clouds/{in_deleted_cloud.extra['cloud_id']}"
+    assert api.delete(cloud, headers=owner.headers).status_code == 204
+    with _database(server.database_url).transaction() as session:
+        revoke_api_key(session, revoked.client_id)
+
+    assert registered_client_ids(server) == {kept.client_id}
 
 
 def test_registering_keys_checks_the_material_and_the_owner(server, api: httpx.Client) -> None:

@@ -4,13 +4,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from interop.accounts.models import Account, ApiKey
 from interop.accounts.repository import child_path
 from interop.accounts.types import ACCOUNT_TYPES
 from interop.auth.secrets import SecretBox, new_client_id, new_secret
+from interop.clientkeys.models import ClientKey
 from interop.db import utcnow
 from interop.errors import InvalidRequest, NotFound
 from interop.schemas import BLANK_MESSAGE, is_blank
@@ -72,13 +73,15 @@ def create_api_key(session: Session, box: SecretBox, account_id: uuid.UUID) -> I
 
 
 def revoke_api_key(session: Session, client_id: str) -> None:
-    """Revoke at once: tokens issued for the key fail their next request."""
+    """Revoke at once: tokens issued for the key fail their next request. Its registered
+    public keys go too: a revoked key is no client any more, so nothing could reach them."""
     api_key = session.scalar(
         select(ApiKey).where(ApiKey.client_id == client_id, ApiKey.revoked_at.is_(None))
     )
     if api_key is None:
         raise NotFound("active API key")
     api_key.revoked_at = utcnow()
+    session.execute(delete(ClientKey).where(ClientKey.client_id == client_id))
 
 
 def list_accounts(session: Session) -> list[tuple[Account, int]]:

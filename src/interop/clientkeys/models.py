@@ -20,6 +20,12 @@ class ClientKey(IdMixin, Base):
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
     client_id: Mapped[str] = mapped_column(String(64), index=True)
+    # An actor's keys go with the actor, however it goes (uninstalled, or its cloud deleted):
+    # keys left behind could never be listed nor removed. An API key is never deleted, only
+    # revoked, which removes its keys (null here).
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("actors.id", ondelete="CASCADE"), default=None, index=True
+    )
     # A static key has its public JWK (and kid); a JWKS URL is fetched when used.
     kid: Mapped[str | None] = mapped_column(String(255), default=None)
     public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

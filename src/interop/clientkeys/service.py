@@ -67,7 +67,8 @@ def add_key(
             "to register it again",
             details={"key_id": str(existing.id)},
         )
-    key = ClientKey(account_id=account_id, client_id=client_id, **columns)
+    actor_id = session.scalar(select(Actor.id).where(Actor.client_id == client_id))
+    key = ClientKey(account_id=account_id, client_id=client_id, actor_id=actor_id, **columns)
     session.add(key)
     session.flush()
     return key
