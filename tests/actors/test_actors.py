@@ -224,6 +224,12 @@ def test_install_connector_keeps_its_source(server, api: httpx.Client) -> None:
         "ftp://host/export.zip",
         "javascript:alert(1)",
         "http://[",
+        # An http(s) URL without a host: no collection could download it.
+        "http://",
+        "https:",
+        "http:foo",
+        "https:///export.zip",
+        "http://:80/export.zip",
         "a\x00b",
     ],
 )

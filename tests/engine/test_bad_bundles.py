@@ -235,10 +235,13 @@ def test_a_location_outside_the_workers_source_roots_is_refused(server, api, tmp
     assert_failed(result, "source_not_allowed")
 
 
-@pytest.mark.parametrize("location", ["http://[", "ftp://host/export.zip", "/etc", "a\x00b"])
+@pytest.mark.parametrize(
+    "location", ["http://[", "ftp://host/export.zip", "/etc", "a\x00b", "http://", "https:"]
+)
 def test_a_stored_location_that_no_worker_may_read_is_refused(location, tmp_path):
     # What the API now refuses at install may be stored from before: the worker refuses it
-    # too (urlparse raises on an unbalanced IPv6 bracket: it was an internal_error).
+    # too (urlparse raises on an unbalanced IPv6 bracket: it was an internal_error; an
+    # http(s) URL without a host was fetched, and failed as source_unavailable).
     with (
         pytest.raises(BundleError) as refused,
         open_bundle(location, [tmp_path], 1000, False, tmp_path),

@@ -135,13 +135,16 @@ def open_bundle(
 
 def local_source_path(location: str, roots: list[Path]) -> Path | None:
     """The local path `location` names, if it lies under one of `roots`; None for an
-    http(s) URL, whose address is checked when it is fetched. Any other location is
-    `source_not_allowed`."""
+    http(s) URL with a host, whose address is checked when it is fetched. Any other location
+    is `source_not_allowed`."""
     try:
         parsed = urlparse(location)
     except ValueError as exc:  # an unbalanced IPv6 bracket, say ("http://[")
         raise BundleError("source_not_allowed", f"{location} is not a location: {exc}") from exc
     if parsed.scheme in ("http", "https"):
+        # "http://", "https:" or "http:foo" name no server: no download could ever start.
+        if not parsed.hostname:
+            raise BundleError("source_not_allowed", f"{location} is not an http(s) URL with a host")
         return None
     if parsed.scheme == "file":
         # file:///path or file://localhost/path; another host's, or no path, names nothing here
