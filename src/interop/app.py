@@ -1,5 +1,6 @@
 """create_app(): middleware, error handlers, service endpoints and the API routers."""
 
+import ast
 import asyncio
 import logging
 from collections.abc import AsyncIterator
@@ -203,7 +204,7 @@ def database_problem(exc: OperationalError) -> tuple[str, int]:
     return "the database cannot be reached; retry later", 5
 
 
-def _field_problem(error: dict[str, Any], union_tag: str | None, body: Any) -> dict[str, str]:
+def field_problem(error: dict[str, Any], union_tag: str | None, body: Any) -> dict[str, str]:
     """A validation error as `{"field", "message"}`, the field a dotted path through the
     request as sent."""
     if error["type"] == "json_invalid":
@@ -222,7 +223,24 @@ def _field_problem(error: dict[str, Any], union_tag: str | None, body: Any) -> d
         and location[1] == body.get(union_tag)
     ):
         del location[1]
+    tag_field = _union_tag_field(error)
+    if tag_field is not None:
+        location.append(tag_field)
     return {"field": ".".join(str(part) for part in location), "message": error["msg"]}
+
+
+def _union_tag_field(error: dict[str, Any]) -> str | None:
+    """The field holding a discriminated union's tag, when `error` is that the tag is absent
+    or names no member: pydantic locates the error at the union ("body" for an actor install
+    of type "bogus"), though the field at fault is its tag ("body.type"). The error names the
+    field as a Python literal ("'type'"); a callable discriminator names none."""
+    if error["type"] not in ("union_tag_invalid", "union_tag_not_found"):
+        return None
+    try:
+        field = ast.literal_eval(error.get("ctx", {}).get("discriminator", ""))
+    except (ValueError, SyntaxError):
+        return None
+    return field if isinstance(field, str) else None
 
 
 def _body_union_tag(request: Request) -> str | None:
@@ -246,7 +264,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         tag = _body_union_tag(request)
-        details = [_field_problem(error, tag, exc.body) for error in exc.errors()]
+        details = [field_problem(error, tag, exc.body) for error in exc.errors()]
         first = f"{details[0]['field']}: {details[0]['message']}" if details else "invalid"
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         return _error(400, "invalid_request", f"invalid request: {first}{more}", details)

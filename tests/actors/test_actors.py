@@ -374,7 +374,8 @@ def test_installs_racing_an_integration_delete_never_leave_a_tenant_without_it(
 
 
 def test_install_errors_name_fields_as_the_body_has_them(server, api: httpx.Client) -> None:
-    # Not under the union member pydantic chose ("body.integration.integration").
+    # Not under the union member pydantic chose ("body.integration.integration"), and a type
+    # that names no member is the type's fault, not the whole body's (pydantic says "body").
     owner = new_account(server, api)
     cloud_id = new_cloud(api, owner)["id"]
     cases = [
@@ -384,7 +385,9 @@ def test_install_errors_name_fields_as_the_body_has_them(server, api: httpx.Clie
             {"type": "connector", "name": "SIS", "source": {"kind": "oneroster_csv"}},
             "body.source.location",
         ),
-        ({"type": "printer"}, "body"),
+        ({"type": "printer"}, "body.type"),
+        ({"type": 5}, "body.type"),
+        ({"name": "SIS"}, "body.type"),
     ]
     for body, field in cases:
         response = _install(api, owner, cloud_id, body)
