@@ -264,6 +264,27 @@ def test_registering_keys_checks_the_material_and_the_owner(server, api: httpx.C
     assert api.get(path, headers=caller.headers).json()["data"] == []
 
 
+def test_unknown_fields_are_ignored_and_a_key_read_back_may_be_sent_again(
+    server, api: httpx.Client
+) -> None:
+    """Unknown fields were `400 invalid_request` ("Extra inputs are not permitted"), where the
+    contract ignores them, so a client could not send back what it had read."""
+    caller = new_account(server, api)
+    noted = register(api, caller, caller.client_id, jwks_url="https://keys.example/a", note="x")
+    assert noted.status_code == 200, noted.text
+    assert "note" not in noted.json()["data"]
+    keys = f"/v2/interop/clients/{caller.client_id}/keys"
+    read_back = {**noted.json()["data"], "jwks_url": "https://keys.example/b"}
+    again = api.post(keys, json=read_back, headers=caller.headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["data"]["id"] != noted.json()["data"]["id"]
+    listed = api.get(keys, headers=caller.headers)
+    assert [item["jwks_url"] for item in listed.json()["data"]] == [
+        "https://keys.example/a",
+        "https://keys.example/b",
+    ]
+
+
 def test_a_key_the_client_has_already_is_409_and_changes_nothing(server, api: httpx.Client) -> None:
     """Before, each copy was stored: removing the key (a leak) left the other one working."""
     caller = new_account(server, api)

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from interop.schemas import InputModel
+
 JWKS_URL = Field(default=None, max_length=2048, pattern=r"^https?://[^\s]+$")
 PEM = Field(default=None, min_length=1, max_length=16384)
 
@@ -30,9 +32,12 @@ class KeySource(BaseModel):
         return self
 
 
-class ClientKeyIn(KeySource):
+class ClientKeyIn(KeySource, InputModel):
+    # Unknown fields are ignored, as on every create (SPEC §1): a key read back, with its id,
+    # client_id, kid and created_at, may be sent again. There is no stored key to compare them
+    # with, and the client is the one the path names.
     model_config = ConfigDict(
-        strict=True, extra="forbid", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
+        strict=True, extra="allow", json_schema_extra=exactly_one_of("jwk", "pem", "jwks_url")
     )
 
 
