@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from cli_runner import INTEROP, environment, invoke, run, run_or_invoke
 from conftest import _free_port, _libpq_url, postgres_admin_url
+from interop.accounts.models import MAX_ACCOUNT_DEPTH
 from interop.cli import app
 from interop.config import Settings
 
@@ -188,6 +189,39 @@ def test_bad_type_and_unknown_parent_fail_clearly(tmp_path: Path) -> None:
     assert orphan.returncode == 1
     assert "parent account not found" in orphan.stderr
     assert "Traceback" not in orphan.stderr + bad_type.stderr
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The settings of a migrated database of the test's own, on each backend."""
+    env = {}
+    if request.param == "postgresql":
+        env["INTEROP_DATABASE_URL"] = request.getfixturevalue("own_postgres_database")
+    assert invoke(["migrate"], tmp_path, **env).returncode == 0
+    return env
+
+
+def test_accounts_nest_at_most_max_depth_levels(
+    database_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One level deeper was a traceback on PostgreSQL (`value too long for type character
+    varying(2048)`: the account's path) and was stored on SQLite."""
+    parent: str | None = None
+    for level in range(1, MAX_ACCOUNT_DEPTH + 1):
+        under = ["--parent", parent] if parent else []
+        command = ["accounts", "create", "--name", f"L{level}", "--type", "partner", "--json"]
+        created = invoke([*command, *under], tmp_path, **database_env)
+        assert created.returncode == 0, (level, created.stderr)
+        parent = json.loads(created.stdout)["id"]
+    assert parent is not None
+    too_deep = invoke(
+        ["accounts", "create", "--name", "deeper", "--parent", parent], tmp_path, **database_env
+    )
+    assert too_deep.returncode == 1
+    assert too_deep.stderr.startswith(f"error: accounts nest at most {MAX_ACCOUNT_DEPTH} levels")
+    assert "Traceback" not in too_deep.stderr
+    listed = json.loads(invoke(["accounts", "list", "--json"], tmp_path, **database_env).stdout)
+    assert len(listed) == MAX_ACCOUNT_DEPTH
 
 
 def test_keys_create_and_revoke(tmp_path: Path) -> None:

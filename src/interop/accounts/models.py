@@ -8,6 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from interop.db import Base, IdMixin, TimestampMixin, UTCDateTime, VersionMixin
 
+ACCOUNT_PATH_LENGTH = 2048
+# The deepest an account may sit, its root at level 1. Its path is "/" and then "<id>/", 37
+# characters, per level, so a deeper one would not fit the column: PostgreSQL refuses such a
+# path, SQLite stores it (it enforces no length), and the two backends must agree.
+MAX_ACCOUNT_DEPTH = (ACCOUNT_PATH_LENGTH - len("/")) // len(f"{uuid.UUID(int=0)}/")
+
 
 class Account(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "accounts"
@@ -29,7 +35,7 @@ class Account(IdMixin, TimestampMixin, VersionMixin, Base):
         ForeignKey("accounts.id", ondelete="RESTRICT"), default=None, index=True
     )
     # Materialized ancestry "/<root>/.../<self>/": descendants are a prefix match, on any backend.
-    path: Mapped[str] = mapped_column(String(2048), index=True)
+    path: Mapped[str] = mapped_column(String(ACCOUNT_PATH_LENGTH), index=True)
 
 
 class ApiKey(IdMixin, TimestampMixin, Base):

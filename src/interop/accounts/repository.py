@@ -22,6 +22,11 @@ def child_path(parent: Account | None, account_id: uuid.UUID) -> str:
     return f"{parent.path if parent else '/'}{account_id}/"
 
 
+def account_depth(account: Account) -> int:
+    """The account's level: 1 for a root, one more for each account above it."""
+    return account.path.count("/") - 1
+
+
 def is_visible_account(session: Session, principal: Principal, account_id: uuid.UUID) -> bool:
     statement = visible_account_ids(principal).where(Account.id == account_id)
     return session.scalar(select(statement.exists())) is True

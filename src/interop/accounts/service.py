@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from interop.accounts.models import Account, ApiKey
-from interop.accounts.repository import child_path
+from interop.accounts.models import MAX_ACCOUNT_DEPTH, Account, ApiKey
+from interop.accounts.repository import account_depth, child_path
 from interop.accounts.types import ACCOUNT_TYPES
 from interop.auth.secrets import SecretBox, new_client_id, new_secret
 from interop.clientkeys.models import ClientKey
@@ -43,6 +43,11 @@ def create_account(
     parent = session.get(Account, parent_id) if parent_id else None
     if parent_id and parent is None:
         raise NotFound("parent account")
+    if parent is not None and account_depth(parent) >= MAX_ACCOUNT_DEPTH:
+        raise InvalidRequest(
+            f"accounts nest at most {MAX_ACCOUNT_DEPTH} levels deep, and the parent account "
+            f"{parent.id} is at level {account_depth(parent)}: choose a parent higher up"
+        )
     account_id = uuid.uuid4()
     account = Account(
         id=account_id,
