@@ -64,6 +64,8 @@ TENANT_REACH = CLOUD_REACH | {"developer_owner"}
 INTEGRATION_REACH = frozenset({"operator", "developer_owner"})
 TENANT_ACTOR = frozenset({"same_tenant_actor"})
 INGESTION_REACH = TENANT_REACH | TENANT_ACTOR
+# The owner's keys: managed from above (its parent, the operator), never by the owner itself.
+ACCOUNT_KEYS_REACH = frozenset({"operator", "parent"})
 # Endpoints that take no credentials at all.
 PUBLIC = {
     ("POST", "/oauth/token"),
@@ -229,6 +231,15 @@ def _client_key(world: World) -> dict[str, str]:
     client_id = world.callers["owner"].client_id
     made = world.owner_does("POST", f"/v2/interop/clients/{client_id}/keys", json={"jwk": jwk})
     return {"key_id": made["id"]}
+
+
+def _account_key(world: World) -> dict[str, str]:
+    response = world.api.post(
+        f"/v2/interop/accounts/{world.ids['account_id']}/keys",
+        headers=world.callers["parent"].headers,
+    )
+    assert response.status_code == 200, response.text
+    return {"key_client_id": response.json()["data"]["client_id"]}
 
 
 def _platform_body(world: World, principal: str) -> dict[str, Any]:
@@ -566,6 +577,17 @@ OPERATIONS: list[Op] = [
         (204,),
         target=_platform,
     ),
+    # Account keys
+    Op("GET", "/v2/interop/accounts/{account_id}/keys", "account", ACCOUNT_KEYS_REACH),
+    Op("POST", "/v2/interop/accounts/{account_id}/keys", "account", ACCOUNT_KEYS_REACH),
+    Op(
+        "DELETE",
+        "/v2/interop/accounts/{account_id}/keys/{key_client_id}",
+        "account",
+        ACCOUNT_KEYS_REACH,
+        (204,),
+        target=_account_key,
+    ),
 ]
 OPS = {op.key: op for op in OPERATIONS}
 # Path templates above name their parameters; the document calls most of them {id}.
@@ -579,6 +601,8 @@ DOCUMENT_NAMES = {
     "ingestion_id": "id",
     "key_id": "id",
     "platform_id": "id",
+    "account_id": "id",
+    "key_client_id": "client_id",
 }
 CASES = [(op.method, op.path, principal) for op in OPERATIONS for principal in PRINCIPALS]
 
@@ -654,6 +678,7 @@ def _build(server: Any) -> World:
         "schedule_id": schedule["data"][0]["id"],
         "ingestion_id": ingestion_id,
         "client_id": district.client_id,
+        "account_id": str(district.account_id),
     }
     for topic, key in (
         ("orgs", "org_id"),

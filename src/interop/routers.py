@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from interop.accounts.router import router as accounts_router
 from interop.actors.router import router as actors_router
 from interop.application.router import router as application_router
 from interop.clientkeys.router import router as clientkeys_router
@@ -28,4 +29,5 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     roster_router,
     clientkeys_router,
     lti_router,
+    accounts_router,
 )

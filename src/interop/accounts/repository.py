@@ -18,6 +18,17 @@ def visible_account_ids(principal: Principal) -> AnySelect:
     return statement.where(StartsWith(Account.path, principal.account_path))
 
 
+def managed_account_ids(principal: Principal) -> AnySelect:
+    """The accounts whose API keys the principal may list, create and revoke: an operator's,
+    every account; any other account's, those strictly below it. Keys are "created by the
+    operator CLI or by a parent account" (SPEC §2), never by the account itself: a leaked key
+    could otherwise mint keys that outlive its revocation, or revoke the key its parent gave."""
+    statement = visible_account_ids(principal)
+    if principal.is_operator:
+        return statement
+    return statement.where(Account.id != principal.account_id)
+
+
 def child_path(parent: Account | None, account_id: uuid.UUID) -> str:
     return f"{parent.path if parent else '/'}{account_id}/"
 
