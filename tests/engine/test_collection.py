@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import delete, update
 
 from factories import (
@@ -137,6 +138,50 @@ def test_narrowing_the_scope_deletes_what_left_it(server, api):
     # Everyone still belongs to sch1, which stays in scope: users remain.
     assert len(stored(api, actor, "users")) == 8
     assert result["stats"]["deleted"] == 1 + 2 + 5  # cou2, cla2+cla3, their 5 enrollments
+
+
+@pytest.mark.parametrize(
+    "scoping",
+    [
+        ("schools", {"school_ref_id": "sch2"}),
+        ("schools", {"school_ref_id": "sch1"}),
+        ("courses", {"course_ref_id": "cou1"}),
+    ],
+    ids=["to-sch2", "to-sch1", "to-cou1"],
+)
+def test_narrowing_the_scope_judges_the_stored_records_of_files_the_bundle_lacks(
+    server, api, tmp_path, scoping
+):
+    # Scoping was applied to the rows a bundle holds only: a tenant whose scope narrowed
+    # kept the records of every file its next bundles called absent (users, demographics).
+    # Judged by their stored values, they now leave as their rows would have.
+    kind, entry = scoping
+    stored_ids = {}
+    for files in ("whole", "lacking"):
+        bundle = copy_bundle(ONEROSTER_MINIMAL, tmp_path / files)
+        _, actor = new_collecting_tenant(server, api, bundle)
+        collect(server, api, actor)
+        narrowed = api.post(
+            f"/v2/interop/tenant/scoping/{kind}", json={"data": [entry]}, headers=actor.headers
+        )
+        assert narrowed.status_code == 200, narrowed.text
+        if files == "lacking":
+            lack(bundle, "users", "demographics")
+        collect(server, api, actor)
+        stored_ids[files] = {
+            topic: {record["sourced_id"] for record in stored(api, actor, topic)}
+            for topic in ("users", "demographics")
+        }
+    assert stored_ids["lacking"] == stored_ids["whole"]
+
+
+def lack(bundle: Path, *topics: str) -> None:
+    """The bundle's manifest calls these files absent, and it holds none of them."""
+    manifest = (bundle / "manifest.csv").read_text()
+    for topic in topics:
+        manifest = manifest.replace(f"file.{topic},bulk", f"file.{topic},absent")
+        (bundle / f"{topic}.csv").unlink()
+    (bundle / "manifest.csv").write_text(manifest)
 
 
 def test_an_unchanged_second_run_changes_nothing(server, api):

@@ -24,6 +24,7 @@ from interop.connectors.bundle import Bundle
 from interop.connectors.oneroster_csv import (
     QUOTED_CHARACTERS,
     SPECS,
+    USERS,
     RowError,
     SourceRow,
     TopicSpec,
@@ -214,6 +215,9 @@ class Collection:
         # Ids the topic's file lists out of the tenant's scope, kept only while deletions are
         # withheld (`_delete_missing`): a rollover withholds what the source dropped.
         self._out_of_scope: set[str] = set()
+        # Users deleted for the scope while the bundle lacks users.csv: their demographics go
+        # with them when it lacks demographics.csv too.
+        self._users_out_of_scope: set[str] = set()
 
     def apply(self, bundle: Bundle) -> Tally:
         self._earlier = self._earlier_counts()
@@ -227,8 +231,10 @@ class Collection:
                     self._refresh_statistics_after_load(spec)
                     if not bundle.has(spec.file):
                         # `absent` in the manifest (or left out): the bundle says nothing
-                        # about the topic, so nothing stored of it is deleted. An empty file
-                        # listed `bulk` is how a source says there are none.
+                        # about the topic, so nothing the source dropped is deleted (an empty
+                        # file listed `bulk` is how a source says there are none); only what
+                        # the tenant's scope no longer admits.
+                        self._delete_stored_out_of_scope(bundle, spec)
                         continue
                     if not self._fresh:
                         # A first load stored only rows it saw, so nothing can be missing:
@@ -446,8 +452,40 @@ class Collection:
             missing = [sourced_id for sourced_id in missing if sourced_id in self._out_of_scope]
             if withheld > len(missing):
                 self.tally.withheld_deletions[spec.topic] = withheld - len(missing)
-        for start in range(0, len(missing), self.batch_rows):
-            chunk = missing[start : start + self.batch_rows]
+        self._tombstone(spec, missing)
+
+    def _delete_stored_out_of_scope(self, bundle: Bundle, spec: TopicSpec) -> None:
+        """Delete the tenant's stored records of a topic the bundle lacks that its scope no
+        longer admits, judged by their stored values (`BundleIndex.excludes_stored`)."""
+        if self.index.everything or self._fresh:
+            return
+        table = topic_table(spec.topic)
+        judge_by_user = spec.topic == "demographics" and not bundle.has(USERS.file)
+        with self.database.transaction(write=False) as session:
+            stored = session.execute(
+                select(table.c.sourced_id, table.c.fields).where(
+                    table.c.tenant_id == self.lease.tenant_id, table.c.status == "active"
+                )
+            )
+            out = [
+                sourced_id
+                for sourced_id, fields in stored
+                if (
+                    sourced_id in self._users_out_of_scope
+                    if judge_by_user
+                    else self.index.excludes_stored(
+                        spec.topic, SourceRow(0, sourced_id, "active", None, fields)
+                    )
+                )
+            ]
+        if spec.topic == "users":
+            self._users_out_of_scope = set(out)
+        self._tombstone(spec, out)
+
+    def _tombstone(self, spec: TopicSpec, sourced_ids: list[str]) -> None:
+        table = topic_table(spec.topic)
+        for start in range(0, len(sourced_ids), self.batch_rows):
+            chunk = sourced_ids[start : start + self.batch_rows]
             with self.database.transaction() as session:
                 deleted = writes.tombstone(
                     session, table, self.lease.tenant_id, chunk, self._change_time()
