@@ -45,8 +45,8 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
     """
     if if_match is None:
         return
-    candidates = {_strip(tag) for tag in if_match.split(",")}
-    if "*" in candidates or str(current_version) in candidates:
+    tags = [tag.strip() for tag in if_match.split(",")]
+    if "*" in tags or str(current_version) in map(_opaque, tags):
         return
     raise Conflict(
         "concurrent_modification",
@@ -55,8 +55,14 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
     )
 
 
-def _strip(tag: str) -> str:
-    tag = tag.strip()
-    if tag.startswith("W/"):
+def _opaque(tag: str) -> str | None:
+    """The version an entity tag names: `"3"`, `W/"3"` or a bare `3` (clients that drop the
+    quotes). None for a malformed tag (`"3`, `W/3`), which matches no version rather than the
+    one it resembles; `"*"` is an ordinary tag, and only a bare `*` is the wildcard."""
+    weak = tag.startswith("W/")
+    if weak:
         tag = tag[2:]
-    return tag.strip('"')
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        inner = tag[1:-1]
+        return None if '"' in inner else inner
+    return None if weak or '"' in tag else tag

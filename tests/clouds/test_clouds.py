@@ -218,8 +218,9 @@ def test_delete_with_stale_if_match_is_409_and_keeps_the_cloud(server, api: http
         ['"7"', '"1"'],  # the header repeated: only the first was read, a 409
         ['"7", W/"1"'],  # one comma-separated list
         ['"7"', '"8", *'],
+        ["7, 1"],  # unquoted, as docs/API.md allows
     ],
-    ids=["repeated", "comma-separated", "repeated-with-star"],
+    ids=["repeated", "comma-separated", "repeated-with-star", "unquoted"],
 )
 def test_if_match_passes_when_any_listed_etag_matches(
     server, api: httpx.Client, if_match: list[str]
@@ -242,6 +243,35 @@ def test_if_match_headers_none_of_which_match_are_409(server, api: httpx.Client)
     error = response.json()["error"]
     assert error["code"] == "concurrent_modification"
     assert error["message"].startswith('If-Match "7", "8", "9" does not match')
+    assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "if_match",
+    ['"*"', 'W/"*"', '"1', '1"', '""1""', 'W/"1', "W/1", '"1,2"'],
+    ids=[
+        "quoted-star",
+        "weak-quoted-star",
+        "open-quote",
+        "close-quote",
+        "doubled-quotes",
+        "weak-open-quote",
+        "weak-unquoted",
+        "comma-inside-quotes",
+    ],
+)
+def test_quoted_star_or_malformed_if_match_matches_nothing(
+    server, api: httpx.Client, if_match: str
+) -> None:
+    # Quotes were stripped from both ends before the check, so `"*"` (an entity tag, which
+    # names no version) counted as the wildcard, and `"1` matched version 1.
+    caller = new_account(server, api)
+    cloud = new_cloud(api, caller)
+    response = api.delete(
+        f"{CLOUDS}/{cloud['id']}", headers={**caller.headers, "If-Match": if_match}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "concurrent_modification"
     assert api.get(f"{CLOUDS}/{cloud['id']}", headers=caller.headers).status_code == 200
 
 
