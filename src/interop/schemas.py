@@ -11,9 +11,39 @@ from interop.errors import InvalidRequest
 
 T = TypeVar("T")
 
+# An id is a UUID written 8-4-4-4-12 (SPEC §1), hex digits of either case being the same
+# UUID (RFC 9562 §4). uuid.UUID, and pydantic's UUID type, also read `{…}`, `urn:uuid:…`,
+# 32 digits without hyphens and (uuid.UUID) hyphens anywhere, so other spellings of an id
+# were served as if canonical.
+UUID_DIGITS = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_UUID_TEXT = re.compile(UUID_DIGITS)
+UUID_MESSAGE = "must be a UUID written 8-4-4-4-12, such as 0b9e4b1a-8c4e-4f7e-9a36-3d1f2c5b6a70"
+
+
+def parse_uuid(text: str) -> uuid.UUID:
+    """`text` as a UUID, if it is written the one way an id is; ValueError otherwise."""
+    if not _UUID_TEXT.fullmatch(text):
+        raise ValueError(UUID_MESSAGE)
+    return uuid.UUID(text)
+
+
+def _uuid_text(value: Any) -> Any:
+    if isinstance(value, str):
+        parse_uuid(value)
+    return value  # a uuid.UUID (from code, not a request) is one already
+
+
+# Every UUID path and query parameter, and (as JsonUUID) body field: another spelling is a
+# 400 naming it. The OpenAPI document keeps `format: uuid` and adds the rule as a `pattern`.
+HyphenatedUUID = Annotated[
+    uuid.UUID,
+    BeforeValidator(_uuid_text),
+    Field(json_schema_extra={"pattern": f"^{UUID_DIGITS}$"}),
+]
+
 # Input models are strict (no "5" for 5), but JSON has no UUID or time type: these two
 # are parsed from their string forms. Times must carry an offset (RFC 3339).
-JsonUUID = Annotated[uuid.UUID, Field(strict=False)]
+JsonUUID = Annotated[HyphenatedUUID, Field(strict=False)]
 # Lax parsing alone also reads a number, or a string of one ("0.0"), as Unix time, which the
 # document does not allow (the stateful fuzzer found `changed_since=0.0` accepted).
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
@@ -156,7 +186,7 @@ def _same_json_value(given: Any, stored: Any) -> bool:
 def _parsed_text(text: str) -> uuid.UUID | datetime | None:
     """A string's value as a UUID or an RFC 3339 time; None for any other string."""
     try:
-        return uuid.UUID(text)
+        return parse_uuid(text)
     except ValueError:
         pass
     if not _RFC3339_START.match(text):

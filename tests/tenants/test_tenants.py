@@ -20,6 +20,7 @@ from interop.accounts.models import Account
 from interop.actors.models import Actor
 from interop.clouds.models import Cloud
 from interop.integrations.models import Integration, IntegrationVersion
+from interop.schemas import UUID_MESSAGE
 from interop.tenants.models import Tenant
 
 TENANTS = "/v2/interop/tenants"
@@ -121,7 +122,7 @@ def test_bad_accounts_filter_is_400(server, api: httpx.Client) -> None:
     response = api.get(TENANTS, params={"accounts": "nope"}, headers=dev.headers)
     assert response.status_code == 400
     assert response.json()["error"]["details"] == [
-        {"field": "query.accounts", "message": "not a UUID"}
+        {"field": "query.accounts", "message": UUID_MESSAGE}
     ]
     assert response.json()["error"]["code"] == "invalid_request"
 

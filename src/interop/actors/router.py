@@ -1,6 +1,5 @@
 """HTTP for actors: the account-wide list and the (ext) install/uninstall/rotate of a cloud."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -13,7 +12,7 @@ from interop.deps import AccountPrincipal, SecretBoxDep, SessionDep, get_setting
 from interop.openapi import error_responses
 from interop.paging import PageDep
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Actors"], route_class=InteropRoute)
 
@@ -36,7 +35,7 @@ def list_actors(session: SessionDep, principal: AccountPrincipal, page: PageDep)
     responses=error_responses("not_found"),
 )
 def list_cloud_actors(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     session: SessionDep,
     principal: AccountPrincipal,
     page: PageDep,
@@ -60,7 +59,7 @@ def list_cloud_actors(
     responses=error_responses("not_found", "integration_already_installed"),
 )
 def install_actor(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     principal: AccountPrincipal,
     body: Annotated[ActorInstall, Body()],
     session: SessionDep,
@@ -82,8 +81,8 @@ def install_actor(
     responses=error_responses("not_found", "concurrent_modification"),
 )
 def uninstall_actor(
-    id: uuid.UUID,
-    actor_id: uuid.UUID,
+    id: HyphenatedUUID,
+    actor_id: HyphenatedUUID,
     session: SessionDep,
     principal: AccountPrincipal,
     if_match: IfMatch = None,
@@ -99,8 +98,8 @@ def uninstall_actor(
     responses=error_responses("not_found", "concurrent_modification"),
 )
 def rotate_credentials(
-    id: uuid.UUID,
-    actor_id: uuid.UUID,
+    id: HyphenatedUUID,
+    actor_id: HyphenatedUUID,
     session: SessionDep,
     principal: AccountPrincipal,
     box: SecretBoxDep,

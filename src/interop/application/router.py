@@ -1,6 +1,5 @@
 """HTTP for the tenant application and its auth workflow."""
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -11,7 +10,7 @@ from interop.concurrency import IfMatch, changed, etag
 from interop.deps import AccountPrincipal, ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID
 
 router = APIRouter(tags=["Tenant Application"], route_class=InteropRoute)
 
@@ -64,7 +63,7 @@ def update_application(
     responses=error_responses("not_found"),
 )
 def open_auth_session(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, response: Response
 ) -> Any:
     application = service.open_auth_session(session, principal, id)
     response.headers["ETag"] = etag(application.version)

@@ -1,6 +1,5 @@
 """HTTP for client keys (ext): the public keys an API key or actor signs assertions with."""
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Path, Response
@@ -12,7 +11,7 @@ from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Client keys (ext)"], route_class=InteropRoute)
 
@@ -65,7 +64,10 @@ def list_client_keys(
     responses=error_responses("not_found"),
 )
 def delete_client_key(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, client_id: str = ClientIdPath
+    id: HyphenatedUUID,
+    session: SessionDep,
+    principal: AccountPrincipal,
+    client_id: str = ClientIdPath,
 ) -> None:
     service.client_owner(session, client_id, visible_account_ids(principal))
     service.delete_key(session, client_id, id)

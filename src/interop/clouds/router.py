@@ -1,6 +1,5 @@
 """HTTP for clouds: parse, call the service, shape the response."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -13,7 +12,7 @@ from interop.deps import AccountPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import DECIMAL_ONLY, PageDep, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Clouds"], route_class=InteropRoute)
 
@@ -75,7 +74,7 @@ def search_clouds(
     responses=error_responses("not_found"),
 )
 def get_cloud(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, response: Response
 ) -> Any:
     cloud = get_readable_cloud(session, principal, id)
     response.headers["ETag"] = etag(cloud.version)
@@ -90,6 +89,6 @@ def get_cloud(
     responses=error_responses("not_found", "concurrent_modification"),
 )
 def delete_cloud(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, if_match: IfMatch = None
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, if_match: IfMatch = None
 ) -> None:
     service.delete_cloud(session, principal, id, if_match)

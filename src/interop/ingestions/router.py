@@ -1,6 +1,5 @@
 """HTTP for ingestions, for actors (their tenant's) and accounts (visible tenants')."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -12,11 +11,11 @@ from interop.ingestions.schemas import Ingestion, ingestion_out
 from interop.openapi import error_responses
 from interop.paging import PageDep, count, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Ingestions"], route_class=InteropRoute)
 TenantFilter = Annotated[
-    uuid.UUID | None, Query(description="Only this tenant's ingestions (account principals)")
+    HyphenatedUUID | None, Query(description="Only this tenant's ingestions (account principals)")
 ]
 
 
@@ -54,7 +53,7 @@ def count_ingestions(
     responses=error_responses("not_found"),
 )
 def get_ingestion(
-    id: uuid.UUID, session: SessionDep, principal: AnyPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: AnyPrincipal, response: Response
 ) -> Any:
     ingestion = get_readable_ingestion(session, principal, id)
     response.headers["ETag"] = etag(ingestion.version)

@@ -1,6 +1,5 @@
 """HTTP for integrations and their versions."""
 
-import uuid
 from typing import Annotated, Any
 
 import orjson
@@ -28,7 +27,7 @@ from interop.integrations.schemas import (
 from interop.openapi import error_responses
 from interop.paging import PageDep, fetch_page, page_envelope, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Integrations"], route_class=InteropRoute)
 
@@ -118,7 +117,7 @@ def create_integration(
     responses=error_responses("not_found"),
 )
 def get_integration(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, response: Response
 ) -> Any:
     integration = get_readable_integration(session, principal, id)
     response.headers["ETag"] = etag(integration.revision)
@@ -133,7 +132,7 @@ def get_integration(
     responses=error_responses("not_found", "read_only_field", "concurrent_modification"),
 )
 def update_integration(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     body: IntegrationUpdate,
     session: SessionDep,
     principal: AccountPrincipal,
@@ -151,7 +150,7 @@ def update_integration(
     responses=error_responses("not_found", "integration_in_use", "concurrent_modification"),
 )
 def delete_integration(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, if_match: IfMatch = None
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, if_match: IfMatch = None
 ) -> None:
     service.delete_integration(session, principal, id, if_match)
 
@@ -163,7 +162,7 @@ def delete_integration(
     responses=error_responses("not_found"),
 )
 def list_versions(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, page: PageDep
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, page: PageDep
 ) -> Any:
     integration = get_readable_integration(session, principal, id)
     return paginate(
@@ -182,7 +181,7 @@ def list_versions(
     openapi_extra=BLUEPRINT_BODY,
 )
 def create_version(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     document: BlueprintDocument,
     session: SessionDep,
     principal: AccountPrincipal,
@@ -203,7 +202,7 @@ def create_version(
     responses=error_responses("not_found", "read_only_field", "concurrent_modification"),
 )
 def update_version(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     version: str,
     body: IntegrationVersionUpdate,
     session: SessionDep,
@@ -222,7 +221,7 @@ def update_version(
     responses=error_responses("not_found", "version_in_use", "concurrent_modification"),
 )
 def delete_version(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     version: str,
     session: SessionDep,
     principal: AccountPrincipal,
@@ -238,7 +237,7 @@ def delete_version(
     responses=error_responses("not_found"),
 )
 def get_integration_version(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     version: str,
     session: SessionDep,
     principal: AccountPrincipal,
@@ -260,7 +259,7 @@ def get_integration_version(
     openapi_extra=BLUEPRINT_BODY,
 )
 def replace_blueprint(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     version: str,
     document: BlueprintDocument,
     session: SessionDep,

@@ -1,6 +1,5 @@
 """HTTP for LTI platform registrations (ext)."""
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,7 +11,7 @@ from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["LTI platforms (ext)"], route_class=InteropRoute)
 
@@ -55,5 +54,5 @@ def list_platforms(session: SessionDep, principal: AccountPrincipal, page: PageD
     response_class=Response,
     responses=error_responses("not_found"),
 )
-def delete_platform(id: uuid.UUID, session: SessionDep, principal: AccountPrincipal) -> None:
+def delete_platform(id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal) -> None:
     service.delete_platform(session, visible_account_ids(principal), id)

@@ -1,6 +1,5 @@
 """HTTP for a tenant's rollovers."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -12,7 +11,7 @@ from interop.paging import PageDep, count, paginate
 from interop.rollovers import service
 from interop.rollovers.schemas import SORT_FIELDS, Rollover, RolloverIn
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Rollovers"], route_class=InteropRoute)
 _SORT_KEY = rf"\s*-?({'|'.join(SORT_FIELDS)})\s*"
@@ -72,7 +71,7 @@ def count_rollovers(session: SessionDep, principal: ActorPrincipal) -> int:
     responses=error_responses("not_found"),
 )
 def get_rollover(
-    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, response: Response
 ) -> Any:
     rollover = service.get_rollover(session, principal, id)
     response.headers["ETag"] = etag(rollover.version)
@@ -88,7 +87,7 @@ def get_rollover(
     ),
 )
 def replace_rollover(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     body: RolloverIn,
     session: SessionDep,
     principal: ActorPrincipal,
@@ -108,6 +107,6 @@ def replace_rollover(
     responses=error_responses("not_found", "rollover_active", "concurrent_modification"),
 )
 def delete_rollover(
-    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
+    id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
 ) -> None:
     service.delete_rollover(session, principal, id, if_match)

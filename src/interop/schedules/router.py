@@ -1,6 +1,5 @@
 """HTTP for a tenant's schedules."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
@@ -13,7 +12,7 @@ from interop.paging import PageDep, count, paginate_prebuilt
 from interop.routing import InteropRoute
 from interop.schedules import service
 from interop.schedules.schemas import Schedule, ScheduleCreate, ScheduleUpdate
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 from interop.tenants.repository import own_tenant_id
 
 router = APIRouter(tags=["Schedules"], route_class=InteropRoute)
@@ -68,7 +67,7 @@ def count_schedules(session: SessionDep, principal: ActorPrincipal) -> int:
     responses=error_responses("not_found"),
 )
 def get_schedule(
-    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+    id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, response: Response
 ) -> Any:
     schedule = service.get_schedule(session, principal, id)
     response.headers["ETag"] = etag(schedule.version)
@@ -84,7 +83,7 @@ def get_schedule(
     responses=error_responses("not_found", "read_only_field", "concurrent_modification"),
 )
 def update_schedule(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     body: ScheduleUpdate,
     session: SessionDep,
     principal: ActorPrincipal,
@@ -102,7 +101,7 @@ def update_schedule(
     responses=error_responses("not_found", "concurrent_modification"),
 )
 def delete_schedule(
-    id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
+    id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
 ) -> None:
     service.delete_schedule(session, principal, id, if_match)
 
@@ -119,7 +118,7 @@ def delete_schedule(
     responses=error_responses("not_found", "not_runnable", "schedule_paused", "ingestion_pending"),
 )
 def run_schedule(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     session: SessionDep,
     principal: ActorPrincipal,
     body: Annotated[dict[str, Any] | None, Body()] = None,

@@ -1,6 +1,5 @@
 """HTTP for a tenant's scoping schools and courses: one set of routes, built per kind."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -10,7 +9,7 @@ from interop.deps import ActorPrincipal, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 from interop.scoping import schemas, service
 from interop.scoping.service import COURSES, SCHOOLS, ScopingKind
 
@@ -77,7 +76,7 @@ def _add_routes(
         name=f"get_scoping_{kind.noun}",
     )
     def get_entry(
-        id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, response: Response
+        id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, response: Response
     ) -> Any:
         entry = service.get_entry(session, kind, principal, id)
         response.headers["ETag"] = etag(entry.version)
@@ -93,7 +92,7 @@ def _add_routes(
         name=f"update_scoping_{kind.noun}",
     )
     def put_entry(
-        id: uuid.UUID,
+        id: HyphenatedUUID,
         body: entry_in,  # type: ignore[valid-type]
         session: SessionDep,
         principal: ActorPrincipal,
@@ -113,7 +112,7 @@ def _add_routes(
         name=f"delete_scoping_{kind.noun}",
     )
     def delete_entry(
-        id: uuid.UUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
+        id: HyphenatedUUID, session: SessionDep, principal: ActorPrincipal, if_match: IfMatch = None
     ) -> None:
         service.delete_entry(session, kind, principal, id, if_match)
 

@@ -1,6 +1,5 @@
 """HTTP for tenants: the account-level list and lookup, and an actor's own tenant."""
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -10,7 +9,7 @@ from interop.deps import AccountPrincipal, ActorPrincipal, SecretBoxDep, Session
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate_by_key
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 from interop.tenants import service
 from interop.tenants.repository import TENANT_INFO_PAGE, get_tenant_info_row, own_tenant_id
 from interop.tenants.schemas import TenantInfo
@@ -53,7 +52,7 @@ def list_tenants(
     responses=error_responses("not_found"),
 )
 def get_tenant(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     session: SessionDep,
     principal: AccountPrincipal,
     box: SecretBoxDep,

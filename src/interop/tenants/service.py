@@ -16,6 +16,7 @@ from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.integrations.models import Integration
 from interop.rollovers.repository import rollover_in_effect
 from interop.schedules.models import Schedule
+from interop.schemas import UUID_MESSAGE, parse_uuid
 from interop.tenants.models import Tenant
 from interop.tenants.repository import TENANT_INFO_FIELDS, readable_tenant_ids
 from interop.tenants.schemas import TenantInfo
@@ -70,11 +71,11 @@ def _split(values: list[str]) -> list[str]:
 
 def _parse_uuids(values: list[str], field: str) -> list[uuid.UUID]:
     try:
-        return [uuid.UUID(value) for value in values]
+        return [parse_uuid(value) for value in values]
     except ValueError as exc:
         raise InvalidRequest(
-            f"{field} must be UUIDs",
-            details=[{"field": f"query.{field}", "message": "not a UUID"}],
+            f"{field} must be UUIDs written 8-4-4-4-12",
+            details=[{"field": f"query.{field}", "message": UUID_MESSAGE}],
         ) from exc
 
 
