@@ -108,6 +108,33 @@ NonBlank = Annotated[
 ]
 
 
+def split_filter(values: list[str]) -> list[str]:
+    """A list filter's values: the parameter may be repeated, each value comma-separated."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def uuid_filter(values: list[str], field: str) -> list[uuid.UUID]:
+    """A list filter of ids (`split_filter`): a `400` naming `query.<field>` for one that is
+    not a UUID written 8-4-4-4-12."""
+    try:
+        return [parse_uuid(value) for value in split_filter(values)]
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"{field} must be UUIDs written 8-4-4-4-12",
+            details=[{"field": f"query.{field}", "message": UUID_MESSAGE}],
+        ) from exc
+
+
+# A list filter of ids (`?accounts=A&accounts=B`, `?accounts=A,B`): the pattern publishes
+# what `uuid_filter` accepts, comma-separated ids with whitespace around them, so that a
+# client (or the schema fuzzer) knows that any other value is a 400.
+_SPACES = f"[{WHITESPACE_CLASS}]*"
+_LISTED_UUID = f"{_SPACES}(?:{UUID_DIGITS}{_SPACES})?"
+UUIDFilter = list[
+    Annotated[str, Field(json_schema_extra={"pattern": f"^{_LISTED_UUID}(?:,{_LISTED_UUID})*$"})]
+]
+
+
 class DataEnvelope(BaseModel, Generic[T]):
     data: T
 

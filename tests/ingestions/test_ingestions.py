@@ -83,3 +83,40 @@ def test_bad_tenant_filter_is_400(server, api: httpx.Client) -> None:
     owner, _ = new_tenant(server, api)
     response = api.get(INGESTIONS, params={"tenant_id": "nope"}, headers=owner.headers)
     assert response.status_code == 400
+
+
+def test_tenant_filter_repeated_or_comma_separated_keeps_each_tenant(
+    server, api: httpx.Client
+) -> None:
+    # The filter took one value: repeated, only the last counted, while the paging links
+    # repeated both.
+    owner, first = new_tenant(server, api)
+    _, second = new_tenant(server, api, owner=owner)
+    _, third = new_tenant(server, api, owner=owner)
+    for actor in (first, second, third):
+        _queue(api, actor, 1)
+    wanted = [first.extra["tenant_id"], second.extra["tenant_id"]]
+    for params in ([("tenant_id", t) for t in wanted], {"tenant_id": ",".join(wanted)}):
+        listed = api.get(INGESTIONS, params=params, headers=owner.headers).json()
+        assert sorted(i["tenant_id"] for i in listed["data"]) == sorted(wanted), params
+        counted = api.get(f"{INGESTIONS}/count", params=params, headers=owner.headers)
+        assert counted.json() == 2, params
+    paged = api.get(
+        INGESTIONS,
+        params=[("tenant_id", t) for t in wanted] + [("page_size", 1)],
+        headers=owner.headers,
+    ).json()
+    following = api.get(paged["paging"]["next"], headers=owner.headers).json()
+    assert {paged["data"][0]["tenant_id"], following["data"][0]["tenant_id"]} == set(wanted)
+
+
+def test_an_actors_tenant_filter_naming_others_too_keeps_only_its_own(
+    server, api: httpx.Client
+) -> None:
+    owner, first = new_tenant(server, api)
+    _, second = new_tenant(server, api, owner=owner)
+    _queue(api, first, 1)
+    _queue(api, second, 1)
+    both = [("tenant_id", first.extra["tenant_id"]), ("tenant_id", second.extra["tenant_id"])]
+    listed = api.get(INGESTIONS, params=both, headers=first.headers).json()["data"]
+    assert [i["tenant_id"] for i in listed] == [first.extra["tenant_id"]]

@@ -1,6 +1,7 @@
 """Ingestion queries: an actor reads its tenant's, an account those of visible tenants."""
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,16 +13,16 @@ from interop.ingestions.models import Ingestion
 from interop.tenants.repository import own_tenant_id, readable_tenant_ids
 
 
-def readable_ingestions(principal: Principal, tenant_id: uuid.UUID | None = None) -> AnySelect:
-    """Newest first, optionally for one tenant."""
+def readable_ingestions(principal: Principal, tenant_ids: Sequence[uuid.UUID] = ()) -> AnySelect:
+    """Newest first, optionally only of the tenants listed."""
     statement = select(Ingestion).order_by(Ingestion.requested_at.desc(), Ingestion.id.desc())
     if principal.kind == "actor":
         statement = statement.where(Ingestion.tenant_id == own_tenant_id(principal))
     elif not principal.is_operator:
         visible = readable_tenant_ids(principal).order_by(None)
         statement = statement.where(Ingestion.tenant_id.in_(visible))
-    if tenant_id is not None:
-        statement = statement.where(Ingestion.tenant_id == tenant_id)
+    if tenant_ids:
+        statement = statement.where(Ingestion.tenant_id.in_(tenant_ids))
     return statement
 
 

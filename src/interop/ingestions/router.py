@@ -11,11 +11,17 @@ from interop.ingestions.schemas import Ingestion, ingestion_out
 from interop.openapi import error_responses
 from interop.paging import PageDep, count, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope, UUIDFilter, uuid_filter
 
 router = APIRouter(tags=["Ingestions"], route_class=InteropRoute)
+# Repeatable and comma-separated, as the filters of List Interop Tenants: repeated, a single
+# value kept only the last while the paging links repeated every one.
 TenantFilter = Annotated[
-    HyphenatedUUID | None, Query(description="Only this tenant's ingestions (account principals)")
+    UUIDFilter,
+    Query(
+        description="Only these tenants' ingestions (UUIDs; repeat or comma-separate). "
+        "An actor's can only narrow to its own tenant."
+    ),
 ]
 
 
@@ -27,9 +33,12 @@ TenantFilter = Annotated[
     responses=error_responses("not_found"),
 )
 def list_ingestions(
-    session: SessionDep, principal: AnyPrincipal, page: PageDep, tenant_id: TenantFilter = None
+    session: SessionDep,
+    principal: AnyPrincipal,
+    page: PageDep,
+    tenant_id: TenantFilter = [],  # noqa: B006 - FastAPI copies defaults per request
 ) -> Any:
-    statement = readable_ingestions(principal, tenant_id)
+    statement = readable_ingestions(principal, uuid_filter(tenant_id, "tenant_id"))
     return paginate(session, statement, page, lambda row: ingestion_out(row[0]))
 
 
@@ -41,9 +50,11 @@ def list_ingestions(
     responses=error_responses("not_found"),
 )
 def count_ingestions(
-    session: SessionDep, principal: AnyPrincipal, tenant_id: TenantFilter = None
+    session: SessionDep,
+    principal: AnyPrincipal,
+    tenant_id: TenantFilter = [],  # noqa: B006
 ) -> int:
-    return count(session, readable_ingestions(principal, tenant_id))
+    return count(session, readable_ingestions(principal, uuid_filter(tenant_id, "tenant_id")))
 
 
 @router.get(

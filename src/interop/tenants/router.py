@@ -9,7 +9,7 @@ from interop.deps import AccountPrincipal, ActorPrincipal, SecretBoxDep, Session
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate_by_key
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope, UUIDFilter
 from interop.tenants import service
 from interop.tenants.repository import TENANT_INFO_PAGE, get_tenant_info_row, own_tenant_id
 from interop.tenants.schemas import TenantInfo
@@ -31,7 +31,7 @@ def list_tenants(
     page: PageDep,
     box: SecretBoxDep,
     accounts: Annotated[
-        list[str],
+        UUIDFilter,
         Query(description="Only tenants of these Accounts (UUIDs; repeat or comma-separate)"),
     ] = [],  # noqa: B006 - FastAPI copies defaults per request
     integration: Annotated[

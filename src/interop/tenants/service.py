@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from interop.auth.principals import Principal
 from interop.auth.secrets import SecretBox
 from interop.db import AnySelect, utcnow
-from interop.errors import InvalidRequest, NotFound
+from interop.errors import NotFound
 from interop.ingestions.models import PENDING_STATES, Ingestion
 from interop.integrations.models import Integration
 from interop.rollovers.repository import rollover_in_effect
 from interop.schedules.models import Schedule
-from interop.schemas import UUID_MESSAGE, parse_uuid
+from interop.schemas import split_filter, uuid_filter
 from interop.tenants.models import Tenant
 from interop.tenants.repository import TENANT_INFO_FIELDS, readable_tenant_ids
 from interop.tenants.schemas import TenantInfo
@@ -29,8 +29,8 @@ def filtered_tenant_ids(
     """Ids of the readable tenants the filters keep, in list order: AND across filters, OR
     within one; each repeatable or comma-separated. Tenant columns only (see readable_by)."""
     statement = readable_tenant_ids(principal)
-    account_ids = _parse_uuids(_split(accounts), "accounts")
-    names = _split(integrations)
+    account_ids = uuid_filter(accounts, "accounts")
+    names = split_filter(integrations)
     if account_ids:
         statement = statement.where(Tenant.account_id.in_(account_ids))
     if names:
@@ -63,20 +63,6 @@ def license_status(stored: str, valid_to: datetime | None, now: datetime) -> str
     if stored == "active" and valid_to is not None and valid_to <= now:
         return "expired"
     return stored
-
-
-def _split(values: list[str]) -> list[str]:
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _parse_uuids(values: list[str], field: str) -> list[uuid.UUID]:
-    try:
-        return [parse_uuid(value) for value in values]
-    except ValueError as exc:
-        raise InvalidRequest(
-            f"{field} must be UUIDs written 8-4-4-4-12",
-            details=[{"field": f"query.{field}", "message": UUID_MESSAGE}],
-        ) from exc
 
 
 def tenant_state(session: Session, tenant_id: uuid.UUID) -> TenantState:
