@@ -1,7 +1,6 @@
 """HTTP for account API keys (ext): a parent account (or the operator) lists, creates and
 revokes the keys of the accounts below it, as the operator CLI does."""
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter, Path, Response
@@ -12,7 +11,7 @@ from interop.deps import AccountPrincipal, SecretBoxDep, SessionDep
 from interop.openapi import error_responses
 from interop.paging import PageDep, paginate
 from interop.routing import InteropRoute
-from interop.schemas import DataEnvelope, ListEnvelope
+from interop.schemas import DataEnvelope, HyphenatedUUID, ListEnvelope
 
 router = APIRouter(tags=["Account keys (ext)"], route_class=InteropRoute)
 
@@ -32,7 +31,7 @@ KeyClientIdPath = Path(description="client_id of one of the account's API keys",
     responses=error_responses("not_found"),
 )
 def list_account_keys(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, page: PageDep
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, page: PageDep
 ) -> Any:
     service.require_managed_account(session, principal, id)
     return paginate(
@@ -51,7 +50,7 @@ def list_account_keys(
     responses=error_responses("not_found"),
 )
 def create_account_key(
-    id: uuid.UUID, session: SessionDep, principal: AccountPrincipal, box: SecretBoxDep
+    id: HyphenatedUUID, session: SessionDep, principal: AccountPrincipal, box: SecretBoxDep
 ) -> Any:
     api_key, issued = service.issue_key_for(session, box, principal, id)
     shown = AccountKeyOut.model_validate(api_key).model_dump()
@@ -70,7 +69,7 @@ def create_account_key(
     responses=error_responses("not_found"),
 )
 def revoke_account_key(
-    id: uuid.UUID,
+    id: HyphenatedUUID,
     session: SessionDep,
     principal: AccountPrincipal,
     client_id: str = KeyClientIdPath,
