@@ -19,7 +19,7 @@ from interop.clientkeys.service import LEEWAY_SECONDS, candidate_keys, key_colum
 from interop.db import AnySelect, Database
 from interop.errors import Conflict, InvalidRequest, NotFound
 from interop.lti.models import LtiPlatform
-from interop.lti.schemas import LtiPlatformIn, LtiPlatformOut
+from interop.lti.schemas import LtiPlatformIn
 from interop.storable import storable_text
 from interop.tenants.models import Tenant
 from interop.tenants.repository import readable_by
@@ -49,8 +49,6 @@ def register_platform(
         with session.begin_nested():
             session.add(platform)
             session.flush()
-            # Against the registration as created: its id and times exist from here on.
-            body.reject_changed_read_only(LtiPlatformOut.model_validate(platform))
     except IntegrityError as exc:
         raise Conflict(
             "lti_platform_exists", "the account has this issuer and client_id registered already"
