@@ -47,12 +47,15 @@ JsonUUID = Annotated[HyphenatedUUID, Field(strict=False)]
 # Lax parsing alone also reads a number, or a string of one ("0.0"), as Unix time, which the
 # document does not allow (the stateful fuzzer found `changed_since=0.0` accepted).
 _RFC3339_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+# RFC 3339 §5.6's date-time (a space for the T, as its note allows): pydantic alone also read
+# a time without seconds (`2026-01-01T00:00Z`) or with a decimal comma (`00:00:00,5Z`).
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
 def _rfc3339_text(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _RFC3339_START.match(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("expected an RFC 3339 date-time such as 2026-01-31T08:00:00Z")
     return value
 
