@@ -50,6 +50,33 @@ from interop.roster.models import TOPIC_TABLES
 TAKEN_OVER = "it is taken over once its heartbeat is stale"
 
 
+def test_a_rerun_of_an_ingestion_that_wrote_part_of_another_export_is_not_skipped(
+    server, api, tmp_path
+):
+    # The export changed, a run wrote part of it and was handed back, and the export changed
+    # back before the rerun: the rerun read the source of the tenant's last success and
+    # skipped as unchanged (with that run's stats), leaving what the first attempt wrote.
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ONEROSTER_MINIMAL, bundle)
+    _, actor = new_collecting_tenant(server, api, bundle)
+    queue_collection(api, actor)
+    run_worker(server)
+    orgs = bundle / "orgs.csv"
+    exported = orgs.read_text()
+    orgs.write_text(exported.replace("The School", "Renamed School"))
+    ingestion_id = queue_collection(api, actor)
+    hand_back_after(server, 2)  # the district, then sch1 renamed
+    renamed = api.get("/v2/interop/data/orgs/sch1", headers=actor.headers).json()["data"]
+    assert renamed["name"] == "Renamed School"
+    orgs.write_text(exported)
+    assert run_worker(server) == 1
+    rerun = ingestion(api, actor, ingestion_id)
+    assert rerun["state"] == "success", rerun
+    assert rerun["stats"]["updated"] == 2  # renamed by the first attempt, back by the rerun
+    restored = api.get("/v2/interop/data/orgs/sch1", headers=actor.headers).json()["data"]
+    assert restored["name"] == "The School"
+
+
 def repository(server, tenant_id: str) -> dict[str, set[tuple[str, str, str]]]:
     database = Database(server.database_url)
     with database.transaction(write=False) as session:

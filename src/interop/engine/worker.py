@@ -503,6 +503,10 @@ def _unchanged_since(lease: Lease, fingerprint: str, database: Database) -> Tall
     """The tally of the tenant's last collection when it read this very source under the
     same scoping and left the repository equal to it: nothing to do but say so again."""
     with database.transaction(write=False) as session:
+        if session.scalar(select(Ingestion.progress).where(lease.held())):
+            # An earlier attempt of this one committed batches (it was taken over or handed
+            # back), maybe of another export: what the last success left is gone.
+            return None
         last = session.scalar(
             select(Ingestion)
             .where(
