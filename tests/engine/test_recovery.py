@@ -2,6 +2,7 @@
 as a clean run leaves it."""
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -253,6 +254,56 @@ class StopAfter(threading.Event):
         if self.checks == -1:
             self.then()
         return self.checks < 0
+
+
+class Watching(threading.Event):
+    """A shutdown that never comes: at each of the worker's looks (one before each batch) it
+    reads the ingestion twice, a few heartbeats apart, and keeps (ETag, updated_at) of each."""
+
+    def __init__(self, read: Callable[[], tuple[str, str]]) -> None:
+        super().__init__()
+        self.read = read
+        self.seen: list[tuple[tuple[str, str], tuple[str, str]]] = []
+
+    def is_set(self) -> bool:
+        first = self.read()
+        time.sleep(0.3)
+        self.seen.append((first, self.read()))
+        return False
+
+
+def test_an_ingestion_s_etag_moves_with_each_batch_and_not_with_heartbeats(server, api):
+    # Each batch's commit changed the ingestion's counts and progress under the same ETag
+    # (as did each heartbeat its updated_at), and a run's end changed the tenant's status
+    # under the same one.
+    owner, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    tenant_url = f"/v2/interop/tenants/{actor.extra['tenant_id']}"
+    tenant_etag = api.get(tenant_url, headers=owner.headers).headers["etag"]
+    ingestion_id = queue_collection(api, actor)
+
+    def read() -> tuple[str, str]:
+        response = api.get(f"/v2/interop/ingestions/{ingestion_id}", headers=actor.headers)
+        return response.headers["etag"], response.json()["data"]["updated_at"]
+
+    settings = engine_settings(server, ingestion_batch_rows=5, worker_heartbeat_seconds=0.05)
+    database = Database(settings.resolved_database_url)
+    try:
+        watching = Watching(read)
+        worker = Worker(database, settings, stop=watching)
+        claim = worker.claim()
+        assert claim is not None
+        worker.run(claim.lease)
+    finally:
+        database.dispose()
+    assert ingestion(api, actor, ingestion_id)["state"] == "success"
+    assert len(watching.seen) > 3
+    for before, after in watching.seen:
+        assert before == after  # heartbeats beat meanwhile
+    looks = [after for _, after in watching.seen]
+    for earlier, later in itertools.pairwise(looks):
+        if later[1] != earlier[1]:
+            assert later[0] != earlier[0], (earlier, later)
+    assert api.get(tenant_url, headers=owner.headers).headers["etag"] != tenant_etag
 
 
 def hand_back_after(server, batches: int) -> None:

@@ -514,6 +514,8 @@ class Collection:
                 rejected=counts.rejected,
                 progress=counts.progress,
                 heartbeat_at=utcnow(),
+                # Its counts and progress change what the ingestion reads as: so does its ETag.
+                version=Ingestion.version + 1,
             )
             .execution_options(synchronize_session=False)
         )

@@ -490,6 +490,7 @@ class Worker:
                 tenant.op_state = {"success": "idle", "cancelled": "idle"}.get(state, "error")
                 if state == "success":
                     tenant.last_sync_at = ingestion.completed_at
+                tenant.version += 1  # its status changed (op_state, last_sync_at)
         _log_end(lease, state, code)
 
 
@@ -542,7 +543,11 @@ def _end(ingestion: Ingestion, state: str, code: str | None, message: str | None
 
 
 def _set_tenant_state(session: Session, tenant_id: uuid.UUID, op_state: str) -> None:
-    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(op_state=op_state))
+    session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id, Tenant.op_state != op_state)
+        .values(op_state=op_state, version=Tenant.version + 1)
+    )
 
 
 def _connector_source(session: Session, tenant_id: uuid.UUID) -> str | None:
@@ -586,7 +591,11 @@ class _Heartbeat:
                 # the 10 s `stop` waits) past giving a run's end, or its shutdown, up.
                 with self._database.transaction(lock_wait=self._every) as session:
                     session.execute(
-                        update(Ingestion).where(self._lease.held()).values(heartbeat_at=utcnow())
+                        update(Ingestion)
+                        .where(self._lease.held())
+                        # heartbeat_at is the workers' own: the ingestion as the API reads
+                        # it (updated_at, and so its version) stays as it was.
+                        .values(heartbeat_at=utcnow(), updated_at=Ingestion.updated_at)
                     )
             except Exception:  # the next beat retries; a long outage makes the lease stale
                 if not failing:
