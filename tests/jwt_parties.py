@@ -106,7 +106,9 @@ def _b64(raw: bytes) -> str:
 class JwksServer:
     """A party's JWKS on a real local HTTP server: change `keys` to rotate. `/slow` answers
     after `delay` seconds, for timeouts; `fetches` counts the GETs of the JWKS, `requests`
-    every GET. Hostile answers: `/drip` sends the JWKS a byte every 0.2 s, `/gzip` a gzip
+    every GET. Hostile answers: `/drip` sends the JWKS a byte every 0.2 s, `/drip-head` its
+    response head so (about 25 s; `hung_up_early` is set if the client leaves first), `/gzip`
+    a gzip
     body that unpacks to 16 MB, `/nested` 100,000 nested arrays, `/missing` a 404."""
 
     url: str
@@ -115,6 +117,7 @@ class JwksServer:
     delay: float = 5.0
     fetches: int = 0
     requests: int = 0
+    hung_up_early: threading.Event = field(default_factory=threading.Event)
 
     def at(self, path: str) -> str:
         return self.url.removesuffix("/jwks.json") + path
@@ -133,6 +136,20 @@ def _drip(handler: BaseHTTPRequestHandler, published: JwksServer) -> None:
         handler.wfile.write(bytes([byte]))
         handler.wfile.flush()
         time.sleep(0.2)
+
+
+def _drip_head(handler: BaseHTTPRequestHandler, published: JwksServer) -> None:
+    body = published.document()
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nX-Pad: {'a' * 100}\r\n\r\n"
+    try:
+        for byte in head.encode():
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.2)
+    except OSError:
+        published.hung_up_early.set()
+        return
+    handler.wfile.write(body)
 
 
 def _gzip(handler: BaseHTTPRequestHandler, _published: JwksServer) -> None:
@@ -158,7 +175,13 @@ def _missing(handler: BaseHTTPRequestHandler, _published: JwksServer) -> None:
     handler.end_headers()
 
 
-HOSTILE = {"/drip": _drip, "/gzip": _gzip, "/nested": _nested, "/missing": _missing}
+HOSTILE = {
+    "/drip": _drip,
+    "/drip-head": _drip_head,
+    "/gzip": _gzip,
+    "/nested": _nested,
+    "/missing": _missing,
+}
 
 
 @contextmanager

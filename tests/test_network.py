@@ -6,6 +6,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,11 +25,27 @@ def is_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_loopback
 
 
+# A response head sent a byte at a time: it takes about 10 s to arrive, and every byte comes well
+# within any read timeout.
+SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n{}"
+SLOW_HEAD_PAUSE = 0.1
+
+
 class Recorder(BaseHTTPRequestHandler):
     seen: list[str] = []
+    hung_up_early = threading.Event()
 
     def do_GET(self) -> None:
         Recorder.seen.append(self.headers["Host"])
+        if self.path == "/slow-head":
+            try:
+                for byte in SLOW_HEAD:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(SLOW_HEAD_PAUSE)
+            except OSError:
+                Recorder.hung_up_early.set()
+            return
         if self.path == "/moved":
             self.send_response(302)
             self.send_header("Location", "http://127.0.0.1:1/elsewhere")
@@ -57,8 +74,10 @@ class DualStackServer(ThreadingHTTPServer):
 
 def _serve(tls: ssl.SSLContext | None = None) -> Iterator[int]:
     Recorder.seen = []
+    Recorder.hung_up_early = threading.Event()
     host = "::" if DualStackServer.address_family == socket.AF_INET6 else "127.0.0.1"
     server = DualStackServer((host, 0), Recorder)
+    server.daemon_threads = True
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -109,7 +128,9 @@ def _certificate(tmp_path: Path, name: str) -> tuple[ssl.SSLContext, ssl.SSLCont
 
 def test_the_request_goes_to_the_checked_address_with_the_name_as_host(http_port: int) -> None:
     url = f"http://localhost:{http_port}/jwks"
-    with stream_get(url, timeout=5, allow_private=False, allowed=is_loopback) as response:
+    with stream_get(
+        url, timeout=5, seconds=5, allow_private=False, allowed=is_loopback
+    ) as response:
         assert response.status_code == 200
         assert response.read() == b'{"keys": []}'
         # Sent to an address, not to the name: nothing resolves it a second time.
@@ -120,7 +141,7 @@ def test_the_request_goes_to_the_checked_address_with_the_name_as_host(http_port
 def test_a_name_with_a_refused_address_is_never_contacted(http_port: int) -> None:
     with (
         pytest.raises(PrivateAddress, match="localhost is a private or loopback address"),
-        stream_get(f"http://localhost:{http_port}/", timeout=5, allow_private=False),
+        stream_get(f"http://localhost:{http_port}/", timeout=5, seconds=5, allow_private=False),
     ):
         pass
     assert Recorder.seen == []
@@ -128,14 +149,16 @@ def test_a_name_with_a_refused_address_is_never_contacted(http_port: int) -> Non
 
 def test_allowing_private_networks_connects_by_name(http_port: int) -> None:
     url = f"http://localhost:{http_port}/"
-    with stream_get(url, timeout=5, allow_private=True, allowed=is_public) as response:
+    with stream_get(url, timeout=5, seconds=5, allow_private=True, allowed=is_public) as response:
         assert response.status_code == 200
         assert response.request.url.host == "localhost"
 
 
 def test_a_redirect_is_returned_not_followed(http_port: int) -> None:
     url = f"http://localhost:{http_port}/moved"
-    with stream_get(url, timeout=5, allow_private=False, allowed=is_loopback) as response:
+    with stream_get(
+        url, timeout=5, seconds=5, allow_private=False, allowed=is_loopback
+    ) as response:
         assert response.status_code == 302
     assert len(Recorder.seen) == 1
 
@@ -143,7 +166,7 @@ def test_a_redirect_is_returned_not_followed(http_port: int) -> None:
 def test_a_name_that_does_not_resolve_is_its_own_error() -> None:
     with (
         pytest.raises(UnresolvableHost, match=r"no-such-host\.invalid"),
-        stream_get("http://no-such-host.invalid/", timeout=5, allow_private=False),
+        stream_get("http://no-such-host.invalid/", timeout=5, seconds=5, allow_private=False),
     ):
         pass
 
@@ -157,7 +180,12 @@ def test_https_checks_the_certificate_against_the_name_not_the_address(
         url = f"https://localhost:{port}/jwks"
         if accepted:
             with stream_get(
-                url, timeout=5, allow_private=False, allowed=is_loopback, verify=client_tls
+                url,
+                timeout=5,
+                seconds=5,
+                allow_private=False,
+                allowed=is_loopback,
+                verify=client_tls,
             ) as response:
                 assert response.status_code == 200
             assert Recorder.seen == [f"localhost:{port}"]
@@ -165,11 +193,55 @@ def test_https_checks_the_certificate_against_the_name_not_the_address(
             with (
                 pytest.raises(httpx.ConnectError, match="certificate"),
                 stream_get(
-                    url, timeout=5, allow_private=False, allowed=is_loopback, verify=client_tls
+                    url,
+                    timeout=5,
+                    seconds=5,
+                    allow_private=False,
+                    allowed=is_loopback,
+                    verify=client_tls,
                 ),
             ):
                 pass
             assert Recorder.seen == []
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_response_head_that_drips_ends_the_fetch_at_its_time_limit(
+    tmp_path: Path, scheme: str
+) -> None:
+    # httpx's timeout applies to each read: a head sent a byte every 2 s held a worker for
+    # hours. Under TLS the socket the deadline cuts is the one TLS took over.
+    server_tls, client_tls = _certificate(tmp_path, "localhost")
+    for port in _serve(server_tls if scheme == "https" else None):
+        with (
+            pytest.raises(httpx.TimeoutException, match="no complete response within 1 s"),
+            stream_get(
+                f"{scheme}://localhost:{port}/slow-head",
+                timeout=5,
+                seconds=1,
+                allow_private=False,
+                allowed=is_loopback,
+                verify=client_tls,
+            ),
+        ):
+            pass
+        assert Recorder.seen == [f"localhost:{port}"]
+        assert Recorder.hung_up_early.wait(5)  # the client left long before the server was done
+
+
+def test_a_fetch_with_no_time_left_connects_to_nothing(http_port: int) -> None:
+    with (
+        pytest.raises(httpx.TimeoutException),
+        stream_get(
+            f"http://localhost:{http_port}/",
+            timeout=5,
+            seconds=0,
+            allow_private=False,
+            allowed=is_loopback,
+        ),
+    ):
+        pass
+    assert Recorder.seen == []
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,16 @@ pass, and the request goes to the first of them by IP, with the original name in
 header and, for https, in the TLS server name (SNI and certificate check).
 """
 
+import contextlib
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -80,23 +84,86 @@ def checked_address(host: str, port: int, allowed: Callable[[IPAddress], bool]) 
     return addresses[0]
 
 
+class _Deadline:
+    """Cuts a fetch's connection once its time is up, whatever the fetch is waiting for.
+
+    httpx's timeouts bound each read, not the request: a server sending its response headers
+    a byte every 2 s held the fetch (a worker, or a request thread for a JWKS) for hours.
+    httpcore reports the socket it connects through its `trace` extension; at the deadline a
+    timer shuts that socket down, which ends a read blocked on it at once. A duplicate of the
+    socket is kept: shutting it down ends the connection too, and it stays valid when TLS
+    takes the original over."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.passed = False
+        self._ends_at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(max(seconds, 0.0), self._cut)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Deadline":
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def seconds_left(self) -> float:
+        return self._ends_at - time.monotonic()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event != "connection.connect_tcp.complete":
+            return
+        duplicate = info["return_value"].get_extra_info("socket").dup()
+        with self._lock:
+            self._sockets.append(duplicate)
+            if self.passed:  # connected just as the time ran out
+                _shut(duplicate)
+
+    def _cut(self) -> None:
+        with self._lock:
+            self.passed = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def exceeded(self) -> httpx.TimeoutException:
+        return httpx.TimeoutException(f"no complete response within {max(self.seconds, 0):g} s")
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # the connection has closed meanwhile
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 @contextmanager
 def stream_get(
     url: str,
     *,
     timeout: float,
+    seconds: float,
     allow_private: bool,
     allowed: Callable[[IPAddress], bool] = is_public,
     verify: ssl.SSLContext | bool = True,
 ) -> Iterator[httpx.Response]:
     """GET `url` as a streamed response, never following a redirect (it could lead to an
-    address the check refused). Unless `allow_private`, only from an address `allowed`
-    accepts, connected to by the address checked. Raises PrivateAddress, UnresolvableHost or
-    httpx.HTTPError."""
+    address the check refused). Each read may wait `timeout`; the whole request, from the
+    connection to the body's last byte as the caller reads it, `seconds`. Unless
+    `allow_private`, only from an address `allowed` accepts, connected to by the address
+    checked. Raises PrivateAddress, UnresolvableHost or httpx.HTTPError
+    (httpx.TimeoutException once `seconds` have passed)."""
     target = httpx.URL(url)
     # No compression: a small compressed body can unpack to gigabytes before any limit on
     # what is read sees it (httpx unpacks each chunk whole). `limited_body` refuses one.
-    request_url, headers, extensions = target, {"Accept-Encoding": "identity"}, {}
+    request_url, headers = target, {"Accept-Encoding": "identity"}
+    extensions: dict[str, Any] = {}
     if not allow_private:
         port = target.port or DEFAULT_PORTS.get(target.scheme, 80)
         address = checked_address(target.host, port, allowed)
@@ -104,29 +171,38 @@ def stream_get(
         headers["Host"] = target.netloc.decode("ascii")
         if target.scheme == "https":
             extensions = {"sni_hostname": target.host}
-    with httpx.Client(timeout=timeout, follow_redirects=False, verify=verify) as client:
-        request = client.build_request("GET", request_url, headers=headers, extensions=extensions)
-        response = client.send(request, stream=True)
+    with _Deadline(seconds) as deadline:
+        if deadline.seconds_left() <= 0:
+            raise deadline.exceeded()
+        # No socket yet for the deadline to cut: the connection gets what time is left.
+        timeouts = httpx.Timeout(timeout, connect=min(timeout, deadline.seconds_left()))
+        extensions["trace"] = deadline.trace
         try:
-            yield response
-        finally:
-            response.close()
+            with httpx.Client(timeout=timeouts, follow_redirects=False, verify=verify) as client:
+                request = client.build_request(
+                    "GET", request_url, headers=headers, extensions=extensions
+                )
+                response = client.send(request, stream=True)
+                try:
+                    yield response
+                finally:
+                    response.close()
+        except httpx.HTTPError as exc:
+            if deadline.passed:  # the cut connection's error, or a connect that took it all
+                raise deadline.exceeded() from exc
+            raise
 
 
-def limited_body(response: httpx.Response, max_bytes: int, seconds: float) -> Iterator[bytes]:
+def limited_body(response: httpx.Response, max_bytes: int) -> Iterator[bytes]:
     """The body as it arrives, as sent. Raises BodyRefused once it passes `max_bytes`
-    (`too_large`), once `seconds` have passed since the call (httpx's timeout applies to each
-    read, so a server sending a byte a second would hold the fetch forever), or when the
-    server compressed it anyway."""
+    (`too_large`), or when the server compressed it anyway. (How long it may take is
+    `stream_get`'s to bound.)"""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise BodyRefused(f"the response is {encoding}-encoded; it must be sent as it is")
-    deadline = time.monotonic() + seconds
     received = 0
     for chunk in response.iter_raw():
         received += len(chunk)
         if received > max_bytes:
             raise BodyRefused(f"the response exceeds {max_bytes} bytes", too_large=True)
-        if time.monotonic() > deadline:
-            raise BodyRefused(f"the response took longer than {seconds:g} s")
         yield chunk

@@ -407,8 +407,20 @@ def test_a_jwks_url_that_drips_is_refused_within_its_timeout(
         _,
     ):
         started = time.monotonic()
-        assert_refused(sign_in(), "took longer than 1 s")
+        assert_refused(sign_in(), "timed out after 1 s")
         assert time.monotonic() - started < 4
+
+
+def test_a_jwks_url_whose_response_head_drips_is_refused_within_its_timeout(
+    server, api: httpx.Client, extra_server
+) -> None:
+    # The whole-fetch limit began with the body: a head sent a byte every 0.2 s held the
+    # request's thread as long as the server cared to take (each byte well within a read).
+    with signing_in_with_jwks_at(
+        server, api, extra_server, "/drip-head", jwks_timeout_seconds=1
+    ) as (sign_in, published):
+        assert_refused(sign_in(), "timed out after 1 s")
+        assert published.hung_up_early.wait(5)
 
 
 @pytest.mark.parametrize(

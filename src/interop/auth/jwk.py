@@ -222,10 +222,15 @@ class JwksCache:
 
     def _fetch(self, url: str) -> _Fetched:
         try:
-            with stream_get(url, timeout=self._timeout, allow_private=self._allow_private) as r:
+            with stream_get(
+                url,
+                timeout=self._timeout,
+                seconds=self._timeout,
+                allow_private=self._allow_private,
+            ) as r:
                 if r.status_code != 200:
                     raise JwksUnavailable(f"GET {url} answered {r.status_code}")
-                content = b"".join(limited_body(r, MAX_JWKS_BYTES, self._timeout))
+                content = b"".join(limited_body(r, MAX_JWKS_BYTES))
         except BodyRefused as exc:
             raise JwksUnavailable(f"the JWKS at {url}: {exc}") from exc
         except (PrivateAddress, UnresolvableHost) as exc:

@@ -182,12 +182,14 @@ def _download(
     download = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip")  # noqa: SIM115
     target: IO[bytes] = stack.enter_context(download)
     try:
-        with stream_get(url, timeout=READ_SECONDS, allow_private=allow_private) as response:
+        with stream_get(
+            url, timeout=READ_SECONDS, seconds=seconds, allow_private=allow_private
+        ) as response:
             if response.status_code != 200:
                 raise BundleError(
                     "source_unavailable", f"GET {url} answered {response.status_code}"
                 )
-            for chunk in limited_body(response, max_bytes, seconds):
+            for chunk in limited_body(response, max_bytes):
                 target.write(chunk)
     except BodyRefused as exc:
         code = "bundle_too_large" if exc.too_large else "source_unavailable"
