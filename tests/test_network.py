@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from interop.network import PrivateAddress, UnresolvableHost, is_public, stream_get
+from interop.network import PrivateAddress, UnresolvableHost, is_public, shown_url, stream_get
 
 
 def is_loopback(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -263,3 +263,21 @@ def test_ipv6_forms_of_private_ipv4_addresses_are_not_public(address: str) -> No
 @pytest.mark.parametrize("address", ["64:ff9b::808:808", "2606:4700:4700::1111", "8.8.8.8"])
 def test_public_addresses_stay_public(address: str) -> None:
     assert is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pa55w0rd@host:8443/export.zip", "https://host:8443/export.zip"),
+        ("https://user:pa@55w0rd@host/export.zip", "https://host/export.zip"),
+        (
+            "https://host/export.zip?X-Amz-Signature=abc&X-Amz-Expires=60",
+            "https://host/export.zip?…",
+        ),
+        ("https://host/export.zip#token=abc", "https://host/export.zip"),
+        ("https://host/export.zip", "https://host/export.zip"),
+        ("http://user:pa55w0rd@[", "…"),
+    ],
+)
+def test_a_url_is_shown_without_its_credentials(url: str, shown: str) -> None:
+    assert shown_url(url) == shown

@@ -65,3 +65,8 @@ def configure_logging(settings: Settings) -> None:
     logging.logMultiprocessing = False
     # Alembic narrates every migration context it opens (readiness checks open one).
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx writes every request's URL at INFO ("HTTP Request: GET https://user:password@…")
+    # and httpcore its traffic at DEBUG: a connector's location or a JWKS URL may carry
+    # credentials in its user info or query, and secrets are never logged.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)

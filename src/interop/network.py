@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -82,6 +83,21 @@ def checked_address(host: str, port: int, allowed: Callable[[IPAddress], bool]) 
     if not addresses or not all(allowed(ipaddress.ip_address(a)) for a in addresses):
         raise PrivateAddress(host)
     return addresses[0]
+
+
+def shown_url(url: str) -> str:
+    """`url` as a message or a log line may show it: without the user name and password it
+    may carry, nor its query (`https://user:password@host/export.zip`, a presigned URL's
+    `?X-Amz-Signature=…`). Those are the credentials of whoever registered the URL, and a
+    connector's errors are read by the tenant's integration, a JWKS's by anyone who sends an
+    assertion naming the client."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced IPv6 bracket: nothing worth showing
+        return "…"
+    host = parts.netloc.rpartition("@")[2]
+    query = "?…" if parts.query else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + query
 
 
 class _Deadline:

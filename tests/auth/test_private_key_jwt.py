@@ -449,6 +449,22 @@ def test_a_failing_jwks_url_is_fetched_once_per_refresh_interval(
         assert published.requests <= 1 + int(elapsed / MIN_REFRESH_SECONDS), elapsed
 
 
+def test_a_jwks_error_names_the_url_without_its_credentials(
+    server, api: httpx.Client, extra_server
+) -> None:
+    # Anyone may send an assertion naming a client, and the refusal quoted its JWKS URL whole.
+    base_url = extra_server(jwks_allow_private_networks=True)
+    caller = new_account(server, api)
+    key = KeyPair.rsa()
+    with jwks_server(key) as published, httpx.Client(base_url=base_url, timeout=60) as local:
+        missing = published.at("/missing")
+        register(api, caller, caller.client_id, jwks_url=missing.replace("//", "//ops:pa55w0rd@"))
+        claims = assertion_claims(caller.client_id, f"{base_url}/oauth/token")
+        response = token_with(local, key.sign(claims))
+        assert_refused(response, f"GET {missing} answered 404")
+        assert "pa55w0rd" not in response.text
+
+
 def test_a_jwks_url_on_loopback_is_refused_unless_allowed(server, api: httpx.Client) -> None:
     caller = new_account(server, api)
     key = KeyPair.rsa()

@@ -26,6 +26,7 @@ from interop.network import (
     PrivateAddress,
     UnresolvableHost,
     limited_body,
+    shown_url,
     stream_get,
 )
 
@@ -221,6 +222,7 @@ class JwksCache:
             return entry
 
     def _fetch(self, url: str) -> _Fetched:
+        shown = shown_url(url)
         try:
             with stream_get(
                 url,
@@ -229,29 +231,29 @@ class JwksCache:
                 allow_private=self._allow_private,
             ) as r:
                 if r.status_code != 200:
-                    raise JwksUnavailable(f"GET {url} answered {r.status_code}")
+                    raise JwksUnavailable(f"GET {shown} answered {r.status_code}")
                 content = b"".join(limited_body(r, MAX_JWKS_BYTES))
         except BodyRefused as exc:
-            raise JwksUnavailable(f"the JWKS at {url}: {exc}") from exc
+            raise JwksUnavailable(f"the JWKS at {shown}: {exc}") from exc
         except (PrivateAddress, UnresolvableHost) as exc:
             raise JwksUnavailable(str(exc)) from exc
         except httpx.TimeoutException as exc:
-            raise JwksUnavailable(f"GET {url} timed out after {self._timeout:g} s") from exc
+            raise JwksUnavailable(f"GET {shown} timed out after {self._timeout:g} s") from exc
         except httpx.HTTPError as exc:
-            raise JwksUnavailable(f"GET {url} failed: {exc}") from exc
-        return _Fetched(time.monotonic(), _usable_keys(content, url))
+            raise JwksUnavailable(f"GET {shown} failed: {exc}") from exc
+        return _Fetched(time.monotonic(), _usable_keys(content, shown))
 
 
-def _usable_keys(content: bytes, url: str) -> list[dict[str, Any]]:
+def _usable_keys(content: bytes, shown: str) -> list[dict[str, Any]]:
     try:
         # orjson, not json: it refuses nesting deeper than 1024 where json raised
         # RecursionError (a 500) on a 240 KB document of brackets.
         document = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
-        raise JwksUnavailable(f"the JWKS at {url} is not JSON: {exc}") from exc
+        raise JwksUnavailable(f"the JWKS at {shown} is not JSON: {exc}") from exc
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list):
-        raise JwksUnavailable(f"the JWKS at {url} has no keys array")
+        raise JwksUnavailable(f"the JWKS at {shown} has no keys array")
     usable = []
     for key in keys:
         try:

@@ -23,6 +23,7 @@ from interop.network import (
     PrivateAddress,
     UnresolvableHost,
     limited_body,
+    shown_url,
     stream_get,
 )
 
@@ -181,19 +182,20 @@ def _download(
     # The stack closes (and so deletes) the download when the bundle is done with.
     download = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip")  # noqa: SIM115
     target: IO[bytes] = stack.enter_context(download)
+    shown = shown_url(url)
     try:
         with stream_get(
             url, timeout=READ_SECONDS, seconds=seconds, allow_private=allow_private
         ) as response:
             if response.status_code != 200:
                 raise BundleError(
-                    "source_unavailable", f"GET {url} answered {response.status_code}"
+                    "source_unavailable", f"GET {shown} answered {response.status_code}"
                 )
             for chunk in limited_body(response, max_bytes):
                 target.write(chunk)
     except BodyRefused as exc:
         code = "bundle_too_large" if exc.too_large else "source_unavailable"
-        raise BundleError(code, f"GET {url}: {exc}") from exc
+        raise BundleError(code, f"GET {shown}: {exc}") from exc
     except PrivateAddress as exc:
         raise BundleError(
             "source_not_allowed", f"{exc} (INTEROP_SOURCE_ALLOW_PRIVATE_NETWORKS)"
@@ -201,7 +203,7 @@ def _download(
     except UnresolvableHost as exc:
         raise BundleError("source_unavailable", str(exc)) from exc
     except httpx.HTTPError as exc:
-        raise BundleError("source_unavailable", f"GET {url} failed: {exc}") from exc
+        raise BundleError("source_unavailable", f"GET {shown} failed: {exc}") from exc
     target.flush()
     return Path(target.name)
 
