@@ -253,6 +253,7 @@ def test_a_fetch_with_no_time_left_connects_to_nothing(http_port: int) -> None:
         "2002:7f00:1::",  # 6to4 of 127.0.0.1
         "2002:c0a8:101::",  # 6to4 of 192.168.1.1
         "fec0::1",  # site-local (deprecated)
+        "64:ff9b:1::808:808",  # local-use NAT64 (RFC 8215), whatever it embeds
         "::ffff:169.254.169.254",  # IPv4-mapped link-local
     ],
 )

@@ -50,11 +50,14 @@ class BodyRefused(Exception):
 # which Python 3.11 calls global whatever the IPv4 address is, and site-local ones.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+# RFC 8215's NAT64 prefix for a network's own use (not globally reachable, in IANA's
+# registry), which Python 3.11 calls global: it leads wherever the local gateway maps it.
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 
 
 def is_public(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
-        if address in SITE_LOCAL:
+        if address in SITE_LOCAL or address in LOCAL_NAT64:
             return False
         embedded = _embedded_ipv4(address)
         if embedded is not None:
