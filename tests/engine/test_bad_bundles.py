@@ -183,6 +183,18 @@ def test_a_zip_made_by_macos_finder_ingests(server, api, bundle, tmp_path):
     assert user_count(api, actor) == 8
 
 
+def test_a_zip_holding_a_file_twice_fails(server, api, bundle, tmp_path):
+    # Each name was read from whichever entry came last: here a users.csv listing nobody,
+    # which would have deleted every user a tenant held.
+    archive_path = zipped(bundle, tmp_path / "bundle.zip")
+    with zipfile.ZipFile(archive_path, "a") as archive, pytest.warns(UserWarning, match="Dup"):
+        archive.writestr("users.csv", "sourcedId,orgSourcedIds,role\n")
+    result, actor = run(server, api, archive_path)
+    assert_failed(result, "invalid_bundle")
+    assert result["error"]["message"] == "the zip holds users.csv twice"
+    assert user_count(api, actor) == 0
+
+
 def test_a_zip_inside_a_zip_is_not_a_bundle(server, api, bundle, tmp_path):
     inner = zipped(bundle, tmp_path / "inner.zip")
     outer = tmp_path / "outer.zip"

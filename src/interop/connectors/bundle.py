@@ -214,6 +214,7 @@ def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
     is left out: it made every zip compressed on a Mac 'more than one folder'."""
     members: dict[str, zipfile.ZipInfo] = {}
     folders: set[PurePosixPath] = set()
+    repeated: list[str] = []
     for info in archive.infolist():
         path = PurePosixPath(info.filename)
         if info.is_dir() or path.suffix.lower() != ".csv" or len(path.parts) > 2:
@@ -221,9 +222,14 @@ def _csv_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
         if path.parts[0] == "__MACOSX" or path.name.startswith("._"):
             continue
         folders.add(path.parent)
+        if path.name in members:
+            repeated.append(path.name)
         members[path.name] = info
     if len(folders) > 1:
         raise BundleError("invalid_bundle", "the zip holds CSV files in more than one folder")
+    if repeated:
+        # Which entry was read was the zip's order (the last): refused rather than guessed.
+        raise BundleError("invalid_bundle", f"the zip holds {repeated[0]} twice", file=repeated[0])
     return members
 
 
