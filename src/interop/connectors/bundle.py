@@ -7,6 +7,7 @@ are read through a counter so a bomb that lies about its sizes stops at the cap.
 
 import hashlib
 import io
+import lzma
 import tempfile
 import zipfile
 import zlib
@@ -95,7 +96,7 @@ class Bundle:
         if self._archive is not None:
             info = self._members[name]
             binary: Any = io.BufferedReader(
-                _CappedReader(self._archive.open(info), info.file_size, name)
+                _CappedReader(_open_member(self._archive, info, name), info.file_size, name)
             )
         else:
             assert self._root is not None
@@ -243,6 +244,29 @@ def _check_archive(archive: zipfile.ZipFile, max_bytes: int, compressed: int) ->
         raise BundleError("bundle_too_large", "the zip's compression ratio looks like a zip bomb")
 
 
+# What a zip member that cannot be read raises, opened or read: a local header that is not
+# one (BadZipFile), encryption or a compression method zipfile lacks (RuntimeError and its
+# NotImplementedError), data that does not decompress (zlib's, LZMA's, bzip2's OSError) or
+# ends early (EOFError). The zip file itself is open already: an OSError is its data's.
+UNREADABLE_MEMBER = (
+    zipfile.BadZipFile,
+    RuntimeError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+)
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> IO[bytes]:
+    if info.flag_bits & 0x1:  # zipfile's own message quotes the whole ZipInfo
+        raise BundleError("invalid_bundle", f"{name} is encrypted in the zip")
+    try:
+        return archive.open(info)
+    except UNREADABLE_MEMBER as exc:
+        raise BundleError("invalid_bundle", f"{name} cannot be read from the zip: {exc}") from exc
+
+
 class _CappedReader(io.RawIOBase):
     """A zip member that may not expand past the size its header declares."""
 
@@ -257,7 +281,7 @@ class _CappedReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         try:
             data = self._inner.read(len(buffer))
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except UNREADABLE_MEMBER as exc:
             raise BundleError("invalid_bundle", f"{self._name}: {exc}") from exc
         if len(data) > self._left:
             raise BundleError("bundle_too_large", f"{self._name} expands past its declared size")
