@@ -22,7 +22,7 @@ from factories import (
     queue_collection,
     run_worker,
 )
-from interop.connectors.bundle import BundleError, open_bundle
+from interop.connectors.bundle import Bundle, BundleError, open_bundle
 
 
 def run(
@@ -163,6 +163,25 @@ def test_broken_quoting_fails_and_leaves_the_repository_as_it_was(server, api, b
     assert "users.csv" in result["error"]["message"]
     orgs = api.get("/v2/interop/data/orgs", headers=actor.headers).json()["data"]
     assert {org["sourced_id"] for org in orgs} == {"lea1", "sch1", "sch2"}
+
+
+def test_a_file_gone_before_it_is_opened_fails_as_source_unavailable(
+    server, api, bundle, monkeypatch
+):
+    # An exporter's clean-up between `has` and the open: the FileNotFoundError (as would a
+    # PermissionError) failed the run as internal_error, with a traceback logged.
+    open_text = Bundle.open_text
+
+    def gone_first(self: Bundle, name: str):  # type: ignore[no-untyped-def]
+        if name == "users.csv":
+            (bundle / name).unlink(missing_ok=True)
+        return open_text(self, name)
+
+    monkeypatch.setattr(Bundle, "open_text", gone_first)
+    result, actor = run(server, api, bundle)
+    assert_failed(result, "source_unavailable")
+    assert "users.csv" in result["error"]["message"]
+    assert user_count(api, actor) == 0
 
 
 def test_a_zip_bundle_ingests(server, api, bundle, tmp_path):

@@ -8,6 +8,8 @@ are read through a counter so a bomb that lies about its sizes stops at the cap.
 import hashlib
 import io
 import lzma
+import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -67,14 +69,8 @@ class Bundle:
             return False
         if self._archive is not None:
             return name in self._members
-        assert self._root is not None
-        return (self._root / name).is_file()
-
-    def size(self, name: str) -> int:
-        if self._archive is not None:
-            return self._members[name].file_size
-        assert self._root is not None
-        return (self._root / name).stat().st_size
+        status = self._status(name)
+        return status is not None and stat.S_ISREG(status.st_mode)
 
     def fingerprint(self, names: list[str]) -> str:
         """A hash of the named files' bytes: equal fingerprints, equal bundles."""
@@ -99,10 +95,33 @@ class Bundle:
                 _CappedReader(_open_member(self._archive, info, name), info.file_size, name)
             )
         else:
-            assert self._root is not None
-            binary = (self._root / name).open("rb")
+            binary = self._open_file(name)
         with text_stream(binary) as handle:
             yield handle
+
+    def _status(self, name: str) -> os.stat_result | None:
+        """The directory's file `name` (where a link leads), None when there is none."""
+        assert self._root is not None
+        try:
+            return os.stat(self._root / name)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise _unreadable(name, exc) from exc
+
+    def _open_file(self, name: str) -> IO[bytes]:
+        assert self._root is not None
+        try:
+            # Not blocking: a FIFO put in the file's place must not hold the run.
+            descriptor = os.open(self._root / name, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:  # gone since `has`, or unreadable (permissions)
+            raise _unreadable(name, exc) from exc
+        return os.fdopen(descriptor, "rb")
+
+
+def _unreadable(name: str, exc: OSError) -> BundleError:
+    message = f"{name} cannot be read: {exc.strerror or exc}"
+    return BundleError("source_unavailable", message, file=name)
 
 
 @contextmanager
