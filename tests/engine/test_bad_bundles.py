@@ -4,6 +4,7 @@ import contextlib
 import gzip
 import http.server
 import io
+import os
 import shutil
 import threading
 import time
@@ -182,6 +183,64 @@ def test_a_file_gone_before_it_is_opened_fails_as_source_unavailable(
     assert_failed(result, "source_unavailable")
     assert "users.csv" in result["error"]["message"]
     assert user_count(api, actor) == 0
+
+
+@pytest.fixture
+def outside_file(bundle: Path, tmp_path: Path) -> Path:
+    """A users.csv outside the bundle's directory (another export, or any readable file)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(bundle / "users.csv", elsewhere / "users.csv")
+    return elsewhere / "users.csv"
+
+
+@pytest.mark.parametrize("roots", ["bundle", "tmp"], ids=["outside-roots", "another-directory"])
+def test_a_link_out_of_a_directory_bundle_is_refused(
+    server, api, bundle, tmp_path, outside_file, roots
+):
+    # The location was checked against the roots, the files in it were not: a users.csv
+    # linking to a file outside every root (or to another tenant's export under the same
+    # root) was read into the tenant.
+    (bundle / "users.csv").symlink_to(outside_file)
+    worker_roots = [bundle] if roots == "bundle" else [tmp_path]
+    result, actor = run(server, api, bundle, source_roots=worker_roots)
+    assert_failed(result, "source_not_allowed")
+    assert "users.csv" in result["error"]["message"]
+    assert user_count(api, actor) == 0
+
+
+def test_a_link_swapped_between_the_open_and_the_check_is_refused(
+    server, api, bundle, outside_file, monkeypatch
+):
+    # The file opened through a link leading out; the link then leads in: what was opened is
+    # not what the path resolves to.
+    inside = bundle / "data" / "users.csv"
+    inside.parent.mkdir()
+    shutil.copy(outside_file, inside)
+    link = bundle / "users.csv"
+    link.symlink_to(outside_file)
+    realpath = os.path.realpath
+
+    def swapped_first(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path) == str(link) and link.readlink() == outside_file:
+            link.unlink()
+            link.symlink_to(inside)
+        return realpath(path, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "realpath", swapped_first)
+    result, actor = run(server, api, bundle, source_roots=[bundle])
+    assert_failed(result, "source_not_allowed")
+    assert user_count(api, actor) == 0
+
+
+def test_a_link_within_a_directory_bundle_is_read(server, api, bundle):
+    # An export published by pointing links at its latest files.
+    (bundle / "data").mkdir()
+    shutil.move(bundle / "users.csv", bundle / "data" / "users.csv")
+    (bundle / "users.csv").symlink_to(Path("data") / "users.csv")
+    result, actor = run(server, api, bundle, source_roots=[bundle])
+    assert result["state"] == "success", result
+    assert user_count(api, actor) == 8
 
 
 def test_a_zip_bundle_ingests(server, api, bundle, tmp_path):

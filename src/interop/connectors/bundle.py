@@ -116,7 +116,32 @@ class Bundle:
             descriptor = os.open(self._root / name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:  # gone since `has`, or unreadable (permissions)
             raise _unreadable(name, exc) from exc
+        try:
+            self._check_inside(name, os.fstat(descriptor))
+        except BaseException:
+            os.close(descriptor)
+            raise
         return os.fdopen(descriptor, "rb")
+
+    def _check_inside(self, name: str, opened: os.stat_result) -> None:
+        """Refuse a file outside the bundle's directory, where a link in it leads: the
+        location was checked against INTEROP_SOURCE_ROOTS, and a link to anywhere else (a
+        system file, another tenant's export under the same root) read that into the tenant.
+        The path is resolved after the open and must lead to the very file opened, so a link
+        swapped between the two is refused too."""
+        assert self._root is not None
+        try:
+            resolved = Path(os.path.realpath(self._root / name, strict=True))
+            found = os.stat(resolved)
+        except OSError as exc:
+            raise _unreadable(name, exc) from exc
+        same = (found.st_dev, found.st_ino) == (opened.st_dev, opened.st_ino)
+        if not same or not resolved.is_relative_to(self._root):
+            raise BundleError(
+                "source_not_allowed",
+                f"{name} is a link to a file outside the bundle's directory",
+                file=name,
+            )
 
 
 def _unreadable(name: str, exc: OSError) -> BundleError:
