@@ -18,12 +18,15 @@ from factories import (
     ONEROSTER_MINIMAL,
     ingestion,
     install_connector,
+    listed,
     new_collecting_tenant,
     new_tenant,
     queue_collection,
     run_worker,
 )
 from interop.connectors.bundle import Bundle, BundleError, open_bundle
+from interop.engine import collection
+from interop.engine.collection import Collection
 
 
 def run(
@@ -183,6 +186,90 @@ def test_a_file_gone_before_it_is_opened_fails_as_source_unavailable(
     assert_failed(result, "source_unavailable")
     assert "users.csv" in result["error"]["message"]
     assert user_count(api, actor) == 0
+
+
+def before_applying(monkeypatch, action) -> None:  # type: ignore[no-untyped-def]
+    """Run `action` once the planning pass is done, as the applying pass starts."""
+    apply = Collection.apply
+
+    def after_action(self: Collection, bundle: Bundle):  # type: ignore[no-untyped-def]
+        action()
+        return apply(self, bundle)
+
+    monkeypatch.setattr(Collection, "apply", after_action)
+
+
+def test_a_file_replaced_between_the_passes_fails_the_run_and_deletes_nothing(
+    server, api, bundle, monkeypatch
+):
+    # An exporter replacing users.csv (os.replace) while a run read it: the applying pass
+    # read a partial file and deleted every user it lacked, while the run's fingerprint was
+    # the full file's; the next run, the full file back, was skipped as unchanged.
+    _, actor = new_collecting_tenant(server, api, bundle)
+    queue_collection(api, actor)
+    run_worker(server)
+    assert user_count(api, actor) == 8
+    users = bundle / "users.csv"
+    with users.open("a") as file:
+        file.write("\nstu5,sch1,student,student5@school1test.com,Student,Five,,,,\n")
+    full = users.read_bytes()
+
+    def partial_export() -> None:
+        partial = bundle / "users.tmp"
+        partial.write_bytes(b"\n".join(full.splitlines()[:2]) + b"\n")
+        os.replace(partial, users)
+
+    with monkeypatch.context() as patch:
+        before_applying(patch, partial_export)
+        second = queue_collection(api, actor)
+        run_worker(server)
+    result = ingestion(api, actor, second)
+    assert_failed(result, "source_unavailable")
+    assert "users.csv changed during the collection" in result["error"]["message"]
+    assert result["stats"]["deleted"] == 0
+    assert user_count(api, actor) == 8
+    users.write_bytes(full)
+    third = queue_collection(api, actor)
+    run_worker(server)
+    assert ingestion(api, actor, third)["stats"]["created"] == 1
+    assert user_count(api, actor) == 9
+
+
+def test_a_file_rewritten_in_place_while_applied_fails_before_its_deletions(
+    server, api, bundle, monkeypatch
+):
+    # Beyond the reader's buffers: rewritten in place, the rest of the file is what the
+    # applying pass reads, and the users it no longer lists were deleted.
+    users = bundle / "users.csv"
+    header, *rows = users.read_bytes().splitlines()
+    many = [b"u%d,sch1,student,u%d@school1test.com,U,U,,,," % (n, n) for n in range(2000)]
+    users.write_bytes(b"\n".join([header, *rows, *many]) + b"\n")
+    _, actor = new_collecting_tenant(server, api, bundle)
+    queue_collection(api, actor)
+    run_worker(server)
+    assert len(listed(api, actor, "/v2/interop/data/users")) == 2008
+    with users.open("a") as file:  # a new export, or the run would be skipped as unchanged
+        file.write("stu5,sch1,student,student5@school1test.com,Student,Five,,,,\n")
+    read_rows = collection.iter_rows
+
+    def rewritten_after_the_first_row(bundle_read: Bundle, spec):  # type: ignore[no-untyped-def]
+        for count, item in enumerate(read_rows(bundle_read, spec)):
+            if spec.file == "users.csv" and count == 1:
+                with users.open("r+b") as file:  # the same file, shorter
+                    file.truncate(len(header) + 1)
+            yield item
+
+    def rewrite_while_applying() -> None:
+        monkeypatch.setattr(collection, "iter_rows", rewritten_after_the_first_row)
+
+    before_applying(monkeypatch, rewrite_while_applying)
+    second = queue_collection(api, actor)
+    run_worker(server)
+    result = ingestion(api, actor, second)
+    assert_failed(result, "source_unavailable")
+    assert "users.csv changed during the collection" in result["error"]["message"]
+    assert result["stats"]["deleted"] == 0
+    assert len(listed(api, actor, "/v2/interop/data/users")) == 2008
 
 
 @pytest.fixture

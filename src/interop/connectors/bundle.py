@@ -48,6 +48,17 @@ class BundleError(Exception):
         self.file = file
 
 
+# What tells a file's bytes apart without reading them again.
+Identity = tuple[int, int, int, int]
+
+
+def _identity(status: os.stat_result | None) -> Identity | None:
+    """The regular file's (device, inode, size, modification time); None for anything else."""
+    if status is None or not stat.S_ISREG(status.st_mode):
+        return None
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
 class Bundle:
     """The CSV files of one bundle, from a directory or a zip (top level or one folder)."""
 
@@ -59,6 +70,9 @@ class Bundle:
         if archive is not None:
             self._members = _csv_members(archive)
         self._set_aside: set[str] = set()
+        # Each file of a directory as first looked at (None: there was none). The run reads
+        # a file several times (fingerprint, planning, applying): all must read this one.
+        self._first_seen: dict[str, Identity | None] = {}
 
     def set_aside(self, name: str) -> None:
         """Read the bundle as lacking the file from now on, whether or not it holds it."""
@@ -70,7 +84,9 @@ class Bundle:
         if self._archive is not None:
             return name in self._members
         status = self._status(name)
-        return status is not None and stat.S_ISREG(status.st_mode)
+        identity = _identity(status)
+        self._as_first_seen(name, identity)
+        return identity is not None
 
     def fingerprint(self, names: list[str]) -> str:
         """A hash of the named files' bytes: equal fingerprints, equal bundles."""
@@ -98,6 +114,11 @@ class Bundle:
             binary = self._open_file(name)
         with text_stream(binary) as handle:
             yield handle
+            if self._archive is None:
+                # Read to the end, or as far as the reader wanted: rewritten in place
+                # meanwhile, what was read may be torn, and the topic's deletions that follow
+                # would trust it.
+                self._as_first_seen(name, _identity(os.fstat(binary.fileno())))
 
     def _status(self, name: str) -> os.stat_result | None:
         """The directory's file `name` (where a link leads), None when there is none."""
@@ -115,9 +136,13 @@ class Bundle:
             # Not blocking: a FIFO put in the file's place must not hold the run.
             descriptor = os.open(self._root / name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:  # gone since `has`, or unreadable (permissions)
+            if isinstance(exc, FileNotFoundError):
+                self._as_first_seen(name, None)
             raise _unreadable(name, exc) from exc
         try:
-            self._check_inside(name, os.fstat(descriptor))
+            opened = os.fstat(descriptor)
+            self._check_inside(name, opened)
+            self._as_first_seen(name, _identity(opened))
         except BaseException:
             os.close(descriptor)
             raise
@@ -140,6 +165,21 @@ class Bundle:
             raise BundleError(
                 "source_not_allowed",
                 f"{name} is a link to a file outside the bundle's directory",
+                file=name,
+            )
+
+    def _as_first_seen(self, name: str, identity: Identity | None) -> None:
+        """Fail the run if the file is not the one first seen: replaced (another inode),
+        rewritten (another size or modification time), or appeared or gone. Read again, it
+        would not be the bytes the fingerprint hashed nor those the planning pass checked: a
+        partial users.csv swapped in before the applying pass deleted every user it lacked,
+        and the next run, the full file back, was skipped as unchanged."""
+        first = self._first_seen.setdefault(name, identity)
+        if first != identity:
+            raise BundleError(
+                "source_unavailable",
+                f"{name} changed during the collection (each file is read more than once, "
+                "and all reads must find the same file)",
                 file=name,
             )
 
