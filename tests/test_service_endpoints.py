@@ -758,3 +758,20 @@ def test_an_unsupported_upgrade_is_answered_and_the_connection_closed(server) ->
         assert response.getheader("connection") == "close"
         sock.settimeout(5)
         assert sock.recv(1) == b""
+
+
+def test_the_access_line_shows_the_path_as_sent_so_no_caller_writes_a_line_of_its_own(
+    server, api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The decoded path was logged: %0A began a forged line (a time, a level, any request) and
+    # %1B put terminal escapes into the console log.
+    forged = "/x%0A2026-11-28T21:00:00Z%20[info]%20POST%20/v2/interop/accounts%20200%1B%5B31m"
+    with caplog.at_level(logging.INFO, logger="interop.access"):
+        assert api.get(forged).status_code == 404
+    [line] = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "interop.access" and "/x" in record.getMessage()
+    ]
+    assert line.startswith(f"GET {forged} 404 ")
+    assert "\n" not in line and "\x1b" not in line

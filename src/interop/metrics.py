@@ -102,7 +102,10 @@ class RequestObserver:
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
-            log.info("%s %s %s %.1fms", method, scope["path"], status, elapsed * 1000)
+            # The path as sent, still percent-encoded: decoded, a %0A in it wrote a line of
+            # the caller's own making into the log (and %1B terminal escapes).
+            path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+            log.info("%s %s %s %.1fms", method, path, status, elapsed * 1000)
 
     def _template(self, scope: Scope) -> str:
         # The router records the matched route in the scope; its path is the template,
