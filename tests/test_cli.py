@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 import typer
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from cli_runner import INTEROP, environment, invoke, run, run_or_invoke
@@ -344,6 +345,11 @@ def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Pa
         ("not a url", "not a database URL; expected sqlite:///PATH or postgresql://"),
         ("mysql://admin:hunter2@db/interop", "mysql is not supported; use sqlite:///PATH"),
         ("postgresql+asyncpg://admin:hunter2@db/interop", "postgresql+asyncpg is not supported"),
+        # The host left out: the password read as a port was quoted in the message.
+        ("postgresql://admin:hunter2/interop", "not a database URL; expected sqlite:///PATH"),
+        # Each connection a database of its own: every command was a traceback.
+        ("sqlite://", "an in-memory SQLite database cannot serve"),
+        ("sqlite:///:memory:", "an in-memory SQLite database cannot serve"),
     ],
 )
 def test_an_unsupported_database_url_is_refused_without_repeating_it(
@@ -424,6 +430,44 @@ def test_an_unreachable_database_ends_the_command_saying_so(
     assert "postgresql+psycopg://admin:***@127.0.0.1" in result.stderr
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_password_in_the_database_url_s_query_is_masked(tmp_path: Path) -> None:
+    # libpq takes `?password=`; the messages masked only the user info's.
+    closed = f"postgresql://admin@127.0.0.1:{_free_port()}/interop?password=hunter2"
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_DATABASE_URL=closed)
+    assert result.returncode == 1
+    assert "error: cannot reach the database" in result.stderr
+    assert "password=***" in result.stderr and "hunter2" not in result.stderr
+
+
+def _stamp_a_newer_revision(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_a_newer_release_migrated_is_refused_saying_so(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # alembic cannot upgrade from a revision it does not know: each command was a page of
+    # traceback on SQLite, and PostgreSQL's advice (`interop migrate`) led to the same one.
+    env = {}
+    if backend == "postgresql":
+        env["INTEROP_DATABASE_URL"] = request.getfixturevalue("own_postgres_database")
+    assert invoke(["migrate"], tmp_path, **env).returncode == 0
+    _stamp_a_newer_revision(env.get("INTEROP_DATABASE_URL", f"sqlite:///{tmp_path / 'interop.db'}"))
+    for command in (["accounts", "list"], ["migrate"], ["serve", "--no-worker"]):
+        result = run_or_invoke(command, tmp_path, **env)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "at revision 9999_future, which this version of interop does not know" in (
+            result.stderr
+        ), command
+        assert "Traceback" not in result.stderr and "─" not in result.stderr
 
 
 def test_a_database_without_the_schema_asks_for_migrate(

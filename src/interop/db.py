@@ -220,10 +220,16 @@ def supported_database_url(url: str) -> str:
     may hold a password."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number (a password)
         raise ValueError(f"not a database URL; expected {SUPPORTED_DATABASES}") from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite" and driver in ("", "pysqlite"):
+        if parsed.database in (None, "", ":memory:"):
+            # Each connection would be a database of its own, and the engine's pool options
+            # are refused for it: every command ended in a traceback.
+            raise ValueError(
+                f"an in-memory SQLite database cannot serve; use {SUPPORTED_DATABASES}"
+            )
         return url
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

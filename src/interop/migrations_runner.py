@@ -27,7 +27,18 @@ def head_revision() -> str | None:
     return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
-def migrations_are_current(engine: Engine) -> bool:
+def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    return current == head_revision()
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrations_are_current(engine: Engine) -> bool:
+    return current_revision(engine) == head_revision()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this version's migrations include `revision` (one a newer release made is
+    not: alembic can neither upgrade from it nor tell how far ahead it is)."""
+    return revision in {
+        script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()
+    }

@@ -6,6 +6,7 @@ which."""
 import re
 from typing import NoReturn
 
+from alembic.util import CommandError
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import SettingsError
@@ -17,7 +18,12 @@ from interop.auth.keys import keys_open_with
 from interop.auth.secrets import SecretBox, load_master_secret, master_secret_file
 from interop.config import Settings
 from interop.db import Database
-from interop.migrations_runner import migrations_are_current, upgrade
+from interop.migrations_runner import (
+    current_revision,
+    is_known_revision,
+    migrations_are_current,
+    upgrade,
+)
 from interop.terminal import fail
 
 
@@ -46,6 +52,24 @@ def apply_migrations(settings: Settings) -> None:
         upgrade(settings.resolved_database_url)
     except DBAPIError as exc:
         fail_with_database(settings, unreachable(exc))
+    except CommandError:
+        # The only one upgrading to head raises on a reachable database: it is at a
+        # revision these migrations do not hold.
+        database = Database(settings.resolved_database_url)
+        try:
+            revision = current_revision(database.read_engine)
+        finally:
+            database.dispose()
+        fail_with_database(settings, _schema_mismatch(revision))
+
+
+def _schema_mismatch(revision: str | None) -> str:
+    if revision is not None and not is_known_revision(revision):
+        return (
+            f"the database's schema is at revision {revision}, which this version of interop "
+            "does not know: a newer release migrated it; run that release (or a newer one)"
+        )
+    return "the database's schema is not this version's: run `interop migrate`"
 
 
 def open_database(settings: Settings) -> Database:
@@ -78,7 +102,7 @@ def _checked_secrets(database: Database, settings: Settings) -> SecretBox:
     try:
         database.ping()
         if not migrations_are_current(database.read_engine):
-            raise _Unusable("the database's schema is not this version's: run `interop migrate`")
+            raise _Unusable(_schema_mismatch(current_revision(database.read_engine)))
         box = SecretBox(_master_secret(settings))
         if not keys_open_with(database, box):
             raise _Unusable(
@@ -112,9 +136,19 @@ def fail_with_database(settings: Settings, problem: str) -> NoReturn:
     fail(f"{problem} ({redacted(settings.resolved_database_url)})")
 
 
+# libpq parameters a URL's query may carry that are secrets (README: the query goes to libpq).
+SECRET_URL_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
 def redacted(url: str) -> str:
-    """A database URL fit to print: its password masked."""
-    return make_url(url).render_as_string(hide_password=True)
+    """A database URL fit to print: its password masked, in the user info or the query."""
+    parsed = make_url(url)
+    query = {
+        name: "***" if name.lower() in SECRET_URL_PARAMETERS else value
+        for name, value in parsed.query.items()
+    }
+    # Rendered, the query's *** is percent-encoded: shown as the user info's is.
+    return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def _unparsable_setting(exc: SettingsError) -> str:
