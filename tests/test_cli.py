@@ -279,6 +279,30 @@ def _serve_until_starting(data_dir: Path, **env: str) -> str:
     return stderr
 
 
+def test_a_second_server_on_one_sqlite_database_is_refused(tmp_path: Path) -> None:
+    # It started, and with its own in-memory rate-limit buckets granted every principal its
+    # rate a second time.
+    first = subprocess.Popen(
+        [INTEROP, "serve", "--port", "0", "--no-worker"],
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None
+        assert first.stdout.readline().startswith("Interop API starting")
+        second = run(["serve", "--port", "0", "--no-worker"], tmp_path)
+        assert second.returncode == 1
+        assert "error: another `interop serve` serves " in second.stderr
+        assert "SQLite is served by one process" in second.stderr
+    finally:
+        first.terminate()
+        first.communicate(timeout=30)
+    # Its lock goes with it.
+    assert _serve_until_starting(tmp_path) is not None
+
+
 @pytest.mark.parametrize(("pool_size", "warned"), [(100, True), (8, False)])
 def test_serve_warns_when_its_pools_can_exceed_postgresql_max_connections(
     own_postgres_database: str, tmp_path: Path, pool_size: int, warned: bool

@@ -11,7 +11,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -108,6 +108,8 @@ def serve(
         _warn_if_connections_may_run_out(database, processes=workers)
     finally:
         database.dispose()
+    if settings.is_sqlite:
+        _hold_the_sqlite_server_lock(settings.resolved_database_url)
     # Plain echo: Rich would wrap these lines at the terminal width.
     # Said before uvicorn binds the port: a port in use is reported by uvicorn right after.
     typer.echo(f"Interop API starting on http://{host}:{port} (docs: http://{host}:{port}/docs)")
@@ -129,6 +131,29 @@ def serve(
             loop=event_loop(settings),
             **protocol_options(settings),
         )
+
+
+def _hold_the_sqlite_server_lock(url: str) -> None:
+    """Refuse to serve a SQLite database another `interop serve` serves. SQLite is served by
+    one process, whose rate-limit buckets live in its memory: a second server on the same
+    file started and granted every principal its rate again. The lock (a file beside the
+    database) is held until the process ends, however it ends."""
+    import fcntl
+
+    from sqlalchemy.engine import make_url
+
+    database_file = make_url(url).database
+    handle = open(f"{database_file}.serve-lock", "a")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        fail(f"another `interop serve` serves {database_file}: SQLite is served by one process")
+    _HELD.append(handle)
+
+
+# Open files whose locks this process holds until it ends.
+_HELD: list[IO[str]] = []
 
 
 def _warn_if_connections_may_run_out(database: "Database", processes: int) -> None:
