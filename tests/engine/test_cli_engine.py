@@ -43,6 +43,22 @@ def test_ingestions_run_wait_follows_the_ingestion_to_its_end(server, api):
     assert "users.csv" in err  # the progress bar's line for the file
 
 
+def test_ingestions_run_wait_says_so_when_the_tenant_is_deleted(server, api):
+    # Deleting the tenant deletes its ingestions, running or queued: the next poll found no
+    # row and stopped on an AssertionError traceback.
+    owner, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
+    waiting = interop(server, "ingestions", "run", actor.extra["tenant_id"], "--wait")
+    queued = waiting.stdout.readline()  # no worker runs here: it stays queued
+    assert queued.startswith("queued ingestion "), waiting.communicate(timeout=60)
+    ingestion_id = queued.split()[-1]
+    deleted = api.delete(f"/v2/interop/clouds/{actor.extra['cloud_id']}", headers=owner.headers)
+    assert deleted.status_code == 204, deleted.text
+    _, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 1
+    assert f"error: ingestion {ingestion_id} was deleted with its tenant" in " ".join(err.split())
+    assert "Traceback" not in err
+
+
 def test_ingestions_run_refuses_a_second_pending_ingestion(server, api):
     _, actor = new_collecting_tenant(server, api, ONEROSTER_MINIMAL)
     first = interop(server, "ingestions", "run", actor.extra["tenant_id"])

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from interop.config import Settings
     from interop.db import Database
     from interop.engine.runner import Engine
+    from interop.ingestions.models import Ingestion
 
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
 
@@ -159,8 +160,7 @@ def _follow(database: "Database", ingestion_id: uuid.UUID, timeout: float) -> st
         )
         while True:
             with database.transaction(write=False) as session:
-                ingestion = session.get(Ingestion, ingestion_id)
-                assert ingestion is not None
+                ingestion = _still_there(session.get(Ingestion, ingestion_id), ingestion_id)
                 state, files = ingestion.state, dict(ingestion.progress or {})
             if state != "scheduled":
                 progress.update(waiting, description=f"ingestion {state}")
@@ -177,12 +177,19 @@ def _follow(database: "Database", ingestion_id: uuid.UUID, timeout: float) -> st
     return state
 
 
+def _still_there(ingestion: "Ingestion | None", ingestion_id: uuid.UUID) -> "Ingestion":
+    """The ingestion followed, which deleting its tenant (its cloud, or its integration's
+    actor) deletes with it, running or not: that was an AssertionError traceback."""
+    if ingestion is None:
+        fail(f"ingestion {ingestion_id} was deleted with its tenant")
+    return ingestion
+
+
 def _print_result(database: "Database", ingestion_id: uuid.UUID) -> None:
     from interop.ingestions.models import Ingestion
 
     with database.transaction(write=False) as session:
-        ingestion = session.get(Ingestion, ingestion_id)
-        assert ingestion is not None
+        ingestion = _still_there(session.get(Ingestion, ingestion_id), ingestion_id)
         console.print(
             f"{ingestion.state}: read {ingestion.records_read}, created {ingestion.created}, "
             f"updated {ingestion.updated}, deleted {ingestion.deleted}, "
