@@ -345,6 +345,10 @@ def test_a_list_setting_that_is_not_json_is_refused_with_the_setting_named(
             ["--workers", "0"],
             "Invalid value for '--workers': Input should be greater than or equal to 1",
         ),
+        (
+            ["--workers", "1025"],
+            "Invalid value for '--workers': Input should be less than or equal to 1024",
+        ),
     ],
 )
 def test_serve_refuses_an_option_out_of_range(
@@ -354,6 +358,47 @@ def test_serve_refuses_an_option_out_of_range(
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        # Past these a prune overflowed its date or the database's integer, and a worker
+        # started threads until the process could start no more: tracebacks, or a hang.
+        pytest.param(
+            ["ingestions", "prune", "--older-than-days", "1000000"],
+            "Invalid value for '--older-than-days': Input should be less than or equal to 36500",
+            id="days",
+        ),
+        pytest.param(
+            ["ingestions", "prune", "--older-than-days", "99999999999"],
+            "Invalid value for '--older-than-days': Input should be less than or equal to 36500",
+            id="days past a C int",
+        ),
+        pytest.param(
+            ["ingestions", "prune", "--older-than-days", "1", "--keep", "9223372036854775808"],
+            "Invalid value for '--keep': Input should be less than or equal to 2147483647",
+            id="keep",
+        ),
+        pytest.param(
+            ["worker", "--concurrency", "99999999999"],
+            "Invalid value for '--concurrency': Input should be less than or equal to 1024",
+            id="concurrency",
+        ),
+    ],
+)
+def test_a_count_past_its_bound_is_a_usage_error(
+    command: list[str], message: str, tmp_path: Path
+) -> None:
+    result = run_or_invoke(command, tmp_path)
+    assert result.returncode == 2
+    assert message in _unboxed(result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def _unboxed(text: str) -> str:
+    """Text Rich printed in a box, wrapped at the terminal's width, as one line."""
+    return " ".join(text.replace("│", " ").split())
 
 
 def test_a_pool_size_out_of_range_is_refused_with_the_setting_named(tmp_path: Path) -> None:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from interop.config import Settings
     from interop.db import Database
 
+# More would be a typo: uvicorn would start processes until the machine could start no more.
+MAX_PROCESSES = 1024
+
 # No local variables in tracebacks: they could hold secrets.
 app = typer.Typer(
     help="Operate an Interop server.", no_args_is_help=True, pretty_exceptions_show_locals=False
@@ -76,7 +79,10 @@ def serve(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free one).")
     ] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (PostgreSQL only).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=MAX_PROCESSES, help="Worker processes (PostgreSQL only)."),
+    ] = 1,
     worker: Annotated[
         bool,
         typer.Option(help="Run the scheduler and an ingestion worker in the server process."),

@@ -20,12 +20,23 @@ if TYPE_CHECKING:
     from interop.engine.runner import Engine
     from interop.ingestions.models import Ingestion
 
+# Bounds that refuse, as a usage error, counts no operator means but a typo makes: past them
+# a prune's date overflowed (OverflowError: date value out of range, or a C int), its --keep
+# overflowed the database's integer (a traceback on either backend), and a worker started
+# threads until the process could start no more.
+MAX_AGE_DAYS = 36_500  # a century
+MAX_KEEP = 2**31 - 1  # PostgreSQL's integer
+MAX_THREADS = 1024
+
 ingestions_app = typer.Typer(help="Queue and follow ingestions.", no_args_is_help=True)
 
 
 def worker(
     concurrency: Annotated[
-        int, typer.Option(min=1, help="Ingestions run at once (threads) in this process.")
+        int,
+        typer.Option(
+            min=1, max=MAX_THREADS, help="Ingestions run at once (threads) in this process."
+        ),
     ] = 1,
     scheduler: Annotated[
         bool, typer.Option(help="Also run the scheduler (safe in any number of processes).")
@@ -106,12 +117,18 @@ def run_ingestion(
 def prune_ingestions(
     older_than_days: Annotated[
         int,
-        typer.Option(min=1, help="Delete ended ingestions completed more than this many days ago."),
+        typer.Option(
+            min=1,
+            max=MAX_AGE_DAYS,
+            help="Delete ended ingestions completed more than this many days ago.",
+        ),
     ],
     keep: Annotated[
         int,
         typer.Option(
-            min=1, help="Keep at least this many of each tenant's latest ended ingestions."
+            min=1,
+            max=MAX_KEEP,
+            help="Keep at least this many of each tenant's latest ended ingestions.",
         ),
     ] = 1,
 ) -> None:
