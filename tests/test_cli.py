@@ -116,6 +116,59 @@ def test_an_infinite_duration_setting_is_refused(tmp_path: Path) -> None:
     assert "INTEROP_WORKER_POLL_SECONDS: Input should be a finite number" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "bound"),
+    [
+        ("INTEROP_WORKER_POLL_SECONDS", "86401", 86400),
+        ("INTEROP_WORKER_HEARTBEAT_SECONDS", "1e11", 86400),
+        ("INTEROP_WORKER_STALE_SECONDS", "1e11", 86400),
+        ("INTEROP_SCHEDULER_INTERVAL_SECONDS", "3600", 1800),
+        ("INTEROP_INGESTION_TIMEOUT", "99999999999", 2592000),
+        ("INTEROP_JWKS_CACHE_SECONDS", "1e10", 86400),
+        ("INTEROP_JWKS_TIMEOUT_SECONDS", "61", 60),
+        ("INTEROP_HEADER_TIMEOUT_SECONDS", "1e10", 3600),
+        ("INTEROP_PROCESS_HEALTHCHECK_SECONDS", "99999999999", 3600),
+    ],
+)
+def test_a_duration_setting_past_its_bound_is_refused(
+    variable: str, value: str, bound: int, tmp_path: Path
+) -> None:
+    # Past some billions of seconds a wait overflowed time_t and a date datetime's range:
+    # the worker's thread died, or every claim failed, logged each poll, forever.
+    result = invoke(["accounts", "list"], tmp_path, **{variable: value})
+    assert result.returncode == 1
+    assert result.stderr == f"error: {variable}: Input should be less than or equal to {bound}\n"
+
+
+def test_a_worker_with_a_poll_interval_past_its_bound_does_not_start(tmp_path: Path) -> None:
+    # Its thread died on its first wait (OverflowError in stop.wait) and the process exited 0,
+    # having run nothing.
+    result = run(["worker"], tmp_path, INTEROP_WORKER_POLL_SECONDS="1e10")
+    assert result.returncode == 1
+    assert "error: INTEROP_WORKER_POLL_SECONDS: Input should be less than or equal to 86400" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("heartbeat", "stale"), [("60", "60"), ("90", "60"), ("5", "4")])
+def test_a_heartbeat_not_below_the_stale_time_is_refused(
+    heartbeat: str, stale: str, tmp_path: Path
+) -> None:
+    # Runs whose heartbeat went stale between two beats were taken over while they ran.
+    result = invoke(
+        ["accounts", "list"],
+        tmp_path,
+        INTEROP_WORKER_HEARTBEAT_SECONDS=heartbeat,
+        INTEROP_WORKER_STALE_SECONDS=stale,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: INTEROP_WORKER_HEARTBEAT_SECONDS must be less than INTEROP_WORKER_STALE_SECONDS"
+    )
+    assert result.stderr.count("\n") == 1  # one line
+
+
 def test_a_sqlite_file_that_cannot_be_opened_is_one_error_line(tmp_path: Path) -> None:
     # Every command migrates the embedded database first; that step was unguarded.
     url = f"sqlite:///{tmp_path / 'missing' / 'dir' / 'interop.db'}"

@@ -290,6 +290,7 @@ def test_a_run_whose_end_cannot_be_recorded_is_not_logged_as_a_failed_claim(
                 database_url=through_proxy,
                 worker_poll_seconds=0.05,
                 worker_stale_seconds=0.5,  # how long it retries recording the end
+                worker_heartbeat_seconds=0.4,
             )
             database = Database(worker_settings.resolved_database_url)
             worker = Worker(database, worker_settings, name="first", stop=stop)

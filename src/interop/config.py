@@ -5,7 +5,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from interop.db import DEFAULT_POOL_SIZE, supported_database_url
@@ -18,6 +19,16 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 # How long a request head may take to arrive: nginx allows 60 s (client_header_timeout),
 # Apache 20-40 s (RequestReadTimeout). A client that means well sends its head at once.
 DEFAULT_HEADER_TIMEOUT_SECONDS = 30.0
+
+# Durations' upper bounds. Past some billions of seconds a wait (a worker's poll, a
+# heartbeat, a JWKS fetch's socket) overflows the platform's time_t and a date (a claim's
+# stale time, a run's deadline) datetime's range: the worker thread died, or each claim
+# failed, logged every poll. Well below that, each bound is past any use of its setting.
+DAY_SECONDS = 24 * 3600
+# The scheduler skips a slot missed by more than an hour (scheduler.LATE_GRACE): a longer
+# interval would skip some.
+MAX_SCHEDULER_INTERVAL_SECONDS = 1800
+MAX_INGESTION_TIMEOUT = 30 * DAY_SECONDS
 
 # The logging module's level names, in any case ("info" too); another name is refused at
 # start, where logging itself would raise once the server had begun to start.
@@ -88,10 +99,16 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     issuer: str = Field(default="interop", description="`iss` of the access tokens we sign.")
     jwks_cache_seconds: float = Field(
-        default=300, ge=0, description="How long a fetched client or platform JWKS is reused."
+        default=300,
+        ge=0,
+        le=DAY_SECONDS,
+        description="How long a fetched client or platform JWKS is reused.",
     )
     jwks_timeout_seconds: float = Field(
-        default=5, gt=0, description="Timeout of one JWKS fetch; past it the JWT is refused."
+        default=5,
+        gt=0,
+        le=60,
+        description="Timeout of one JWKS fetch; past it the JWT is refused.",
     )
     jwks_allow_private_networks: bool = Field(
         default=False, description="Let JWKS URLs reach loopback and private addresses."
@@ -108,6 +125,7 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = Field(
         default=DEFAULT_HEADER_TIMEOUT_SECONDS,
         gt=0,
+        le=3600,
         description=(
             "Seconds a request head may take to arrive, from the connection's start or the "
             "previous response's end; past it 408 `request_timeout` and the connection closes."
@@ -116,6 +134,7 @@ class Settings(BaseSettings):
     process_healthcheck_seconds: int = Field(
         default=30,
         ge=1,
+        le=3600,
         description=(
             "Seconds `interop serve --workers N` waits for a server process to answer its "
             "health check before killing and replacing it."
@@ -156,7 +175,10 @@ class Settings(BaseSettings):
         description="Run the scheduler and one ingestion worker inside `interop serve`.",
     )
     ingestion_timeout: int = Field(
-        default=3600, ge=1, description="Seconds an ingestion may run before it ends `timeout`."
+        default=3600,
+        ge=1,
+        le=MAX_INGESTION_TIMEOUT,
+        description="Seconds an ingestion may run before it ends `timeout`.",
     )
     ingestion_batch_rows: int = Field(
         default=5000, ge=1, description="Rows written per repository transaction."
@@ -165,16 +187,28 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Workers that may die on one ingestion before it fails."
     )
     worker_poll_seconds: float = Field(
-        default=2.0, gt=0, description="How often an idle worker looks for queued ingestions."
+        default=2.0,
+        gt=0,
+        le=DAY_SECONDS,
+        description="How often an idle worker looks for queued ingestions.",
     )
-    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=DAY_SECONDS,
+        description="How often a running ingestion's worker proves itself alive.",
+    )
     worker_stale_seconds: float = Field(
         default=60.0,
         gt=0,
+        le=DAY_SECONDS,
         description="A running ingestion whose heartbeat is older is taken over by a worker.",
     )
     scheduler_interval_seconds: float = Field(
-        default=30.0, gt=0, description="How often the scheduler looks for due schedules."
+        default=30.0,
+        gt=0,
+        le=MAX_SCHEDULER_INTERVAL_SECONDS,
+        description="How often the scheduler looks for due schedules.",
     )
     event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
         default="auto",
@@ -183,6 +217,19 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=False, description="JSON log lines (production) vs console.")
     log_level: LogLevel = Field(default="INFO", description="The lowest level logged.")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_stale_time(self) -> "Settings":
+        # A heartbeat as old as the stale time makes every run look abandoned between two
+        # beats: other workers took live runs over.
+        if self.worker_heartbeat_seconds >= self.worker_stale_seconds:
+            raise PydanticCustomError(
+                "heartbeat_not_below_stale",
+                "INTEROP_WORKER_HEARTBEAT_SECONDS must be less than "
+                "INTEROP_WORKER_STALE_SECONDS: a running ingestion whose heartbeat is older "
+                "than the stale time is taken over by another worker",
+            )
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -160,7 +160,10 @@ def _unparsable_setting(exc: SettingsError) -> str:
 
 
 def _setting_error(error: ErrorDetails) -> str:
-    # loc's first part is the field; a list setting adds the index of the bad item.
+    # loc's first part is the field; a list setting adds the index of the bad item. A rule
+    # between settings has no loc: its message names them.
+    if not error["loc"]:
+        return error["msg"]
     name, *position = error["loc"]
     where = f" (item {position[0]})" if position else ""
     return f"INTEROP_{str(name).upper()}{where}: {error['msg']}"

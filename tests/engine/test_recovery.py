@@ -431,7 +431,7 @@ def test_sigkill_mid_ingestion_then_takeover_matches_a_clean_run(server, api, tm
     interrupted = ingestion(api, victim, ingestion_id)
     assert interrupted["state"] == "executing", interrupted
     time.sleep(1)  # the dead worker's heartbeat goes stale
-    assert run_worker(server, worker_stale_seconds=0.5) == 1
+    assert run_worker(server, worker_stale_seconds=0.5, worker_heartbeat_seconds=0.4) == 1
     recovered = ingestion(api, victim, ingestion_id)
     assert recovered["state"] == "success", recovered
 
@@ -633,7 +633,12 @@ def test_a_worker_stopping_while_the_database_stays_away_gives_up_within_its_bou
     # The stop cuts the wait to record the run's end (INTEROP_WORKER_STALE_SECONDS) short;
     # handing the ingestion back is retried for up to 20 s, or the stale time if shorter.
     with waiting_out_an_outage(
-        own_postgres_database, *proxied_postgres, tmp_path, caplog, worker_stale_seconds=3
+        own_postgres_database,
+        *proxied_postgres,
+        tmp_path,
+        caplog,
+        worker_stale_seconds=3,
+        worker_heartbeat_seconds=1,
     ) as w:
         w.stop.set()
         w.runner.join(timeout=30)
@@ -704,6 +709,7 @@ def test_an_end_committed_as_the_connection_drops_is_logged_as_recorded(
             caplog,
             location,
             worker_heartbeat_seconds=3600,
+            worker_stale_seconds=7200,
         ) as q,
     ):
         assert Worker(q.database, q.settings, name="first").run_once()
