@@ -1,13 +1,18 @@
 """`interop ingestions run --wait` and `interop worker`, run as the operator runs them."""
 
 import gc
+import logging
+import signal
 import subprocess
+import threading
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
-from cli_runner import INTEROP, environment
+from cli_runner import INTEROP, environment, invoke
 from factories import (
     ONEROSTER_MINIMAL,
     collect,
@@ -16,8 +21,12 @@ from factories import (
     queue_collection,
     run_worker,
 )
+from interop.config import Settings
 from interop.db import Database, utcnow
+from interop.engine import scheduler
 from interop.engine.commands import start_engine
+from interop.engine.runner import Engine
+from interop.engine.worker import Worker
 from interop.ingestions.models import Ingestion
 
 
@@ -89,6 +98,53 @@ def test_a_worker_process_leaves_its_start_up_objects_out_of_collections(server)
         engine.stop()
         database.dispose()
         gc.unfreeze()
+
+
+def _dies(_worker: Worker) -> None:
+    raise RuntimeError("the worker's loop broke")
+
+
+def test_a_worker_whose_thread_dies_exits_1_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python's thread hook printed the traceback, and the process, its threads gone, exited
+    # 0 as if stopped. In this process: the thread is made to die.
+    monkeypatch.setattr(Worker, "run_forever", _dies)
+    monkeypatch.setattr(signal, "signal", lambda *args: None)  # this process's handlers stay
+    try:
+        result = invoke(["worker", "--no-scheduler"], tmp_path)
+    finally:
+        gc.unfreeze()
+    assert result.returncode == 1
+    assert "engine thread interop-worker-0 died" in result.stderr  # the log, with its traceback
+    assert "RuntimeError: the worker's loop broke" in result.stderr
+    assert result.stderr.endswith(
+        "error: engine thread interop-worker-0 died (logged above); stopped the others\n"
+    )
+
+
+def test_an_engine_stops_waiting_when_a_thread_dies_while_others_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Waiting on the scheduler, which runs until stopped, `interop worker` went on as if
+    # alive with its worker dead.
+    monkeypatch.setattr(Worker, "run_forever", _dies)
+    monkeypatch.setattr(scheduler, "tick", lambda database: 0)
+    database = Database(f"sqlite:///{tmp_path / 'interop.db'}")
+    engine = Engine(database, Settings(data_dir=tmp_path))
+    with caplog.at_level(logging.ERROR, logger="interop.engine"):
+        engine.start(workers=1, run_scheduler=True)
+        waiting = threading.Thread(target=engine.wait, daemon=True)
+        waiting.start()
+        waiting.join(timeout=10)
+        stopped_waiting = not waiting.is_alive()
+        engine.stop()
+        database.dispose()
+    assert stopped_waiting
+    assert engine.died == ["interop-worker-0"]
+    assert [record.getMessage() for record in caplog.records] == [
+        "engine thread interop-worker-0 died"
+    ]
 
 
 def test_ingestions_prune_deletes_old_history_but_each_tenant_s_latest(server, api):

@@ -59,6 +59,11 @@ def worker(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     engine.wait()
+    if engine.died:
+        # The others stop as on SIGTERM; the process manager sees a failure, to restart it.
+        engine.stop()
+        database.dispose()
+        fail(f"engine thread {', '.join(engine.died)} died (logged above); stopped the others")
     database.dispose()
 
 

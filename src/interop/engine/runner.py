@@ -3,6 +3,7 @@
 
 import logging
 import threading
+from collections.abc import Callable
 
 from interop.config import Settings
 from interop.db import Database
@@ -18,6 +19,8 @@ class Engine:
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Threads that ended unasked (raised, or returned before a stop), by name.
+        self.died: list[str] = []
 
     def start(self, workers: int = 1, run_scheduler: bool = True) -> None:
         if run_scheduler:
@@ -36,14 +39,29 @@ class Engine:
             thread.join(timeout=timeout)
 
     def wait(self) -> None:
+        """Until every thread has ended, or one has died (`died`): waiting on the others, a
+        process whose worker had died went on looking alive, running nothing."""
         for thread in self._threads:
-            while thread.is_alive():
+            while thread.is_alive() and not self.died:
                 thread.join(timeout=0.5)
 
-    def _spawn(self, target: object, name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=self._run, args=(target, name), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+    def _run(self, target: Callable[[], None], name: str) -> None:
+        # Python's thread hook printed a dying thread's traceback to stderr, past the logs,
+        # and `interop worker` exited 0 once its threads were gone, as if stopped.
+        try:
+            target()
+        except Exception:
+            log.exception("engine thread %s died", name)
+        else:
+            if self._stop.is_set():
+                return
+            log.error("engine thread %s ended before it was stopped", name)
+        self.died.append(name)
 
     def _schedule_forever(self) -> None:
         while not self._stop.is_set():
