@@ -140,6 +140,37 @@ def test_a_duration_setting_past_its_bound_is_refused(
     assert result.stderr == f"error: {variable}: Input should be less than or equal to {bound}\n"
 
 
+def test_a_page_size_setting_past_the_contract_s_largest_page_is_refused(tmp_path: Path) -> None:
+    # It was accepted, and every list served 1000 at most all the same.
+    result = invoke(["accounts", "list"], tmp_path, INTEROP_MAX_PAGE_SIZE="5000")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "error: INTEROP_MAX_PAGE_SIZE: Input should be less than or equal to 1000\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("INTEROP_DATA_DIR", ""), ("INTEROP_SOURCE_ROOTS", '["/srv", " "]')]
+)
+def test_an_empty_directory_setting_is_refused(variable: str, value: str, tmp_path: Path) -> None:
+    # An empty path is the working directory: INTEROP_DATA_DIR= wrote the database and the
+    # master secret there, and an empty source root let connectors read anything under it.
+    work = tmp_path / "work"
+    work.mkdir()
+    result = subprocess.run(
+        [INTEROP, "accounts", "list"],
+        capture_output=True,
+        text=True,
+        env=environment(tmp_path / "data", **{variable: value}),
+        cwd=work,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert f"error: {variable}" in result.stderr
+    assert "must not be empty (write . for the working directory)" in result.stderr
+    assert list(work.iterdir()) == []
+
+
 def test_a_worker_with_a_poll_interval_past_its_bound_does_not_start(tmp_path: Path) -> None:
     # Its thread died on its first wait (OverflowError in stop.wait) and the process exited 0,
     # having run nothing.

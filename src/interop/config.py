@@ -38,6 +38,23 @@ LogLevel = Annotated[
 ]
 
 
+# The contract's largest page (SPEC §1: a larger page_size is served at 1000); a larger
+# setting was accepted and then served 1000 all the same.
+MAX_PAGE_SIZE = 1000
+
+
+def _not_empty(value: object) -> object:
+    # An empty path is the working directory: INTEROP_DATA_DIR= (a compose file's unset
+    # ${DATA_DIR}, say) wrote the database and the master secret there without a word.
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty (write . for the working directory)")
+    return value
+
+
+# A directory setting: given, never empty.
+DirectoryPath = Annotated[Path, BeforeValidator(_not_empty)]
+
+
 def master_secret_bytes(encoded: str) -> bytes:
     """The master secret's bytes: urlsafe base64 of at least 32."""
     try:
@@ -67,7 +84,7 @@ class Settings(BaseSettings):
         env_prefix="INTEROP_", extra="ignore", hide_input_in_errors=True, allow_inf_nan=False
     )
 
-    data_dir: Path = Field(
+    data_dir: DirectoryPath = Field(
         default=Path("./.interop"),
         description="Where the embedded database, the server secret and logs live.",
     )
@@ -140,7 +157,7 @@ class Settings(BaseSettings):
             "health check before killing and replacing it."
         ),
     )
-    max_page_size: int = Field(default=1000, ge=1)
+    max_page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     max_blueprint_bytes: int = Field(default=1024 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(
         default=0,
@@ -159,7 +176,7 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest OneRoster bundle (download, zip, or expanded zip) a collection reads.",
     )
-    source_roots: list[Path] = Field(
+    source_roots: list[DirectoryPath] = Field(
         default_factory=lambda: [Path(".")],
         description=(
             "Directories a connector's local `location` (path or file:// URL) may lie under "

@@ -11,11 +11,11 @@ from pydantic import BeforeValidator
 from sqlalchemy import BigInteger, Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from interop.config import MAX_PAGE_SIZE
 from interop.db import AnySelect, column_rows, prebuilt
 from interop.errors import InvalidRequest
 
 T = TypeVar("T")
-MAX_PAGE_SIZE = 1000
 _DECIMAL = re.compile(r"-?[0-9]+")
 
 
