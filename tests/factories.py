@@ -4,7 +4,6 @@ import contextlib
 import http.server
 import sys
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from interop.db import Database
 from interop.engine.worker import Worker
 from interop.engine.writes import tombstone
 from interop.roster.models import topic_table
+from local_http import serving_http
 
 
 @dataclass
@@ -290,12 +290,8 @@ def source_that(action: Callable[[], None]) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/export.zip"
-    finally:
-        httpd.shutdown()
+    with serving_http(Handler) as base:
+        yield f"{base}/export.zip"
 
 
 def engine_settings(server: Any, **overrides: Any) -> Settings:

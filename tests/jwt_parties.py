@@ -13,13 +13,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from local_http import serving_http
 
 
 @dataclass
@@ -210,14 +212,6 @@ def jwks_server(*keys: KeyPair) -> Iterator[JwksServer]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    state.append(JwksServer(f"{base}/jwks.json", f"{base}/slow", list(keys)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler) as base:
+        state.append(JwksServer(f"{base}/jwks.json", f"{base}/slow", list(keys)))
         yield state[0]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -6,7 +6,6 @@ import http.server
 import io
 import os
 import shutil
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from factories import (
 from interop.connectors.bundle import Bundle, BundleError, open_bundle
 from interop.engine import collection
 from interop.engine.collection import Collection
+from local_http import serving_http
 
 
 def run(
@@ -506,13 +506,8 @@ def test_a_tenant_without_a_connector_fails_with_no_connector(server, api):
 def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A real HTTP server on loopback serving tmp_path."""
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", tmp_path
-    finally:
-        httpd.shutdown()
+    with serving_http(handler) as base:
+        yield base, tmp_path
 
 
 def test_an_http_zip_ingests(server, api, bundle, http_root):
@@ -557,15 +552,8 @@ def hostile_http(bundle: Path, tmp_path: Path) -> Iterator[str]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving_http(Handler) as base:
+        yield base
 
 
 def test_a_download_that_drips_ends_at_the_ingestion_time_limit(server, api, hostile_http):

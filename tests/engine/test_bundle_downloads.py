@@ -15,6 +15,7 @@ import pytest
 from factories import ingestion, new_collecting_tenant, queue_collection, run_worker
 from interop.config import Settings
 from interop.logs import configure_logging
+from local_http import serving_http
 
 # Credentials a district may put in a location: user info, and a presigned URL's query.
 SECRETS = ("pa55w0rd", "s3cr3t-signature")
@@ -70,16 +71,9 @@ def source() -> Iterator[Source]:
         def log_message(self, *_args: object) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    state.append(Source(f"http://127.0.0.1:{httpd.server_address[1]}"))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_http(Handler) as base:
+        state.append(Source(base))
         yield state[0]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def collect_from(server, api, location: str, **settings) -> dict:
