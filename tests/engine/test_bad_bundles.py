@@ -199,6 +199,12 @@ def before_applying(monkeypatch, action) -> None:  # type: ignore[no-untyped-def
     monkeypatch.setattr(Collection, "apply", after_action)
 
 
+def assert_users_changed_and_nothing_deleted(result: dict) -> None:
+    assert_failed(result, "source_unavailable")
+    assert "users.csv changed during the collection" in result["error"]["message"]
+    assert result["stats"]["deleted"] == 0
+
+
 def test_a_file_replaced_between_the_passes_fails_the_run_and_deletes_nothing(
     server, api, bundle, monkeypatch
 ):
@@ -223,10 +229,7 @@ def test_a_file_replaced_between_the_passes_fails_the_run_and_deletes_nothing(
         before_applying(patch, partial_export)
         second = queue_collection(api, actor)
         run_worker(server)
-    result = ingestion(api, actor, second)
-    assert_failed(result, "source_unavailable")
-    assert "users.csv changed during the collection" in result["error"]["message"]
-    assert result["stats"]["deleted"] == 0
+    assert_users_changed_and_nothing_deleted(ingestion(api, actor, second))
     assert user_count(api, actor) == 8
     users.write_bytes(full)
     third = queue_collection(api, actor)
@@ -265,10 +268,7 @@ def test_a_file_rewritten_in_place_while_applied_fails_before_its_deletions(
     before_applying(monkeypatch, rewrite_while_applying)
     second = queue_collection(api, actor)
     run_worker(server)
-    result = ingestion(api, actor, second)
-    assert_failed(result, "source_unavailable")
-    assert "users.csv changed during the collection" in result["error"]["message"]
-    assert result["stats"]["deleted"] == 0
+    assert_users_changed_and_nothing_deleted(ingestion(api, actor, second))
     assert len(listed(api, actor, "/v2/interop/data/users")) == 2008
 
 
