@@ -9,6 +9,7 @@ import json
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -344,9 +345,10 @@ def test_commands_run_in_this_process_leave_no_database_connection_open(
         assert admin.execute(count, (database,)).fetchone() == (0,)
 
 
-def _serve_until_starting(data_dir: Path, **env: str) -> str:
-    """Start `interop serve`, stop it once it says where it will listen; return what it printed
-    on stderr before that."""
+@contextmanager
+def _serving(data_dir: Path, **env: str) -> Iterator[list[str]]:
+    """`interop serve`, once it says where it will listen; stopped when the block ends. The
+    list yielded then holds what it printed on stderr (read whole, so no pipe fills)."""
     process = subprocess.Popen(
         [INTEROP, "serve", "--port", "0", "--no-worker"],
         env=environment(data_dir, **env),
@@ -354,35 +356,32 @@ def _serve_until_starting(data_dir: Path, **env: str) -> str:
         stderr=subprocess.PIPE,
         text=True,
     )
+    stderr: list[str] = []
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Interop API starting")
+        yield stderr
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
-    return stderr
+        stderr[:] = [process.communicate(timeout=30)[1]]
+
+
+def _serve_until_starting(data_dir: Path, **env: str) -> str:
+    """Start `interop serve`, stop it once it says where it will listen; return what it printed
+    on stderr before that."""
+    with _serving(data_dir, **env) as stderr:
+        pass
+    return stderr[0]
 
 
 def test_a_second_server_on_one_sqlite_database_is_refused(tmp_path: Path) -> None:
     # It started, and with its own in-memory rate-limit buckets granted every principal its
     # rate a second time.
-    first = subprocess.Popen(
-        [INTEROP, "serve", "--port", "0", "--no-worker"],
-        env=environment(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert first.stdout is not None
-        assert first.stdout.readline().startswith("Interop API starting")
+    with _serving(tmp_path):
         second = run(["serve", "--port", "0", "--no-worker"], tmp_path)
         assert second.returncode == 1
         assert "error: another `interop serve` serves " in second.stderr
         assert "SQLite is served by one process" in second.stderr
-    finally:
-        first.terminate()
-        first.communicate(timeout=30)
     # Its lock goes with it.
     assert _serve_until_starting(tmp_path) is not None
 
